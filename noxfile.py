@@ -1,0 +1,86 @@
+"""Sessions: tests (core + every plugin), plugins (each plugin against the local core), lint, typecheck, demo, bench.
+
+``nox -s tests`` is what CI runs (.ci/run) and what README.md tells a new user to run.
+torch is pinned to 2.13.0 here (a CPU build that pip takes from local disk); the package itself keeps a range.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+TORCH = "torch==2.13.0"
+PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").is_file())
+PYTEST_FLAGS = ["--strict-config", "--strict-markers", "-ra"]
+
+
+def install_core(session: nox.Session, *extras: str) -> None:
+    """Install the pinned CPU torch first, then the core (editable) with ``extras``."""
+    session.install(TORCH)
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec)
+
+
+def install_plugins(session: nox.Session, names: list[str]) -> None:
+    for name in names:
+        session.install("-e", f"plugins/{name}")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the core's tests and every plugin's tests in one environment (what CI runs)."""
+    install_core(session, "dev", "metrics", "vision")
+    install_plugins(session, PLUGINS)
+    session.run("pytest", *PYTEST_FLAGS, "tests", *(f"plugins/{p}/tests" for p in PLUGINS), *session.posargs)
+
+
+@nox.session
+@nox.parametrize("plugin", PLUGINS)
+def plugins(session: nox.Session, plugin: str) -> None:
+    """Install the local core plus one plugin and run that plugin's tests (downstream-style)."""
+    install_core(session, "dev")
+    install_plugins(session, [plugin])
+    session.run("pytest", *PYTEST_FLAGS, f"plugins/{plugin}/tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint and check formatting with ruff."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "plugins", "bench", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Type-check src/ with mypy."""
+    install_core(session, "dev")
+    session.run("mypy", "src/ftcore")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Install ftcore, fine-tune the embedded tiny model on the bundled data (offline, CPU), then chat with it."""
+    install_core(session, "dev")
+    env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    session.run("ftcore", "train", "examples/quickstart.toml", "--set", "output.dir=output/demo", env=env)
+    session.run(
+        "ftcore", "infer", "latest:output/demo", "--query", "Who are you?", "--max-new-tokens", "40", env=env
+    )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (ftcore vs. TRL and a bare torch loop, on the same model and data, in one run)."""
+    install_core(session, "dev", "bench")
+    for script in sorted((ROOT / "bench").glob("*.py")):
+        if script.name.startswith("_"):
+            continue
+        if session.posargs and script.stem not in session.posargs:
+            continue
+        session.run("python", str(script), env={"TOKENIZERS_PARALLELISM": "false"})

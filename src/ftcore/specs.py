@@ -1,0 +1,240 @@
+"""The catalog's entries (ModelSpec, TemplateSpec, DatasetSpec) and the option objects hooks receive.
+
+Specs are plain dataclasses: building one imports nothing heavy, so a plugin's entry module can declare
+its whole catalog at import time and ``ftcore models`` never loads torch. They carry every field the
+seed's ``register_model`` / ``register_template`` / ``register_dataset`` took, plus tags.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+#: Names are lower-case words joined by '-', '_' or '.', e.g. ``qwen2.5-7b-instruct``.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+
+#: An item of a template part: a string (may hold placeholders) or a list of token ids / tokenizer
+#: attribute names, e.g. ``[195]`` or ``["eos_token_id"]``.
+TemplateItem = "str | list[int | str]"
+
+HUBS = ("modelscope", "huggingface")
+
+
+def _check_name(kind: str, name: str) -> list[str]:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        return [f"{kind} name {name!r} must be lower-case letters, digits, '.', '-' or '_'"]
+    return []
+
+
+@dataclass
+class ModelSpec:
+    """A model the catalog knows by name (the seed's ``register_model``).
+
+    Exactly one of ``hub`` (ids per hub) or ``path`` (a local folder) tells where the weights live.
+    """
+
+    name: str
+    #: ids per hub: ``{"modelscope": "qwen/Qwen-7B-Chat", "huggingface": "Qwen/Qwen-7B-Chat"}``
+    hub: dict[str, str] = field(default_factory=dict)
+    #: a local folder holding the weights (instead of, or before, the hub ids)
+    path: str | None = None
+    #: default template name; None = the tokenizer's own chat_template (``jinja``) if it has one, else ``default``
+    template: str | None = None
+    #: default LoRA target modules (``targets = "auto"``)
+    lora_targets: list[str] = field(default_factory=list)
+    #: pip requirement specifiers checked before loading, e.g. ``["transformers>=4.34"]``
+    requires: list[str] = field(default_factory=list)
+    #: preferred dtype: ``bf16`` | ``fp16`` | ``fp32`` | None (decided by ``model.dtype = "auto"``)
+    dtype: str | None = None
+    #: transformers Auto class used to load the model
+    auto_class: str = "AutoModelForCausalLM"
+    revision: str | None = None
+    #: glob patterns of files not to download (e.g. ``["*.bin"]`` when safetensors exist)
+    ignore_patterns: list[str] = field(default_factory=list)
+    max_length: int | None = None
+    #: the architecture needs ``trust_remote_code`` (off unless the spec or the user says so)
+    trust_remote_code: bool = False
+    #: free-form tags: ``chat`` / ``base``, ``int4`` / ``int8``, ``multimodal``, ``remote-code`` ...
+    tags: list[str] = field(default_factory=list)
+    #: name of a model (usually of another plugin) whose fields this spec inherits where it leaves them unset
+    extends: str | None = None
+    #: extra keyword arguments for ``from_pretrained`` / the family's loader
+    loader_kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    #: filled in by the registry: the distribution that registered the spec
+    plugin: str = ""
+
+    def problems(self) -> list[str]:
+        out = _check_name("model", self.name)
+        if not self.extends and not self.hub and not self.path:
+            out.append(f"model {self.name!r}: give hub ids (hub={{'huggingface': ...}}) or a local path")
+        for hub in self.hub:
+            if hub not in HUBS:
+                out.append(f"model {self.name!r}: unknown hub {hub!r} (use {', '.join(HUBS)})")
+        if self.dtype not in (None, "bf16", "fp16", "fp32"):
+            out.append(f"model {self.name!r}: dtype must be bf16, fp16 or fp32 (got {self.dtype!r})")
+        if not isinstance(self.lora_targets, list):
+            out.append(f"model {self.name!r}: lora_targets must be a list of module names")
+        return out
+
+
+@dataclass
+class TemplateSpec:
+    """A chat template in the seed's four-part form (the seed's ``register_template``).
+
+    Each part is a list of items: strings (with ``{{SYSTEM}}``, ``{{QUERY}}``, ``{{ROUND0}}``, ``{{ROUND1}}``)
+    or token-id lists (``[195]``, ``[["eos_token_id"]]`` style names resolved on the tokenizer).
+    ``chat_sep = None`` means the template supports a single turn only.
+    """
+
+    name: str
+    prefix: list[Any] = field(default_factory=list)
+    prompt: list[Any] = field(default_factory=list)
+    chat_sep: list[Any] | None = field(default_factory=list)
+    suffix: list[Any] = field(default_factory=list)
+    #: the template's own default system prompt (None = the run's ``template.system``)
+    system: str | None = None
+    #: strings that end generation besides the tokenizer's eos
+    stop_words: list[str] = field(default_factory=list)
+    #: ``jinja`` templates render with the tokenizer's own chat_template (the parts are then unused)
+    kind: str = "parts"
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+    #: known, documented differences from the model's official chat_template (used by ``template check``)
+    known_differences: list[str] = field(default_factory=list)
+    plugin: str = ""
+
+    def problems(self) -> list[str]:
+        out = _check_name("template", self.name)
+        if self.kind not in ("parts", "jinja", "custom"):
+            out.append(f"template {self.name!r}: kind must be 'parts', 'jinja' or 'custom'")
+        if self.kind == "parts" and not self.prompt:
+            out.append(f"template {self.name!r}: prompt must not be empty")
+        for part in ("prefix", "prompt", "suffix", "chat_sep"):
+            value = getattr(self, part)
+            if value is None and part == "chat_sep":
+                continue
+            if not isinstance(value, list):
+                out.append(f"template {self.name!r}: {part} must be a list of strings / token-id lists")
+                continue
+            for item in value:
+                if not isinstance(item, (str, list)):
+                    out.append(f"template {self.name!r}: {part} item {item!r} is neither a string nor a list")
+        return out
+
+
+@dataclass
+class DatasetSpec:
+    """A dataset the catalog knows by name (the seed's ``register_dataset``).
+
+    ``train`` / ``validation`` list the hub subsets and splits as ``"split"`` or ``"subset:split"`` strings.
+    ``preprocess`` turns one raw row (a dict) into the normalized form ``{"messages": [...], "images": [...]}``
+    or returns None to drop the row; ``get`` replaces loading altogether (the seed's get-function) and may
+    return one dataset or a (train, validation) pair.
+    """
+
+    name: str
+    hub: dict[str, str] = field(default_factory=dict)
+    train: list[str] = field(default_factory=lambda: ["train"])
+    validation: list[str] = field(default_factory=list)
+    revision: str | None = None
+    #: files inside the hub repo to load instead of splits (e.g. ``["firefly-train-1.1M.jsonl"]``)
+    data_files: list[str] = field(default_factory=list)
+    #: a local file or folder
+    path: str | None = None
+    #: rename raw columns before normalization: ``{"prompt": "query", "completion": "response"}``
+    columns: dict[str, str] = field(default_factory=dict)
+    preprocess: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    get: Callable[..., Any] | None = None
+    #: rows taken at most from the training set by default (the seed's per-dataset ``dataset_sample``)
+    sample: int | None = None
+    #: ``chat`` | ``text-generation`` | ``classification`` | ``ner`` | ``agent`` | ``multimodal`` ...
+    task: str = "chat"
+    languages: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+    plugin: str = ""
+
+    def problems(self) -> list[str]:
+        out = _check_name("dataset", self.name)
+        if not self.hub and not self.path and self.get is None:
+            out.append(f"dataset {self.name!r}: give hub ids, a local path or a get function")
+        for hub in self.hub:
+            if hub not in HUBS:
+                out.append(f"dataset {self.name!r}: unknown hub {hub!r} (use {', '.join(HUBS)})")
+        if self.preprocess is not None and not callable(self.preprocess):
+            out.append(f"dataset {self.name!r}: preprocess must be callable")
+        return out
+
+
+def spec_to_dict(spec: Any) -> dict[str, Any]:
+    """A JSON-friendly view of a spec (callables shown by qualified name)."""
+    out: dict[str, Any] = {}
+    for f in fields(spec):
+        value = getattr(spec, f.name)
+        if callable(value):
+            value = f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
+        out[f.name] = value
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Options handed to the first-result hooks. They are plain dataclasses built by the pipeline from
+# RunConfig, so plugins do not depend on the config's layout.
+
+
+@dataclass
+class ModelOptions:
+    """How to load a model (argument of the ``load_model`` hook)."""
+
+    #: the resolved local folder holding config, tokenizer and weights
+    model_dir: str
+    #: ``bf16`` | ``fp16`` | ``fp32`` (already resolved from ``auto``)
+    dtype: str = "fp32"
+    #: ``sdpa`` | ``eager`` | ``flash_attention_2`` | None (transformers' default)
+    attn: str | None = None
+    trust_remote_code: bool = False
+    #: False: load the tokenizer only (model is returned as None)
+    load_model: bool = True
+    device_map: Any = None
+    max_memory: dict[str, str] | None = None
+    #: bitsandbytes settings: {"bits": 4|8, "quant_type": "nf4", "double_quant": True, "compute_dtype": "bf16"}
+    quantization: dict[str, Any] | None = None
+    revision: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TunerOptions:
+    """How to wrap a model for training (argument of the ``configure_tuner`` hook)."""
+
+    method: str = "lora"
+    rank: int = 8
+    alpha: int = 32
+    dropout: float = 0.05
+    #: resolved module names (``auto`` / ``all`` already expanded by the pipeline)
+    targets: list[str] = field(default_factory=list)
+    bias: str = "none"
+    modules_to_save: list[str] = field(default_factory=list)
+    #: the spec of the model being tuned (for family-specific tuning)
+    model_spec: ModelSpec | None = None
+    gradient_checkpointing: bool = False
+    #: resume: a folder with an adapter to load as trainable
+    adapter_dir: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DatasetOptions:
+    """How to load a dataset (argument of the ``load_dataset`` hook)."""
+
+    #: ``modelscope`` | ``huggingface`` | ``auto`` (try the cache of each, then download)
+    hub: str = "auto"
+    #: rows to take at most from the training set (None = all)
+    sample: int | None = None
+    seed: int = 42
+    streaming: bool = False
+    cache_dir: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
