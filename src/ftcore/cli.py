@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from ftcore import __version__
@@ -32,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command that exists (commands not built yet are skipped)."""
     parser = argparse.ArgumentParser(
         prog="ftcore",
         description="Fine-tune large language models from one TOML file.",
@@ -50,23 +52,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    """ftcore's own warnings as ``warning: <message>``; others keep Python's format."""
+    if category.__module__.startswith("ftcore"):
+        print(f"warning: {message}", file=sys.stderr if file is None else file)
+    else:
+        warnings._showwarnmsg_impl(  # type: ignore[attr-defined]
+            warnings.WarningMessage(message, category, filename, lineno, file, line)
+        )
+
+
+def print_error(exc: FtcoreError) -> None:
+    """Print a user error without traceback: ``error: <line>`` for each line of its message."""
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        print(f"error: {line}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ftcore`` command; returns the exit status (2 for a user error, 130 when interrupted)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
     debug = os.environ.get("FTCORE_DEBUG", "") not in ("", "0")
+    previous_show_warning, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         return int(args.func(args) or 0)
     except FtcoreError as exc:
         if debug:
             raise
-        print(f"error: {exc}" if "\n" not in str(exc) else f"error:\n{exc}", file=sys.stderr)
+        print_error(exc)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = previous_show_warning
 
 
 if __name__ == "__main__":

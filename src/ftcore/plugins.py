@@ -1,11 +1,15 @@
 """The plugin manager: built-in plugins first, then installed ones (entry-point group ``ftcore``), then local files.
 
-Loading is lazy and happens once per process. A plugin that fails to import is recorded (and shown by
-``ftcore plugins``) instead of breaking the CLI; ``FTCORE_LOAD_PLUGINS`` limits which installed plugins load.
+Loading is lazy and happens once per process. A plugin that fails to import (or implements a hook that does not
+exist) is recorded as broken, reported as ``plugin <dist> <version> failed to load: <reason>`` and shown by
+``ftcore plugins``; the other plugins and the CLI keep working. ``FTCORE_LOAD_PLUGINS`` limits which installed
+plugins load (a comma list of entry-point or distribution names; empty = none).
 """
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -34,17 +38,29 @@ BUILTIN_MODULES: tuple[str, ...] = (
 )
 
 
+class FtcoreWarning(UserWarning):
+    """A problem worth telling the user that does not stop the command (the CLI prints ``warning: …``)."""
+
+
 @dataclass
 class PluginInfo:
     """What ``ftcore plugins`` shows about one plugin."""
 
+    #: the name the plugin is registered under: entry-point name, built-in module, or ``local:<path>``
     name: str
+    #: the distribution that ships it (``ftcore`` for built-ins, the file as written in run.toml for local files)
     dist: str
     version: str
     module: str
     builtin: bool = False
+    local: bool = False
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name the plugin: ``<dist> <version>`` (``<file> (local file)`` for local plugin files)."""
+        return f"{self.dist} (local file)" if self.local else f"{self.dist} {self.version}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +69,7 @@ class PluginInfo:
             "version": self.version,
             "module": self.module,
             "builtin": self.builtin,
+            "local": self.local,
             "hooks": self.hooks,
             "error": self.error,
         }
@@ -67,32 +84,66 @@ class FtcorePluginManager(pluggy.PluginManager):
         self.infos: dict[str, PluginInfo] = {}
         self.broken: list[PluginInfo] = []
 
-    def add(self, module: ModuleType | object, info: PluginInfo) -> None:
-        """Register ``module`` under ``info.name`` and check its hook names (``check_pending``)."""
+    @property
+    def hook_names(self) -> list[str]:
+        """The hooks plugins can implement (those of hookspecs.py)."""
+        return sorted(n for n, caller in vars(self.hook).items() if not n.startswith("_") and caller.has_spec())
+
+    def add(self, plugin: ModuleType | object, info: PluginInfo) -> None:
+        """Register ``plugin`` under ``info.name``; a bad hook implementation is a :class:`PluginError`.
+
+        Hook names are checked at once (pluggy's ``check_pending``), so a misspelled hook cannot go unnoticed;
+        the plugin is unregistered again when it fails.
+        """
+        if self.has_plugin(info.name) or self.is_registered(plugin):
+            other = self.infos.get(info.name)
+            if other is None:
+                other = next((i for n, i in self.infos.items() if self.get_plugin(n) is plugin), None)
+            also = f" (already registered by {other.label})" if other else ""
+            raise PluginError(f"plugin {info.label} failed to load: plugin name {info.name!r} is taken{also}")
         try:
-            self.register(module, name=info.name)
-        except ValueError as exc:  # same plugin name twice
-            raise PluginError(f"plugin {info.dist} {info.version}: {exc}") from exc
+            self.register(plugin, name=info.name)
+        except pluggy.PluginValidationError as exc:  # arguments the hook does not have
+            raise PluginError(f"plugin {info.label} failed to load: {_one_line(str(exc))}") from exc
         try:
             self.check_pending()
-        except pluggy.PluginValidationError as exc:
+        except pluggy.PluginValidationError:
+            unknown = self._unknown_hooks(info.name)
             self.unregister(name=info.name)
-            raise PluginError(
-                f"plugin {info.dist} {info.version} failed to load: {exc} "
-                f"(hooks are: {', '.join(sorted(self._hook_names()))})"
-            ) from exc
-        info.hooks = sorted(
-            impl_name for impl_name in self._hook_names() if _implements(self, info.name, impl_name)
-        )
+            raise PluginError(f"plugin {info.label} failed to load: {self._describe_unknown(unknown)}") from None
+        info.hooks = sorted(n for n in self.hook_names if _implements(self, info.name, n))
         self.infos[info.name] = info
 
-    def _hook_names(self) -> list[str]:
-        return [name for name in dir(self.hook) if not name.startswith("_")]
+    def _unknown_hooks(self, plugin_name: str) -> list[str]:
+        return sorted(
+            name
+            for name, caller in vars(self.hook).items()
+            if not name.startswith("_")
+            and not caller.has_spec()
+            and any(impl.plugin_name == plugin_name and not impl.optionalhook for impl in caller.get_hookimpls())
+        )
+
+    def _describe_unknown(self, unknown: list[str]) -> str:
+        parts = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, self.hook_names, n=1)
+            parts.append(f"unknown hook {name!r}" + (f" (did you mean {close[0]}?)" if close else ""))
+        return "; ".join(parts) + f"; the hooks are: {', '.join(self.hook_names)}"
 
     def dist_of(self, plugin_name: str) -> str:
-        """``"<dist> <version>"`` of a registered plugin, for error messages."""
+        """``"<dist> <version>"`` of a registered plugin, for messages."""
         info = self.infos.get(plugin_name)
-        return f"{info.dist} {info.version}" if info else plugin_name
+        return info.label if info else plugin_name
+
+    def report_broken(self, info: PluginInfo, reason: str) -> None:
+        """Record a plugin that failed to load and warn about it (once, when plugins load)."""
+        info.error = reason
+        self.broken.append(info)
+        warnings.warn(reason, FtcoreWarning, stacklevel=3)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 def _implements(pm: pluggy.PluginManager, plugin_name: str, hook_name: str) -> bool:
@@ -114,7 +165,7 @@ def get_plugin_manager() -> FtcorePluginManager:
 
 
 def reset() -> None:
-    """Forget the plugin manager and the catalog (tests, and runs that add local plugin files)."""
+    """Forget the plugin manager and the catalog (tests; the next use loads every plugin again)."""
     global _pm
     _pm = None
     from ftcore import registry
@@ -130,15 +181,14 @@ def _build() -> FtcorePluginManager:
         module = importlib.import_module(module_name)
         pm.add(
             module,
-            PluginInfo(
-                name=module_name, dist="ftcore", version=__version__, module=module_name, builtin=True
-            ),
+            PluginInfo(name=module_name, dist="ftcore", version=__version__, module=module_name, builtin=True),
         )
     _load_entry_points(pm)
     return pm
 
 
-def _wanted() -> set[str] | None:
+def wanted_plugins() -> set[str] | None:
+    """The names ``FTCORE_LOAD_PLUGINS`` allows: None when unset (load all), an empty set when empty (none)."""
     raw = os.environ.get(ENV_LOAD_PLUGINS)
     if raw is None:
         return None
@@ -146,49 +196,55 @@ def _wanted() -> set[str] | None:
 
 
 def _load_entry_points(pm: FtcorePluginManager) -> None:
-    wanted = _wanted()
+    wanted = wanted_plugins()
     seen: set[str] = set()
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    available: list[str] = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = ep.dist.name if ep.dist is not None else ep.name
         version = ep.dist.version if ep.dist is not None else "?"
         seen.update({ep.name, dist})
+        available.append(f"{ep.name} ({dist})")
         if wanted is not None and ep.name not in wanted and dist not in wanted:
             continue
         info = PluginInfo(name=ep.name, dist=dist, version=version, module=ep.value)
         try:
-            module = ep.load()
-            pm.add(module, info)
+            plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
-            info.error = f"plugin {dist} {version} failed to load: {type(exc).__name__}: {exc}"
-            if isinstance(exc, PluginError):
-                info.error = str(exc)
-            pm.broken.append(info)
-    if wanted:
-        unknown = sorted(wanted - seen)
-        if unknown:
-            warnings.warn(
-                f"{ENV_LOAD_PLUGINS} names plugins that are not installed: {', '.join(unknown)}",
-                stacklevel=2,
-            )
+            pm.report_broken(info, f"plugin {info.label} failed to load: {type(exc).__name__}: {_one_line(str(exc))}")
+            continue
+        try:
+            pm.add(plugin, info)
+        except PluginError as exc:
+            pm.report_broken(info, str(exc))
+    unknown = sorted((wanted or set()) - seen)
+    if unknown:
+        warnings.warn(
+            f"{ENV_LOAD_PLUGINS} names plugins that are not installed: {', '.join(unknown)}"
+            + (f"; installed: {', '.join(available)}" if available else "; none is installed"),
+            FtcoreWarning,
+            stacklevel=3,
+        )
 
 
 def load_local_plugins(paths: list[str], base_dir: str | os.PathLike[str] = ".") -> list[str]:
     """Load plugin files named in run.toml (``plugins = ["./custom.py"]``), relative to ``base_dir``.
 
-    Returns the names under which they were registered. A missing file or an import error is a
-    :class:`PluginError` naming the file.
+    Returns the names under which they were registered. A missing file, an import error or a bad hook is a
+    :class:`PluginError` naming the file. Loading a file twice is a no-op; the catalog is rebuilt afterwards.
     """
     pm = get_plugin_manager()
     names = []
+    added = False
     for raw in paths:
-        path = (Path(base_dir) / raw).resolve()
+        path = (Path(base_dir) / os.path.expanduser(raw)).resolve()
         name = f"local:{path}"
         if pm.has_plugin(name):
             names.append(name)
             continue
         if not path.is_file():
             raise PluginError(f"plugin file {raw} not found (looked at {path})")
-        module_name = f"ftcore_local_{abs(hash(str(path)))}"
+        digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+        module_name = f"ftcore_local_{''.join(c if c.isalnum() else '_' for c in path.stem)}_{digest}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise PluginError(f"plugin file {raw} cannot be imported (is it a .py file?)")
@@ -196,19 +252,23 @@ def load_local_plugins(paths: list[str], base_dir: str | os.PathLike[str] = ".")
         sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - the user's file; say which and why
             del sys.modules[module_name]
-            raise PluginError(f"plugin file {raw} failed to load: {type(exc).__name__}: {exc}") from exc
-        pm.add(module, PluginInfo(name=name, dist=f"file {raw}", version="local", module=str(path)))
+            raise PluginError(
+                f"plugin file {raw} failed to load: {type(exc).__name__}: {_one_line(str(exc))}"
+            ) from exc
+        pm.add(module, PluginInfo(name=name, dist=raw, version="local", module=str(path), local=True))
         names.append(name)
-    from ftcore import registry
+        added = True
+    if added:
+        from ftcore import registry
 
-    registry.reset()
+        registry.reset()
     return names
 
 
 def plugin_infos(include_builtin: bool = False) -> list[PluginInfo]:
-    """Loaded plugins (and broken ones) for ``ftcore plugins``."""
+    """Loaded plugins (and broken ones) for ``ftcore plugins``; built-ins only with ``include_builtin``."""
     pm = get_plugin_manager()
     infos = [i for i in pm.infos.values() if include_builtin or not i.builtin]
     return infos + list(pm.broken)

@@ -1,14 +1,17 @@
 """The catalog of models, templates and datasets gathered from every plugin's ``register_*`` hook.
 
-Built once, lazily. Each entry remembers the plugin (distribution) that registered it. Registering a name
-another plugin already owns is an error naming both distributions: no silent override, no renaming.
-A spec may build on another one only through its explicit ``extends`` field.
+Built once, lazily. Each entry remembers the plugin that registered it (``spec.plugin`` is its
+``"<dist> <version>"``; :meth:`Catalog.owner` is the plugin's registered name). Registering a name another plugin
+already owns is an error naming both distributions: no silent override, no renaming; the name is then unusable
+until one of them goes (``FTCORE_LOAD_PLUGINS`` helps). A spec builds on another one only through its explicit
+``extends`` field: it takes a new name and inherits every field it leaves at its default.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from ftcore.errors import FtcoreError, PluginError
@@ -16,20 +19,27 @@ from ftcore.specs import DatasetSpec, ModelSpec, TemplateSpec
 
 S = TypeVar("S", ModelSpec, TemplateSpec, DatasetSpec)
 
-KINDS = {"model": ModelSpec, "template": TemplateSpec, "dataset": DatasetSpec}
+KINDS: dict[str, type[Any]] = {"model": ModelSpec, "template": TemplateSpec, "dataset": DatasetSpec}
+
+#: fields ``extends`` never copies from the base
+_OWN_FIELDS = ("name", "extends", "plugin")
 
 
 class Table(Generic[S]):
-    """Specs of one kind by name."""
+    """Specs of one kind by name, in registration order (built-ins first)."""
 
     def __init__(self, kind: str):
         self.kind = kind
         self.specs: dict[str, S] = {}
+        #: plugin registration name (``Catalog.owner``) per spec name
+        self.owners: dict[str, str] = {}
+        #: names two plugins registered: name -> the error message
+        self.conflicts: dict[str, str] = {}
 
     def __contains__(self, name: object) -> bool:
         return name in self.specs
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[S]:
         return iter(self.specs.values())
 
     def __len__(self) -> int:
@@ -39,13 +49,19 @@ class Table(Generic[S]):
         return list(self.specs)
 
     def get(self, name: str) -> S:
-        """The spec called ``name``; an unknown name is an error with close matches suggested."""
+        """The spec called ``name``; an unknown or conflicting name is an error saying what to do."""
+        if name in self.conflicts:
+            raise PluginError(self.conflicts[name])
         try:
             return self.specs[name]
         except KeyError:
-            close = difflib.get_close_matches(name, self.specs, n=3, cutoff=0.6)
-            hint = f" (did you mean {', '.join(close)}?)" if close else f" (see: ftcore {self.kind}s)"
-            raise FtcoreError(f"unknown {self.kind} {name!r}{hint}") from None
+            raise FtcoreError(self.unknown(name)) from None
+
+    def unknown(self, name: str) -> str:
+        """The message for an unknown ``name``, with close matches suggested."""
+        close = difflib.get_close_matches(name, list(self.specs), n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(close)}?)" if close else f" (see: ftcore {self.kind}s)"
+        return f"unknown {self.kind} {name!r}{hint}"
 
 
 class Catalog:
@@ -55,53 +71,101 @@ class Catalog:
         self.models: Table[ModelSpec] = Table("model")
         self.templates: Table[TemplateSpec] = Table("template")
         self.datasets: Table[DatasetSpec] = Table("dataset")
+        #: one line per problem, each naming the plugin at fault
         self.errors: list[str] = []
 
     def table(self, kind: str) -> Table[Any]:
         return {"model": self.models, "template": self.templates, "dataset": self.datasets}[kind]
 
-    def add(self, kind: str, spec: Any, plugin: str) -> None:
-        """Validate and add one spec on behalf of ``plugin`` (its ``"<dist> <version>"``)."""
+    def owner(self, kind: str, name: str) -> str | None:
+        """The registered name of the plugin that registered ``kind`` ``name`` (e.g. ``qwen``)."""
+        return self.table(kind).owners.get(name)
+
+    def add(self, kind: str, spec: Any, plugin: str, plugin_name: str | None = None) -> None:
+        """Validate and add one spec on behalf of ``plugin`` (its ``"<dist> <version>"``).
+
+        The spec is copied, so plugins can keep their specs in module-level constants.
+        """
         expected = KINDS[kind]
         if not isinstance(spec, expected):
             self.errors.append(
-                f"plugin {plugin}: register_{kind}s registered {type(spec).__name__}, expected {expected.__name__}"
+                f"plugin {plugin}: register_{kind}s: register() got {type(spec).__name__}, "
+                f"expected ftcore.{expected.__name__}"
             )
             return
         table = self.table(kind)
-        name = getattr(spec, "name", None)
+        name = spec.name
+        if name in table.conflicts:
+            self.errors.append(f"{kind} {name!r} is also registered by {plugin}")
+            return
         if name in table:
             owner = table.specs[name].plugin
-            self.errors.append(
-                f"{kind} {name!r} is registered by both {owner} and {plugin}; "
-                f"uninstall one, or have one use extends= with a new name"
+            who = f"twice by {plugin}" if owner == plugin else f"by both {owner} and {plugin}"
+            message = (
+                f"{kind} {name!r} is registered {who}; uninstall one of them "
+                f"(or set FTCORE_LOAD_PLUGINS), or register the new one under another name with extends={name!r}"
             )
+            table.conflicts[name] = message
+            self.errors.append(message)
+            del table.specs[name]
+            table.owners.pop(name, None)
             return
         problems = spec.problems()
         if problems:
             self.errors.extend(f"plugin {plugin}: {p}" for p in problems)
             return
+        spec = dataclasses.replace(spec)
         spec.plugin = plugin
         table.specs[name] = spec
+        table.owners[name] = plugin_name or plugin
 
     def resolve_extends(self) -> None:
-        """Fill the unset fields of specs that name ``extends`` from the spec they extend."""
-        for table in (self.models,):
-            for spec in list(table):
-                base_name = getattr(spec, "extends", None)
-                if not base_name:
-                    continue
-                if base_name not in table:
-                    self.errors.append(f"plugin {spec.plugin}: model {spec.name!r} extends unknown {base_name!r}")
-                    del table.specs[spec.name]
-                    continue
-                base = table.specs[base_name]
-                defaults = {f.name: _default(f) for f in dataclasses.fields(spec)}
-                for f in dataclasses.fields(spec):
-                    if f.name in ("name", "extends", "plugin"):
-                        continue
-                    if getattr(spec, f.name) == defaults[f.name]:
-                        setattr(spec, f.name, getattr(base, f.name))
+        """Fill the default-valued fields of specs that name ``extends`` from the spec they extend (chains too)."""
+        for table in (self.models, self.templates, self.datasets):
+            done: set[str] = set()
+            for name in list(table.specs):
+                self._resolve(table, name, done, [])
+
+    def _resolve(self, table: Table[Any], name: str, done: set[str], stack: list[str]) -> bool:
+        """Resolve one spec; False when it had to be dropped (unknown base, cycle, invalid result)."""
+        if name in done:
+            return name in table.specs
+        spec = table.specs.get(name)
+        if spec is None:
+            return False
+        base_name = getattr(spec, "extends", None)
+        if not base_name:
+            done.add(name)
+            return True
+        kind = table.kind
+        problem = None
+        if base_name == name:
+            problem = f"{kind} {name!r} extends itself; give the new spec another name"
+        elif base_name in stack:
+            problem = f"{kind} {name!r}: extends forms a cycle ({' -> '.join([*stack, name, base_name])})"
+        elif base_name in table.conflicts:
+            problem = f"{kind} {name!r} extends {base_name!r}, which is registered by two plugins"
+        elif base_name not in table.specs or not self._resolve(table, base_name, done, [*stack, name]):
+            problem = f"{kind} {name!r} extends unknown {kind} {base_name!r}" + (
+                f" (did you mean {', '.join(c)}?)"
+                if (c := difflib.get_close_matches(base_name, list(table.specs), n=3, cutoff=0.6))
+                else ""
+            )
+        if problem is None:
+            base = table.specs[base_name]
+            for f in dataclasses.fields(spec):
+                if f.name not in _OWN_FIELDS and getattr(spec, f.name) == _default(f):
+                    setattr(spec, f.name, _copy(getattr(base, f.name)))
+            problems = spec.problems()
+            if problems:
+                problem = "; ".join(problems)
+        done.add(name)
+        if problem is not None:
+            self.errors.append(f"plugin {spec.plugin}: {problem}")
+            del table.specs[name]
+            table.owners.pop(name, None)
+            return False
+        return True
 
     def check(self) -> None:
         """Raise a :class:`PluginError` listing every registration error (runs call this before starting)."""
@@ -117,6 +181,12 @@ def _default(f: dataclasses.Field[Any]) -> Any:
     return None
 
 
+def _copy(value: Any) -> Any:
+    if isinstance(value, (list, dict)):
+        return type(value)(value)
+    return value
+
+
 _catalog: Catalog | None = None
 
 
@@ -129,6 +199,7 @@ def get_catalog() -> Catalog:
 
 
 def reset() -> None:
+    """Forget the catalog; the next :func:`get_catalog` asks every plugin again."""
     global _catalog
     _catalog = None
 
@@ -140,12 +211,13 @@ def _build() -> Catalog:
     catalog = Catalog()
     for kind in ("model", "template", "dataset"):
         caller = getattr(pm.hook, f"register_{kind}s")
-        # pluggy calls the last-registered first; walk in registration order so built-ins own names first
-        for impl in reversed(caller.get_hookimpls()):
+        # get_hookimpls() lists plugins in registration order (built-ins first); pluggy *calls* them in reverse,
+        # so call each implementation ourselves to let the first-registered plugin own a name first
+        for impl in caller.get_hookimpls():
             plugin = pm.dist_of(impl.plugin_name)
 
-            def register(spec: Any, _kind: str = kind, _plugin: str = plugin) -> None:
-                catalog.add(_kind, spec, _plugin)
+            def register(spec: Any, _kind: str = kind, _plugin: str = plugin, _name: str = impl.plugin_name) -> None:
+                catalog.add(_kind, spec, _plugin, _name)
 
             try:
                 impl.function(register=register)
@@ -156,20 +228,24 @@ def _build() -> Catalog:
 
 
 def get_model_spec(name: str) -> ModelSpec:
+    """The registered model called ``name`` (an error suggests close names)."""
     return get_catalog().models.get(name)
 
 
 def get_template_spec(name: str) -> TemplateSpec:
+    """The registered template called ``name``."""
     return get_catalog().templates.get(name)
 
 
 def get_dataset_spec(name: str) -> DatasetSpec:
+    """The registered dataset called ``name``."""
     return get_catalog().datasets.get(name)
 
 
 __all__ = [
     "Catalog",
     "PluginError",
+    "Table",
     "get_catalog",
     "get_dataset_spec",
     "get_model_spec",

@@ -28,6 +28,32 @@ def _check_name(kind: str, name: str) -> list[str]:
     return []
 
 
+#: field annotation (as written) -> the Python types its values may have
+_SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "bool": (bool,),
+    "int | None": (int, type(None)),
+    "list[str]": (list,),
+    "list[Any]": (list,),
+    "list[Any] | None": (list, type(None)),
+    "dict[str, str]": (dict,),
+    "dict[str, Any]": (dict,),
+}
+
+
+def _type_problems(kind: str, spec: Any) -> list[str]:
+    """Fields whose value has the wrong type (a plugin wrote ``hub="Qwen/Qwen-7B"`` instead of a dict …)."""
+    out = []
+    for f in fields(spec):
+        allowed = _SIMPLE_TYPES.get(str(f.type))
+        value = getattr(spec, f.name)
+        if allowed is not None and (not isinstance(value, allowed) or (bool not in allowed and value is True)):
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
+            out.append(f"{kind} {getattr(spec, 'name', '?')!r}: {f.name} must be {names} (got {value!r})")
+    return out
+
+
 @dataclass
 class ModelSpec:
     """A model the catalog knows by name (the seed's ``register_model``).
@@ -60,14 +86,23 @@ class ModelSpec:
     tags: list[str] = field(default_factory=list)
     #: name of a model (usually of another plugin) whose fields this spec inherits where it leaves them unset
     extends: str | None = None
-    #: extra keyword arguments for ``from_pretrained`` / the family's loader
+    #: the seed's ``get_function``: ``loader(spec, options) -> (model, tokenizer)`` replaces the generic
+    #: loading for this one model (a family plugin usually implements the ``load_model`` hook instead)
+    loader: Callable[..., Any] | None = None
+    #: extra keyword arguments for ``from_pretrained`` / the loader (the seed's ``function_kwargs``)
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: free-form annotations of the model's capabilities (the seed's ``**kwargs``)
+    extra: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
 
     def problems(self) -> list[str]:
-        out = _check_name("model", self.name)
+        out = _check_name("model", self.name) + _type_problems("model", self)
+        if out:
+            return out
+        if self.loader is not None and not callable(self.loader):
+            out.append(f"model {self.name!r}: loader must be callable")
         if not self.extends and not self.hub and not self.path:
             out.append(f"model {self.name!r}: give hub ids (hub={{'huggingface': ...}}) or a local path")
         for hub in self.hub:
@@ -104,13 +139,17 @@ class TemplateSpec:
     description: str = ""
     #: known, documented differences from the model's official chat_template (used by ``template check``)
     known_differences: list[str] = field(default_factory=list)
+    #: name of a template whose fields this spec inherits where it leaves them unset
+    extends: str | None = None
     plugin: str = ""
 
     def problems(self) -> list[str]:
-        out = _check_name("template", self.name)
+        out = _check_name("template", self.name) + _type_problems("template", self)
+        if out:
+            return out
         if self.kind not in ("parts", "jinja", "custom"):
             out.append(f"template {self.name!r}: kind must be 'parts', 'jinja' or 'custom'")
-        if self.kind == "parts" and not self.prompt:
+        if self.kind == "parts" and not self.prompt and not self.extends:
             out.append(f"template {self.name!r}: prompt must not be empty")
         for part in ("prefix", "prompt", "suffix", "chat_sep"):
             value = getattr(self, part)
@@ -148,18 +187,28 @@ class DatasetSpec:
     columns: dict[str, str] = field(default_factory=dict)
     preprocess: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     get: Callable[..., Any] | None = None
+    #: keyword arguments ``get`` is called with (the seed's ``function_kwargs``)
+    get_kwargs: dict[str, Any] = field(default_factory=dict)
     #: rows taken at most from the training set by default (the seed's per-dataset ``dataset_sample``)
     sample: int | None = None
     #: ``chat`` | ``text-generation`` | ``classification`` | ``ner`` | ``agent`` | ``multimodal`` ...
     task: str = "chat"
     languages: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
+    #: free-form annotations (the seed's ``**kwargs``)
+    extra: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    #: name of a dataset whose fields this spec inherits where it leaves them unset
+    extends: str | None = None
     plugin: str = ""
 
     def problems(self) -> list[str]:
-        out = _check_name("dataset", self.name)
-        if not self.hub and not self.path and self.get is None:
+        out = _check_name("dataset", self.name) + _type_problems("dataset", self)
+        if out:
+            return out
+        if self.get is not None and not callable(self.get):
+            out.append(f"dataset {self.name!r}: get must be callable")
+        if not self.hub and not self.path and self.get is None and not self.extends:
             out.append(f"dataset {self.name!r}: give hub ids, a local path or a get function")
         for hub in self.hub:
             if hub not in HUBS:

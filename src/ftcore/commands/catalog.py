@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-
-from ftcore.specs import spec_to_dict
+from typing import Any
 
 COLUMNS = {
     "model": ("name", "plugin", "template", "hub", "tags"),
@@ -16,12 +15,43 @@ COLUMNS = {
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     for kind in ("model", "template", "dataset"):
-        p = subparsers.add_parser(f"{kind}s", help=f"list registered {kind}s")
-        p.add_argument("--json", action="store_true", help="print JSON")
-        p.add_argument("--plugin", help="only entries of this plugin (distribution name)")
+        p = subparsers.add_parser(
+            f"{kind}s",
+            help=f"list registered {kind}s",
+            description=f"List the registered {kind}s and the plugin that owns each. Filters combine (and).",
+        )
+        p.add_argument("--json", action="store_true", help="print JSON (every field of each spec)")
+        p.add_argument("--plugin", help="only entries of this plugin (distribution or entry-point name)")
         p.add_argument("--tag", action="append", default=[], help="only entries with this tag (repeatable)")
-        p.add_argument("--search", help="only entries whose name contains this text")
+        p.add_argument("--search", help="only entries whose name or description contains this text")
+        if kind == "model":
+            p.add_argument("--template", help="only models whose default template is this one")
+        if kind == "dataset":
+            p.add_argument("--task", help="only datasets of this task (chat, text-generation, …)")
+            p.add_argument("--language", help="only datasets in this language (en, zh, …)")
         p.set_defaults(func=run, kind=kind)
+
+
+def select(kind: str, args: argparse.Namespace) -> list[Any]:
+    """The catalog entries of ``kind`` that pass the command's filters, in registration order."""
+    from ftcore.registry import get_catalog
+
+    table = get_catalog().table(kind)
+    specs = list(table)
+    if args.plugin:
+        specs = [s for s in specs if args.plugin in (s.plugin.split(" ")[0], table.owners.get(s.name))]
+    for tag in args.tag:
+        specs = [s for s in specs if tag in s.tags]
+    if args.search:
+        text = args.search.lower()
+        specs = [s for s in specs if text in s.name or text in s.description.lower()]
+    if getattr(args, "template", None):
+        specs = [s for s in specs if s.template == args.template]
+    if getattr(args, "task", None):
+        specs = [s for s in specs if s.task == args.task]
+    if getattr(args, "language", None):
+        specs = [s for s in specs if args.language in s.languages]
+    return specs
 
 
 def _cell(value: object) -> str:
@@ -34,27 +64,24 @@ def _cell(value: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ftcore.registry import get_catalog
+    from ftcore.specs import spec_to_dict
 
+    specs = select(args.kind, args)
     catalog = get_catalog()
-    specs = list(catalog.table(args.kind))
-    if args.plugin:
-        specs = [s for s in specs if s.plugin.split(" ")[0] == args.plugin]
-    for tag in args.tag:
-        specs = [s for s in specs if tag in s.tags or tag == getattr(s, "task", None)]
-    if args.search:
-        specs = [s for s in specs if args.search.lower() in s.name]
     if args.json:
         print(json.dumps([spec_to_dict(s) for s in specs], indent=2, ensure_ascii=False, default=str))
         return 0
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*COLUMNS[args.kind])
+    table = Table()
+    for column in COLUMNS[args.kind]:
+        table.add_column(column, overflow="fold")
     for s in specs:
         table.add_row(*(_cell(getattr(s, c)) for c in COLUMNS[args.kind]))
     console = Console()
     console.print(table)
-    console.print(f"{len(specs)} {args.kind}s")
+    console.print(f"{len(specs)} {args.kind}{'s' if len(specs) != 1 else ''}", highlight=False)
     for err in catalog.errors:
-        console.print(f"[red]error:[/red] {err}", highlight=False)
+        console.print(f"error: {err}", style="red", highlight=False, markup=False)
     return 0
