@@ -1,27 +1,30 @@
-"""ftcore-baichuan: Baichuan and Baichuan2 models and the baichuan template."""
+"""ftcore-baichuan: Baichuan and Baichuan2 (remote code, ``W_pack`` LoRA target, the core's ``baichuan`` template).
+
+The catalog is declarative (:mod:`ftcore_baichuan.catalog`); ``load_model`` applies the family's loading steps
+(Baichuan-13B's embedding accessor, Baichuan2-13B's config fix, Baichuan2's NormHead, the 4-bit checkpoints).
+The ``baichuan`` template itself ships with the core. No torch at import time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import ftcore
-from ftcore import ModelSpec, TemplateSpec
+from ftcore import ModelOptions, ModelSpec
+from ftcore_baichuan.catalog import FAMILY, baichuan_specs
+
+__all__ = ["FAMILY", "load_model", "register_models"]
 
 
 @ftcore.hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
-    register(
-        ModelSpec(
-            name="baichuan2-7b-chat",
-            hub={"modelscope": "baichuan-inc/Baichuan2-7B-Chat", "huggingface": "baichuan-inc/Baichuan2-7B-Chat"},
-            template="baichuan",
-            lora_targets=["W_pack"],
-            trust_remote_code=True,
-            tags=["chat", "remote-code"],
-        )
-    )
+    for spec in baichuan_specs():
+        register(spec)
 
 
 @ftcore.hookimpl
-def register_templates(register: Callable[[TemplateSpec], None]) -> None:
-    register(TemplateSpec(name="baichuan", prompt=[[195], "{{QUERY}}", [196]], chat_sep=[], suffix=[["eos_token_id"]]))
+def load_model(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any] | None:
+    from ftcore_baichuan.loading import load_baichuan
+
+    return load_baichuan(spec, options)

@@ -1,4 +1,8 @@
-"""ftcore-datasets-zh: the seed's Chinese datasets with a preprocessing function for each raw schema."""
+"""ftcore-datasets-zh: the seed's Chinese datasets with a preprocessing function for each raw schema.
+
+Importing this module is cheap (no torch, no datasets): the specs are plain dataclasses and the
+preprocessing functions are pure Python. See README.md and docs/datasets.md for the table.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,12 @@ from collections.abc import Callable
 
 import ftcore
 from ftcore import DatasetSpec
+from ftcore_datasets_zh.datasets import specs
+
+__all__ = ["register_datasets", "specs"]
 
 
 @ftcore.hookimpl
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
-    register(
-        DatasetSpec(
-            name="blossom-math-zh",
-            hub={"modelscope": "AI-ModelScope/blossom-math-v2"},
-            task="chat",
-            languages=["zh"],
-        )
-    )
+    for spec in specs():
+        register(spec)

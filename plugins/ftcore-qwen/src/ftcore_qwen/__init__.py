@@ -1,22 +1,37 @@
-"""ftcore-qwen: the Qwen family (Qwen-1, Qwen-VL, Qwen1.5, Qwen2, Qwen2.5, Qwen3, Qwen2-VL, Qwen2.5-VL)."""
+"""ftcore-qwen: the Qwen family (Qwen-1, Qwen-VL, Qwen1.5, Qwen2, Qwen2.5, Qwen3, Qwen2-VL, Qwen2.5-VL).
+
+The catalog is declarative (:mod:`ftcore_qwen.catalog`); ``load_model`` only handles what the generic
+loader cannot: Qwen-1 / Qwen-VL remote code and its tokenizer quirks, and the GPTQ checkpoints' dependency
+check. Everything else falls through to the core's built-in loader. No torch at import time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import ftcore
-from ftcore import ModelSpec
+from ftcore import ModelOptions, ModelSpec, TemplateSpec
+from ftcore_qwen.catalog import ARCH, qwen_specs
+from ftcore_qwen.templates import QWEN_TEMPLATES
+
+__all__ = ["ARCH", "load_model", "register_models", "register_templates"]
 
 
 @ftcore.hookimpl
 def register_models(register: Callable[[ModelSpec], None]) -> None:
-    register(
-        ModelSpec(
-            name="qwen-7b-chat",
-            hub={"modelscope": "qwen/Qwen-7B-Chat", "huggingface": "Qwen/Qwen-7B-Chat"},
-            template="chatml",
-            lora_targets=["c_attn"],
-            trust_remote_code=True,
-            tags=["chat", "remote-code"],
-        )
-    )
+    for spec in qwen_specs():
+        register(spec)
+
+
+@ftcore.hookimpl
+def register_templates(register: Callable[[TemplateSpec], None]) -> None:
+    for spec in QWEN_TEMPLATES:
+        register(spec)
+
+
+@ftcore.hookimpl
+def load_model(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any] | None:
+    from ftcore_qwen.loading import load_qwen
+
+    return load_qwen(spec, options)

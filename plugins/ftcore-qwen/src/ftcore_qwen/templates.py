@@ -1,0 +1,79 @@
+"""The Qwen family's chat templates (ChatML with each generation's default system prompt, Qwen3's thinking modes).
+
+The generic ``chatml`` and ``default`` templates (used by the seed's Qwen-1 models) ship with the core; these
+are the ones only Qwen models use. Pure Python: no tokenizer is needed to declare them.
+"""
+
+from __future__ import annotations
+
+from ftcore import TemplateSpec
+
+_IM_PREFIX = ["<|im_start|>system\n{{SYSTEM}}<|im_end|>\n"]
+_IM_PROMPT = ["<|im_start|>user\n{{QUERY}}<|im_end|>\n<|im_start|>assistant\n"]
+_IM_SEP = ["<|im_end|>\n"]
+_IM_SUFFIX = ["<|im_end|>"]
+_IM_STOP = ["<|im_end|>", "<|endoftext|>"]
+
+
+def _chatml(name: str, system: str | None, description: str, **kw: object) -> TemplateSpec:
+    return TemplateSpec(
+        name=name,
+        prefix=list(_IM_PREFIX),
+        prompt=list(kw.pop("prompt", _IM_PROMPT)),  # type: ignore[arg-type]
+        chat_sep=list(_IM_SEP),
+        suffix=list(_IM_SUFFIX),
+        system=system,
+        stop_words=list(_IM_STOP),
+        description=description,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+QWEN_TEMPLATES: tuple[TemplateSpec, ...] = (
+    _chatml(
+        "qwen",
+        "You are a helpful assistant.",
+        "ChatML with Qwen1.5 / Qwen2's default system prompt",
+    ),
+    _chatml(
+        "qwen2.5",
+        "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.",
+        "ChatML with Qwen2.5's default system prompt",
+    ),
+    _chatml(
+        "qwen2.5-math",
+        "Please reason step by step, and put your final answer within \\boxed{}.",
+        "ChatML with Qwen2.5-Math's chain-of-thought system prompt",
+    ),
+    _chatml(
+        "qwen3",
+        None,
+        "Qwen3 thinking mode: ChatML; the assistant's reply carries its own <think>...</think> block",
+        tags=["thinking"],
+        known_differences=[
+            "Qwen3's chat_template drops the <think> block of earlier assistant turns; this template keeps "
+            "every turn's reply as written",
+            "with no system prompt Qwen3's chat_template writes no system block; this template writes the "
+            "run's system prompt",
+        ],
+    ),
+    _chatml(
+        "qwen3-nothink",
+        None,
+        "Qwen3 non-thinking mode (enable_thinking=False): every reply starts with an empty <think></think> block",
+        prompt=["<|im_start|>user\n{{QUERY}}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"],
+        tags=["non-thinking"],
+        known_differences=[
+            "Qwen3's chat_template writes the empty <think> block only in the last assistant turn; this "
+            "template writes it in every turn",
+            "with no system prompt Qwen3's chat_template writes no system block; this template writes the "
+            "run's system prompt",
+        ],
+    ),
+    _chatml(
+        "qwen2-vl",
+        "You are a helpful assistant.",
+        "Qwen2-VL / Qwen2.5-VL: ChatML; images become <|vision_start|><|image_pad|>...<|vision_end|>",
+        tags=["multimodal"],
+    ),
+)
