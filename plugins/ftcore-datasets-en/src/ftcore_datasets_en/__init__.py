@@ -1,0 +1,21 @@
+"""ftcore-datasets-en: the seed's English and multilingual datasets with a preprocessing function per raw schema.
+
+Importing this module is cheap (no torch, no datasets): the specs are plain dataclasses and the
+preprocessing functions are pure Python. See README.md and docs/datasets.md for the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ftcore
+from ftcore import DatasetSpec
+from ftcore_datasets_en.datasets import specs
+
+__all__ = ["register_datasets", "specs"]
+
+
+@ftcore.hookimpl
+def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
+    for spec in specs():
+        register(spec)
