@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `ftcore models | head`: the reader went away; not an error
+        sys.stderr.close()
+        return 0
     finally:
         warnings.showwarning = previous_show_warning
 

@@ -1,61 +1,104 @@
-"""Checks of a RunConfig against the catalog and the file system (names exist, files exist)."""
+"""Checks of a RunConfig against the catalog and the file system: names exist, files exist, plugins load.
+
+:func:`check_references` is what ``ftcore validate`` runs after the config itself is valid, and what a run calls
+before loading anything heavy: it loads the run's local plugin files (``plugins = [...]``), then reports every
+unknown name and missing file at once, each as ``run.toml: <key>: <message>``.
+"""
 
 from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
 
 from ftcore.config import RunConfig
 from ftcore.errors import ConfigError
 
+#: dataset file suffixes that make a plain string in ``data.datasets`` a path rather than a registered name
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".txt")
 
-def check_references(cfg: RunConfig) -> None:
-    """Raise :class:`ConfigError` listing unknown model/template/dataset names and missing files."""
-    from ftcore.plugins import load_local_plugins
+
+def check_references(cfg: RunConfig, *, training: bool = True) -> None:
+    """Raise :class:`ConfigError` listing every unknown model/template/dataset name and missing file.
+
+    Loads the run's local plugin files first. ``training=False`` (inference) does not require datasets.
+    Registration errors of installed plugins that the run does not use are warnings, not problems.
+    """
+    from ftcore.plugins import FtcoreWarning, load_local_plugins
     from ftcore.registry import get_catalog
 
     problems: list[str] = []
     src = cfg.source
-    if cfg.plugins:
+    for i, raw in enumerate(cfg.plugins):
         try:
-            load_local_plugins(cfg.plugins, cfg.base_dir)
-        except Exception as exc:  # noqa: BLE001
-            problems.append(f"{src}: plugins: {exc}")
+            load_local_plugins([raw], cfg.base_dir)
+        except Exception as exc:  # noqa: BLE001 - a user's file: report, keep checking
+            problems.append(f"{src}: plugins[{i}]: {exc}")
     catalog = get_catalog()
-    problems.extend(f"{src}: plugins: {err}" for err in catalog.errors)
-    if cfg.model.name and cfg.model.name not in catalog.models:
-        problems.append(f"{src}: model.name: {_unknown(catalog.models, cfg.model.name)}")
-    if cfg.model.path:
-        from pathlib import Path
+    local_labels = tuple(f"{raw} (local file)" for raw in cfg.plugins)
+    for err in catalog.errors:
+        if local_labels and any(label in err for label in local_labels):
+            problems.append(f"{src}: plugins: {err}")
+        else:
+            warnings.warn(err, FtcoreWarning, stacklevel=2)
 
-        if not Path(cfg.resolve_path(cfg.model.path)).is_dir():
-            problems.append(f"{src}: model.path: folder {cfg.model.path} not found")
-    if not (cfg.model.name or cfg.model.path or cfg.model.repo):
-        problems.append(f"{src}: model: give name, path or repo")
+    model = cfg.model
+    if model.name:
+        problem = _lookup(catalog.models, model.name)
+        if problem:
+            problems.append(f"{src}: model.name: {problem}")
+    if model.path and not model.path.startswith("builtin:") and not Path(cfg.resolve_path(model.path)).is_dir():
+        problems.append(f"{src}: model.path: folder {model.path} not found")
+    if not (model.name or model.path or model.repo):
+        problems.append(f"{src}: model: give name (see: ftcore models), path (a local folder) or repo (a hub id)")
+
     tname = cfg.template.name
-    if tname and tname != "jinja" and tname not in catalog.templates:
-        problems.append(f"{src}: template.name: {_unknown(catalog.templates, tname)}")
+    if tname and not (tname == "jinja" and "jinja" not in catalog.templates.conflicts):
+        problem = _lookup(catalog.templates, tname)
+        if problem:
+            problems.append(f"{src}: template.name: {problem}")
+
+    if training and not cfg.data.datasets:
+        problems.append(f"{src}: data.datasets: name at least one dataset (see: ftcore datasets) or a local file")
     for section in ("datasets", "validation"):
         for i, entry in enumerate(getattr(cfg.data, section)):
-            name = entry if isinstance(entry, str) else entry.name
-            path = None if isinstance(entry, str) else entry.path
-            if isinstance(entry, str) and _looks_like_path(entry):
-                name, path = None, entry
-            if name and name not in catalog.datasets:
-                problems.append(f"{src}: data.{section}[{i}]: {_unknown(catalog.datasets, name)}")
-            if path:
-                from pathlib import Path
+            key = f"data.{section}[{i}]"
+            name, path = _name_and_path(entry)
+            if name:
+                problem = _lookup(catalog.datasets, name)
+                if problem:
+                    problems.append(f"{src}: {key}: {problem}")
+            if path and not path.startswith("builtin:") and not Path(cfg.resolve_path(path)).exists():
+                problems.append(f"{src}: {key}: file {path} not found")
 
-                if not Path(cfg.resolve_path(path)).exists():
-                    problems.append(f"{src}: data.{section}[{i}]: file {path} not found")
+    ds = cfg.train.deepspeed
+    if ds and ds.endswith(".json") and not Path(cfg.resolve_path(ds)).is_file():
+        problems.append(f"{src}: train.deepspeed: file {ds} not found")
+    resume = cfg.train.resume_from_checkpoint
+    if resume and resume != "latest" and not Path(cfg.resolve_path(resume)).is_dir():
+        problems.append(f"{src}: train.resume_from_checkpoint: folder {resume} not found (or use \"latest\")")
     if problems:
         raise ConfigError(problems)
 
 
-def _looks_like_path(text: str) -> bool:
-    return "/" in text or text.endswith((".jsonl", ".json", ".csv", ".parquet"))
+def _name_and_path(entry: Any) -> tuple[str | None, str | None]:
+    """A ``data.datasets`` entry as (registered name, local path); a plain string is a path if it looks like one."""
+    if isinstance(entry, str):
+        if looks_like_path(entry):
+            return None, entry
+        return entry, None
+    return entry.name, entry.path
 
 
-def _unknown(table, name: str) -> str:  # type: ignore[no-untyped-def]
-    import difflib
+def looks_like_path(text: str) -> bool:
+    """Whether a plain ``data.datasets`` string names a local file rather than a registered dataset."""
+    return "/" in text or "\\" in text or text.startswith(("builtin:", "~")) or text.endswith(DATA_SUFFIXES)
 
-    close = difflib.get_close_matches(name, table.names(), n=3, cutoff=0.6)
-    kind = table.kind
-    return f"unknown {kind} {name!r}" + (f" (did you mean {', '.join(close)}?)" if close else f" (see: ftcore {kind}s)")
+
+def _lookup(table: Any, name: str) -> str | None:
+    """None when ``name`` is registered, else the problem (unknown with suggestions, or registered twice)."""
+    if name in table.conflicts:
+        return str(table.conflicts[name])
+    if name in table:
+        return None
+    return str(table.unknown(name))
