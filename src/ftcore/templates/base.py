@@ -1,0 +1,625 @@
+"""The Template engine: messages -> ``input_ids`` + ``labels`` in the seed's four-part form.
+
+A :class:`~ftcore.specs.TemplateSpec` names four parts, each a list of items (strings with placeholders, or
+token-id lists such as ``[195]`` / ``["eos_token_id"]``)::
+
+    prefix                      once, at the start            {{SYSTEM}}
+    prompt                      once per round                {{QUERY}} {{ROUND0}} {{ROUND1}}
+    <response>                  the assistant's answer
+    chat_sep                    after each history round      (None: single turn only)
+    suffix                      after the final answer        (training only)
+
+How a conversation becomes tokens (see docs/templates.md for the full rules):
+
+* the parts are rendered into *segments*: runs of text, separated by token-id items. Each text segment is
+  tokenized as one string (``add_special_tokens=False``), response included, so the tokens are exactly those
+  of the model's official chat format rendered as one string (``tokenizer.apply_chat_template``);
+* loss is assigned by character span: an answer's text plus its *turn end* carry labels. The turn end is the
+  part of ``chat_sep`` / ``suffix`` up to and including the first stop token (eos or a stop word); what comes
+  after it (chatml's ``"\\n"`` after ``<|im_end|>``, llama's ``<bos>[INST]``) is context, never generated, so
+  it carries no loss. A suffix without any stop token is labelled whole (the seed's behaviour);
+* ``loss_on = "last"`` labels the final answer only (the seed), ``"all"`` every assistant turn;
+  ``train_on_prompt = True`` labels every token (continued pre-training style);
+* truncation ``left`` keeps the last ``max_length`` tokens (the seed), ``right`` the first, ``drop`` skips; a
+  sample left with no labelled token is skipped (:class:`SkipSample`), never trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ftcore.errors import FtcoreError
+from ftcore.specs import TemplateSpec
+
+#: the seed's default system prompt (also ``template.system``'s fallback in run.toml)
+DEFAULT_SYSTEM = "you are a helpful assistant!"
+
+IGNORE_INDEX = -100
+
+SYSTEM, QUERY, ROUND0, ROUND1 = "{{SYSTEM}}", "{{QUERY}}", "{{ROUND0}}", "{{ROUND1}}"
+PLACEHOLDERS = (SYSTEM, QUERY, ROUND0, ROUND1)
+
+TRUNCATIONS = ("left", "right", "drop")
+LOSS_ON = ("last", "all")
+
+#: roles a normalized conversation may use; the aliases name tool results the way other formats do
+TOOL_ROLES = ("tool", "function", "observation", "ipython")
+USER_ROLES = ("user", "human")
+ASSISTANT_ROLES = ("assistant", "gpt", "bot")
+
+#: how a tool result is shown to the model when a parts template has no tool format of its own
+#: (Hermes / Qwen2.5 style; consecutive results are joined with a newline into one user turn)
+TOOL_RESPONSE_FORMAT = "<tool_response>\n{content}\n</tool_response>"
+
+
+class SkipSample(Exception):
+    """A sample that cannot be used for training. ``reason`` is a short, stable key used to count skips:
+
+    ``too long`` · ``multi-turn not supported`` · ``no assistant turn`` · ``no label tokens`` ·
+    ``bad message`` · ``misplaced system message`` · ``labels not derivable``
+    """
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# --------------------------------------------------------------------------------------------------
+# compiled parts
+
+
+class _Text:
+    """A string item split at its placeholders: ``pieces`` alternates literal text and placeholder names."""
+
+    __slots__ = ("pieces", "labelled", "literal")
+
+    def __init__(self, text: str, labelled: bool = False):
+        self.pieces = _split_placeholders(text)
+        self.labelled = labelled
+        self.literal = text if len(self.pieces) <= 1 and not _has_placeholder(text) else None
+
+    def render(self, values: dict[str, str]) -> str:
+        if self.literal is not None:
+            return self.literal
+        return "".join(values.get(p, p) if p in PLACEHOLDERS else p for p in self.pieces)
+
+
+class _Ids:
+    """A token-id item with a label flag per id."""
+
+    __slots__ = ("ids", "flags")
+
+    def __init__(self, ids: list[int], flags: list[bool]):
+        self.ids = ids
+        self.flags = flags
+
+
+def _has_placeholder(text: str) -> bool:
+    return any(p in text for p in PLACEHOLDERS)
+
+
+def _split_placeholders(text: str) -> list[str]:
+    out: list[str] = []
+    rest = text
+    while True:
+        hits = [(rest.find(p), p) for p in PLACEHOLDERS if p in rest]
+        if not hits:
+            if rest:
+                out.append(rest)
+            return out
+        pos, name = min(hits)
+        if pos:
+            out.append(rest[:pos])
+        out.append(name)
+        rest = rest[pos + len(name) :]
+
+
+class _Segments:
+    """Accumulates one conversation as segments: ``(text, labelled char spans)`` or ``(ids, label flags)``."""
+
+    __slots__ = ("segments", "buf", "pos", "spans")
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[Any, list[Any]]] = []
+        self.buf: list[str] = []
+        self.pos = 0
+        self.spans: list[list[int]] = []
+
+    def text(self, text: str, labelled: bool) -> None:
+        if not text:
+            return
+        end = self.pos + len(text)
+        if labelled:
+            if self.spans and self.spans[-1][1] == self.pos:
+                self.spans[-1][1] = end
+            else:
+                self.spans.append([self.pos, end])
+        self.buf.append(text)
+        self.pos = end
+
+    def ids(self, ids: list[int], flags: list[bool]) -> None:
+        self.flush()
+        self.segments.append((ids, flags))
+
+    def flush(self) -> None:
+        if self.buf:
+            self.segments.append(("".join(self.buf), self.spans))
+            self.buf, self.pos, self.spans = [], 0, []
+
+    def done(self) -> list[tuple[Any, list[Any]]]:
+        self.flush()
+        return self.segments
+
+
+# --------------------------------------------------------------------------------------------------
+# messages -> rounds
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of a message: ``content`` (a string, or a list of text blocks) plus rendered tool calls."""
+    content = message.get("content")
+    if content is None:
+        text = ""
+    elif isinstance(content, str):
+        text = content
+    elif isinstance(content, list):
+        text = "".join(
+            block.get("text", "") if isinstance(block, dict) else str(block) for block in content
+        )
+    else:
+        raise SkipSample("bad message", f"content of type {type(content).__name__}")
+    calls = message.get("tool_calls")
+    if calls:
+        rendered = [_render_tool_call(c) for c in calls]
+        text = "\n".join(([text] if text else []) + rendered)
+    return text
+
+
+def _render_tool_call(call: Any) -> str:
+    """A function call as Hermes / Qwen2.5 render it: ``<tool_call>\\n{"name": …, "arguments": …}\\n</tool_call>``."""
+    if isinstance(call, dict) and isinstance(call.get("function"), dict):
+        call = call["function"]
+    if not isinstance(call, dict) or "name" not in call:
+        raise SkipSample("bad message", "a tool call needs a name")
+    args = call.get("arguments", {})
+    args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
+    return '<tool_call>\n{"name": "' + str(call["name"]) + '", "arguments": ' + args_text + "}\n</tool_call>"
+
+
+def split_rounds(
+    messages: Sequence[dict[str, Any]], *, generation: bool = False
+) -> tuple[str | None, list[tuple[str, str | None]]]:
+    """``(system, rounds)`` of a conversation; each round is ``(query, response)``.
+
+    Consecutive user / tool messages form one query (tool results wrapped in ``<tool_response>`` tags, joined
+    by newlines). Training (``generation=False``) drops trailing messages after the last assistant turn;
+    generation needs the conversation to end with a user or tool turn, whose round then has response None.
+    """
+    if not isinstance(messages, (list, tuple)):
+        raise SkipSample("bad message", "messages must be a list")
+    system: str | None = None
+    rounds: list[tuple[str, str | None]] = []
+    pending: list[tuple[str, str]] = []  # (kind, text) of the open query
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            raise SkipSample("bad message", f"message {i} is not a mapping")
+        role = m.get("role")
+        if role == "system":
+            if i != 0:
+                raise SkipSample("misplaced system message", f"message {i}")
+            system = message_text(m)
+        elif role in USER_ROLES:
+            pending.append(("user", message_text(m)))
+        elif role in TOOL_ROLES:
+            pending.append(("tool", TOOL_RESPONSE_FORMAT.format(content=message_text(m))))
+        elif role in ASSISTANT_ROLES:
+            rounds.append(("\n".join(t for _, t in pending), message_text(m)))
+            pending = []
+        else:
+            raise SkipSample("bad message", f"message {i} has unknown role {role!r}")
+    if generation:
+        if not pending:
+            raise FtcoreError("a generation prompt needs the conversation to end with a user (or tool) message")
+        rounds.append(("\n".join(t for _, t in pending), None))
+    elif not rounds:
+        raise SkipSample("no assistant turn")
+    return system, rounds
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class Template:
+    """Encodes conversations for one tokenizer with one :class:`TemplateSpec` (training and inference alike).
+
+    :param spec: the template's catalog entry.
+    :param tokenizer: the model's tokenizer (a processor's ``.tokenizer`` is used).
+    :param system: the default system prompt (None: the spec's own, else :data:`DEFAULT_SYSTEM`); a
+        conversation's own system message wins.
+    :param max_length: tokens per sample (None or -1: no limit).
+    :param truncation: ``left`` (keep the last tokens; the seed), ``right`` (keep the first) or ``drop``.
+    :param loss_on: ``last`` (the final answer; the seed) or ``all`` assistant turns.
+    :param train_on_prompt: every token carries loss (continued pre-training style).
+    """
+
+    def __init__(
+        self,
+        spec: TemplateSpec,
+        tokenizer: Any,
+        *,
+        system: str | None = None,
+        max_length: int | None = None,
+        truncation: str = "left",
+        loss_on: str = "last",
+        train_on_prompt: bool = False,
+    ):
+        self.spec = spec
+        self.tokenizer = getattr(tokenizer, "tokenizer", None) if _is_processor(tokenizer) else tokenizer
+        self.processor = tokenizer
+        self._backend = _fast_backend(self.tokenizer)
+        self.configure(
+            system=system,
+            max_length=max_length,
+            truncation=truncation,
+            loss_on=loss_on,
+            train_on_prompt=train_on_prompt,
+        )
+        self._setup()
+
+    # ------------------------------------------------------------------ settings
+
+    def configure(self, **settings: Any) -> Template:
+        """Change settings in place (``system``, ``max_length``, ``truncation``, ``loss_on``,
+        ``train_on_prompt``) and return the template."""
+        for key, value in settings.items():
+            if key == "system":
+                self._system_arg = value
+            elif key == "max_length":
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                    raise FtcoreError(f"template.max_length: must be an integer (got {value!r})")
+                self.max_length = None if value is None or value < 0 else value
+                if self.max_length == 0:
+                    raise FtcoreError("template.max_length: must be positive, or -1 for no limit")
+            elif key == "truncation":
+                if value not in TRUNCATIONS:
+                    raise FtcoreError(f"template.truncation: use one of {', '.join(TRUNCATIONS)} (got {value!r})")
+                self.truncation = value
+            elif key == "loss_on":
+                if value not in LOSS_ON:
+                    raise FtcoreError(f"template.loss_on: use one of {', '.join(LOSS_ON)} (got {value!r})")
+                self.loss_on = value
+            elif key == "train_on_prompt":
+                self.train_on_prompt = bool(value)
+            else:
+                raise TypeError(f"unknown template setting {key!r}")
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def system(self) -> str:
+        """The system prompt used when a conversation brings none."""
+        if self._system_arg is not None:
+            return self._system_arg
+        if self.spec.system is not None:
+            return self.spec.system
+        return DEFAULT_SYSTEM
+
+    @property
+    def has_system(self) -> bool:
+        """The template has a ``{{SYSTEM}}`` slot (templates without one ignore system prompts, as the seed)."""
+        return any(isinstance(i, str) and SYSTEM in i for i in self.spec.prefix)
+
+    @property
+    def supports_multi_turn(self) -> bool:
+        return self.spec.chat_sep is not None
+
+    # ------------------------------------------------------------------ compiled parts
+
+    def _setup(self) -> None:
+        tok = self.tokenizer
+        eos = getattr(tok, "eos_token", None)
+        words = list(self.spec.stop_words)
+        if isinstance(eos, str) and eos and eos not in words:
+            words.append(eos)
+        self.stop_words: list[str] = words
+        ids: list[int] = []
+        eos_id = getattr(tok, "eos_token_id", None)
+        if isinstance(eos_id, int):
+            ids.append(eos_id)
+        for word in self.spec.stop_words:
+            tid = _single_token_id(tok, word)
+            if tid is not None and tid not in ids:
+                ids.append(tid)
+        self.stop_token_ids: list[int] = ids
+        if self.spec.kind != "parts":
+            return
+        self._prefix = [self._compile(i, "prefix") for i in self.spec.prefix]
+        self._prompt = [self._compile(i, "prompt") for i in self.spec.prompt]
+        self._chat_sep = (
+            None if self.spec.chat_sep is None else self._split_turn_end(self.spec.chat_sep, "chat_sep", False)
+        )
+        self._suffix = self._split_turn_end(self.spec.suffix, "suffix", True)
+
+    def _compile(self, item: Any, part: str) -> _Text | _Ids:
+        if isinstance(item, str):
+            return _Text(item)
+        if isinstance(item, (list, tuple)):
+            ids = [self._resolve_id(x, part) for x in _flatten(item)]
+            return _Ids(ids, [False] * len(ids))
+        raise FtcoreError(f"template {self.name!r}: {part} item {item!r} is neither a string nor a token-id list")
+
+    def _resolve_id(self, x: Any, part: str) -> int:
+        if isinstance(x, bool):
+            raise FtcoreError(f"template {self.name!r}: {part}: {x!r} is not a token id")
+        if isinstance(x, int):
+            return x
+        if isinstance(x, str):
+            value = getattr(self.tokenizer, x, None)
+            if not isinstance(value, int):
+                raise FtcoreError(
+                    f"template {self.name!r} needs tokenizer.{x} ({part}), which this tokenizer does not have; "
+                    "pick a template that fits the model"
+                )
+            return value
+        raise FtcoreError(f"template {self.name!r}: {part}: {x!r} is not a token id or tokenizer attribute name")
+
+    def _split_turn_end(self, items: list[Any], part: str, whole_if_no_stop: bool) -> list[_Text | _Ids]:
+        """Compile a chat_sep / suffix and flag its turn end: the items up to and including the first stop
+        token. Without a stop token the suffix is labelled whole (the seed) and a chat_sep not at all."""
+        compiled = [self._compile(i, part) for i in items]
+        out: list[_Text | _Ids] = []
+        stop_ids = set(self.stop_token_ids)
+        found = False
+        for item in compiled:
+            if found:
+                out.append(item)
+                continue
+            if isinstance(item, _Ids):
+                flags = []
+                for tid in item.ids:
+                    flags.append(not found)
+                    found = found or tid in stop_ids
+                out.append(_Ids(item.ids, flags))
+                continue
+            text = item.render({})
+            hits = [(text.find(w), w) for w in self.stop_words if w and w in text]
+            if not hits:
+                out.append(_Text(text, labelled=True))
+                continue
+            pos, word = min(hits)
+            cut = pos + len(word)
+            out.append(_Text(text[:cut], labelled=True))
+            if text[cut:]:
+                out.append(_Text(text[cut:], labelled=False))
+            found = True
+        if not found and not whole_if_no_stop:
+            for item in out:
+                if isinstance(item, _Ids):
+                    item.flags = [False] * len(item.ids)
+                else:
+                    item.labelled = False
+        return out
+
+    # ------------------------------------------------------------------ rendering
+
+    def _segments(self, messages: Sequence[dict[str, Any]], generation: bool) -> list[tuple[Any, list[Any]]]:
+        """The conversation as segments with label marks (before tokenization)."""
+        system, rounds = split_rounds(messages, generation=generation)
+        if len(rounds) > 1 and self._chat_sep is None:
+            raise SkipSample("multi-turn not supported", f"template {self.name!r} takes a single turn")
+        if system is None:
+            system = self.system
+        everything = self.train_on_prompt
+        all_turns = self.loss_on == "all"
+        seg = _Segments()
+        values = {SYSTEM: system}
+        self._emit(seg, self._prefix, values, everything, None)
+        last = len(rounds) - 1
+        for i, (query, response) in enumerate(rounds):
+            values = {QUERY: query, ROUND0: str(i), ROUND1: str(i + 1)}
+            self._emit(seg, self._prompt, values, everything, None)
+            if response is None:
+                break
+            labelled = everything or all_turns or i == last
+            seg.text(response, labelled)
+            if i == last:
+                if not generation:
+                    self._emit(seg, self._suffix, values, everything, labelled)
+            else:
+                self._emit(seg, self._chat_sep or [], values, everything, labelled)
+        return seg.done()
+
+    @staticmethod
+    def _emit(
+        seg: _Segments, items: list[_Text | _Ids], values: dict[str, str], everything: bool, turn: bool | None
+    ) -> None:
+        """Add a part's items; ``turn`` says whether the turn's answer is labelled (None: a prompt part)."""
+        for item in items:
+            if isinstance(item, _Ids):
+                if everything:
+                    flags = [True] * len(item.ids)
+                elif turn:
+                    flags = item.flags
+                else:
+                    flags = [False] * len(item.ids)
+                seg.ids(item.ids, flags)
+            else:
+                seg.text(item.render(values), everything or bool(turn and item.labelled))
+
+    # ------------------------------------------------------------------ tokenizing
+
+    def _tokenize(self, texts: list[str], need_offsets: list[bool]) -> list[tuple[list[int], Any]]:
+        """``(ids, offsets or None)`` per text, in one batched call on a fast tokenizer."""
+        if not texts:
+            return []
+        if self._backend is not None:
+            encs = self._backend.encode_batch(texts, add_special_tokens=False)
+            return [(e.ids, e.offsets if need else None) for e, need in zip(encs, need_offsets)]
+        out = []
+        for text, need in zip(texts, need_offsets):
+            if need:
+                enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+                out.append((list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]))
+            else:
+                out.append((list(self.tokenizer(text, add_special_tokens=False)["input_ids"]), None))
+        return out
+
+    def _assemble(self, segments: list[tuple[Any, list[Any]]], tokens: Iterable[tuple[list[int], Any]]):
+        input_ids: list[int] = []
+        labels: list[int] = []
+        everything = self.train_on_prompt
+        it = iter(tokens)
+        for payload, marks in segments:
+            if isinstance(payload, str):
+                ids, offsets = next(it)
+                input_ids.extend(ids)
+                if everything:
+                    labels.extend(ids)
+                elif not marks:
+                    labels.extend([IGNORE_INDEX] * len(ids))
+                else:
+                    labels.extend(_span_labels(ids, offsets, marks))
+            else:
+                input_ids.extend(payload)
+                labels.extend(t if f else IGNORE_INDEX for t, f in zip(payload, marks))
+        return input_ids, labels
+
+    # ------------------------------------------------------------------ public API
+
+    def encode(self, messages: Sequence[dict[str, Any]], images: Any = None) -> dict[str, list[int]]:
+        """``{"input_ids", "labels"}`` of one conversation (labels ``-100`` where no loss is taken).
+
+        Raises :class:`SkipSample` for a sample that cannot be used. ``images`` is accepted for multimodal
+        template subclasses; text-only templates ignore it.
+        """
+        result = self.encode_batch([messages])[0]
+        if isinstance(result, SkipSample):
+            raise result
+        return result
+
+    def encode_batch(
+        self, conversations: Sequence[Sequence[dict[str, Any]]], images: Any = None
+    ) -> list[dict[str, list[int]] | SkipSample]:
+        """Encode many conversations with one batched tokenizer call; a sample that cannot be used yields its
+        :class:`SkipSample` in place of the dict (nothing is raised)."""
+        built: list[Any] = []
+        texts: list[str] = []
+        need: list[bool] = []
+        for messages in conversations:
+            try:
+                segments = self._segments(messages, generation=False)
+            except SkipSample as exc:
+                built.append(exc)
+                continue
+            built.append(segments)
+            for payload, marks in segments:
+                if isinstance(payload, str):
+                    texts.append(payload)
+                    need.append(bool(marks) and not self.train_on_prompt)
+        tokens = iter(self._tokenize(texts, need))
+        out: list[dict[str, list[int]] | SkipSample] = []
+        for item in built:
+            if isinstance(item, SkipSample):
+                out.append(item)
+                continue
+            n_text = sum(1 for payload, _ in item if isinstance(payload, str))
+            ids, labels = self._assemble(item, [next(tokens) for _ in range(n_text)])
+            out.append(self._finish(ids, labels))
+        return out
+
+    def _finish(self, ids: list[int], labels: list[int]) -> dict[str, list[int]] | SkipSample:
+        truncated = False
+        if self.max_length is not None and len(ids) > self.max_length:
+            truncated = True
+            if self.truncation == "drop":
+                return SkipSample("too long", f"{len(ids)} tokens > max_length {self.max_length}")
+            if self.truncation == "left":
+                ids, labels = ids[-self.max_length :], labels[-self.max_length :]
+            else:
+                ids, labels = ids[: self.max_length], labels[: self.max_length]
+        if labels.count(IGNORE_INDEX) == len(labels):
+            if truncated:
+                return SkipSample("too long", f"no labelled token left after {self.truncation} truncation")
+            return SkipSample("no label tokens")
+        return {"input_ids": ids, "labels": labels}
+
+    def encode_prompt(self, messages: Sequence[dict[str, Any]]) -> list[int]:
+        """The generation prompt: the conversation (ending with a user or tool turn) and an open assistant turn.
+
+        Over-long prompts are cut from the left (``max_length``), as the seed does at inference.
+        """
+        segments = self._segments(messages, generation=True)
+        texts = [p for p, _ in segments if isinstance(p, str)]
+        tokens = self._tokenize(texts, [False] * len(texts))
+        ids: list[int] = []
+        it = iter(tokens)
+        for payload, _ in segments:
+            ids.extend(next(it)[0] if isinstance(payload, str) else payload)
+        if self.max_length is not None and len(ids) > self.max_length:
+            ids = ids[-self.max_length :]
+        return ids
+
+    def render(self, messages: Sequence[dict[str, Any]], *, generation: bool = False) -> str:
+        """The conversation as text (token-id items decoded), for display and checks."""
+        if generation:
+            return self.tokenizer.decode(self.encode_prompt(messages))
+        segments = self._segments(messages, generation=False)
+        return "".join(p if isinstance(p, str) else self.tokenizer.decode(p) for p, _ in segments)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} {self.name!r} max_length={self.max_length} truncation={self.truncation!r} "
+            f"loss_on={self.loss_on!r} train_on_prompt={self.train_on_prompt}>"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _span_labels(ids: list[int], offsets: list[tuple[int, int]], spans: list[list[int]]) -> list[int]:
+    """Labels for one tokenized text: a token carries its id when its characters overlap a labelled span."""
+    labels = [IGNORE_INDEX] * len(ids)
+    for a, b in spans:
+        i = bisect_left(offsets, (a,))
+        while i > 0 and offsets[i - 1][1] > a:
+            i -= 1
+        j = bisect_left(offsets, (b,), i)
+        labels[i:j] = ids[i:j]
+    return labels
+
+
+def _flatten(item: Any) -> list[Any]:
+    out: list[Any] = []
+    for x in item:
+        if isinstance(x, (list, tuple)):
+            out.extend(_flatten(x))
+        else:
+            out.append(x)
+    return out
+
+
+def _is_processor(obj: Any) -> bool:
+    return hasattr(obj, "tokenizer") and not hasattr(obj, "convert_tokens_to_ids")
+
+
+def _fast_backend(tokenizer: Any) -> Any:
+    if not getattr(tokenizer, "is_fast", False):
+        return None
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    return backend if hasattr(backend, "encode_batch") else None
+
+
+def _single_token_id(tokenizer: Any, word: str) -> int | None:
+    try:
+        ids = tokenizer.encode(word, add_special_tokens=False)
+    except Exception:  # noqa: BLE001 - any tokenizer that cannot encode the word simply has no such id
+        return None
+    return ids[0] if len(ids) == 1 else None
