@@ -29,6 +29,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         if kind == "dataset":
             p.add_argument("--task", help="only datasets of this task (chat, text-generation, …)")
             p.add_argument("--language", help="only datasets in this language (en, zh, …)")
+            # `ftcore datasets show NAME [--file F]` (dataset packs, issue 9)
+            p.add_argument("show", nargs="*", metavar="show NAME", help="print one dataset's spec")
+            p.add_argument("--file", help="with show: print the normalized form of a local file's first rows")
+            p.add_argument("--rows", type=int, default=3, help="with show --file: how many rows (default 3)")
         p.set_defaults(func=run, kind=kind)
 
 
@@ -66,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from ftcore.registry import get_catalog
     from ftcore.specs import spec_to_dict
 
+    if getattr(args, "show", None):
+        return show_dataset(args)
     specs = select(args.kind, args)
     catalog = get_catalog()
     if args.json:
@@ -85,3 +91,63 @@ def run(args: argparse.Namespace) -> int:
     for err in catalog.errors:
         console.print(f"error: {err}", style="red", highlight=False, markup=False)
     return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# `ftcore datasets show NAME [--file F] [--rows N]`
+
+
+def show_dataset(args: argparse.Namespace) -> int:
+    """Print a dataset's spec and, with ``--file``, the normalized form of the file's first rows."""
+    from ftcore.errors import FtcoreError
+    from ftcore.registry import get_dataset_spec
+    from ftcore.specs import spec_to_dict
+
+    if len(args.show) != 2 or args.show[0] != "show":
+        raise FtcoreError(f"usage: ftcore datasets show NAME [--file F] (got: {' '.join(args.show)})")
+    spec = get_dataset_spec(args.show[1])
+    print(json.dumps(spec_to_dict(spec), indent=2, ensure_ascii=False, default=str))
+    if not args.file:
+        return 0
+    from ftcore.data.formats import BadRow, check_normalized, normalize_row
+
+    for i, row in enumerate(_first_rows(args.file, max(args.rows, 0))):
+        try:
+            out = spec.preprocess(row) if spec.preprocess else normalize_row(row, spec.columns)
+            shown: Any = "dropped by preprocess" if out is None else check_normalized(out)
+        except BadRow as exc:
+            shown = f"bad row: {exc}"
+        print(f"--- row {i}")
+        print(shown if isinstance(shown, str) else json.dumps(shown, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def _first_rows(path: str, n: int) -> list[dict[str, Any]]:
+    """The first ``n`` rows of a local jsonl / json / csv / tsv file (other formats through the data loader)."""
+    import csv
+    import itertools
+    from pathlib import Path
+
+    from ftcore.errors import FtcoreError
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise FtcoreError(f"--file {path}: file not found")
+    suffix = file.suffix.lower()
+    try:
+        with open(file, encoding="utf-8", newline="") as f:
+            if suffix == ".jsonl":
+                lines = (line for line in f if line.strip())
+                return [json.loads(line) for line in itertools.islice(lines, n)]
+            if suffix == ".json":
+                data = json.load(f)
+                return list(data[:n] if isinstance(data, list) else [data][:n])
+            if suffix in (".csv", ".tsv"):
+                reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
+                return [dict(r) for r in itertools.islice(reader, n)]
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FtcoreError(f"--file {path}: cannot read it: {exc}") from None
+    from ftcore.data.loading import load_file
+
+    ds = load_file(file)
+    return [dict(ds[i]) for i in range(min(n, len(ds)))]
