@@ -145,7 +145,9 @@ class Catalog:
             problem = f"{kind} {name!r}: extends forms a cycle ({' -> '.join([*stack, name, base_name])})"
         elif base_name in table.conflicts:
             problem = f"{kind} {name!r} extends {base_name!r}, which is registered by two plugins"
-        elif base_name not in table.specs or not self._resolve(table, base_name, done, [*stack, name]):
+        elif base_name in table.specs and not self._resolve(table, base_name, done, [*stack, name]):
+            problem = f"{kind} {name!r} extends {base_name!r}, which could not be registered (see the error above)"
+        elif base_name not in table.specs:
             problem = f"{kind} {name!r} extends unknown {kind} {base_name!r}" + (
                 f" (did you mean {', '.join(c)}?)"
                 if (c := difflib.get_close_matches(base_name, list(table.specs), n=3, cutoff=0.6))

@@ -36,11 +36,12 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
             problems.append(f"{src}: plugins[{i}]: {exc}")
     catalog = get_catalog()
     local_labels = tuple(f"{raw} (local file)" for raw in cfg.plugins)
+    others = []
     for err in catalog.errors:
         if local_labels and any(label in err for label in local_labels):
             problems.append(f"{src}: plugins: {err}")
         else:
-            warnings.warn(err, FtcoreWarning, stacklevel=2)
+            others.append(err)
 
     model = cfg.model
     if model.name:
@@ -77,6 +78,9 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
     resume = cfg.train.resume_from_checkpoint
     if resume and resume != "latest" and not Path(cfg.resolve_path(resume)).is_dir():
         problems.append(f"{src}: train.resume_from_checkpoint: folder {resume} not found (or use \"latest\")")
+    for err in others:  # registration errors the run is not hit by (a conflict it uses is a problem above)
+        if not any(p.endswith(err) for p in problems):
+            warnings.warn(err, FtcoreWarning, stacklevel=2)
     if problems:
         raise ConfigError(problems)
 

@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"{len(specs)} {args.kind}{'s' if len(specs) != 1 else ''}", highlight=False)
     for err in catalog.errors:
-        console.print(f"error: {err}", style="red", highlight=False, markup=False)
+        console.print(f"error: {err}", style="red", highlight=False, markup=False, soft_wrap=True)
     return 0
 
 

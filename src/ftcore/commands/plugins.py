@@ -63,13 +63,13 @@ def run(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for row in rows:
         name = f"{row['dist']} ({row['name'].rsplit('.', 1)[-1]})" if row["builtin"] else row["dist"]
-        status = Text(row["error"], style="red") if row["error"] else "ok"
+        status = Text("failed to load", style="red") if row["error"] else "ok"
         table.add_row(name, row["version"], "\n".join(row["hooks"]), _registered(row), status)
     console = Console()
     if rows:
         console.print(table)
     else:
         console.print("no plugins loaded" + ("" if args.all else " (--all shows the built-in ones)"))
-    for err in errors:
-        console.print(f"error: {err}", style="red", highlight=False, markup=False)
+    for err in [row["error"] for row in rows if row["error"]] + errors:
+        console.print(f"error: {err}", style="red", highlight=False, markup=False, soft_wrap=True)
     return 0
