@@ -1,0 +1,309 @@
+"""The training loss: causal-LM cross-entropy with the LM head applied only where a label carries loss.
+
+For a model with a large vocabulary (Qwen: 152k) the LM head and the cross-entropy over every position cost more
+than the whole decoder of a small model, and most positions (prompt, padding) carry no loss. :func:`causal_lm_loss`
+therefore
+
+1. runs the model once with ``logits_to_keep=1`` (so it projects one position per row, not all of them) and picks
+   up the decoder's final hidden states with a forward hook on the decoder module;
+2. keeps the positions whose *shifted* label is not -100 (position ``t`` predicts ``labels[t + 1]``);
+3. applies the LM head and the cross-entropy there only, in chunks of bounded size. For a plain ``nn.Linear`` head
+   (tied or not, frozen or trained, also peft's ``modules_to_save`` copy) a fused function computes the loss and
+   its gradients chunk by chunk in the forward pass and keeps only ``(tokens × hidden)`` and ``(vocab × hidden)``
+   gradients, never a ``(tokens × vocab)`` tensor; any other head (LoRA on the head, ZeRO-3 partitions, …) is
+   called as a module per chunk under activation checkpointing.
+
+The result equals the standard full-logits loss and gradients within floating-point tolerance
+(tests/throughput/test_loss.py checks LoRA and full fine-tuning, packed and padded, tied and untied heads, a
+trained head). The model is always called with ``use_cache=False``: with the cache on, transformers skips the
+packed-sequence mask and packed samples attend to each other (see :mod:`ftcore.data.packing`).
+
+Safety net: the model's own logits for the one kept position are compared with the head applied to the captured
+hidden state, once per model. A model that transforms logits after the head (soft-capping, logit scaling) or that
+does not take ``logits_to_keep`` falls back to the full-logits path, with a warning.
+
+Normalization: the loss is ``sum of token losses / num_items_in_batch`` when the Trainer passes
+``num_items_in_batch`` (the number of label tokens of the whole effective batch: all micro-batches of one
+optimizer step, all devices), so gradient accumulation yields the mean over all label tokens of the effective
+batch — not a mean of per-micro-batch means, which would over-weight the tokens of short micro-batches. Without it
+(evaluation) the loss is the mean over the batch's own label tokens.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import torch
+from torch import nn
+
+IGNORE_INDEX = -100
+#: Logits held at once by the chunked head (float32 bytes); bounds the head's peak memory.
+DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------------------------------
+# Finding the pieces of a (possibly wrapped) causal LM
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The transformers ``*ForCausalLM`` inside DDP / DeepSpeed / torch.compile / peft wrappers."""
+    m = model
+    for _ in range(10):
+        if hasattr(m, "get_base_model") and callable(m.get_base_model):  # peft PeftModel
+            m = m.get_base_model()
+        elif hasattr(m, "_orig_mod"):  # torch.compile
+            m = m._orig_mod
+        elif isinstance(getattr(m, "module", None), nn.Module) and not hasattr(m, "get_output_embeddings"):
+            m = m.module  # DDP, DeepSpeedEngine, accelerate wrappers
+        else:
+            break
+    return m
+
+
+def find_decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
+    """(decoder, lm_head) of a causal LM, through wrappers; raises ``LookupError`` when there is none."""
+    base = unwrap_model(model)
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    decoder = None
+    if hasattr(base, "get_decoder"):
+        try:
+            decoder = base.get_decoder()
+        except (AttributeError, ValueError, NotImplementedError):
+            decoder = None
+    if decoder is None or decoder is base:
+        decoder = getattr(base, getattr(base, "base_model_prefix", "model"), None)
+    if not isinstance(head, nn.Module) or not isinstance(decoder, nn.Module) or decoder is base:
+        raise LookupError(f"cannot find the decoder and LM head of {type(base).__name__}")
+    return decoder, head
+
+
+def _plain_linear(head: nn.Module) -> nn.Linear | None:
+    """The ``nn.Linear`` that computes the head's output, if it is one whose weight we can use directly."""
+    if type(head).__name__ == "ModulesToSaveWrapper":  # peft: the trained copy, or the original when disabled
+        adapters = list(getattr(head, "active_adapters", []) or [])
+        if getattr(head, "disable_adapters", False) or not adapters or any(a not in head.modules_to_save for a in adapters):
+            head = head.original_module
+        else:
+            head = head.modules_to_save[adapters[0]]
+    if type(head) is not nn.Linear:
+        return None
+    w = head.weight
+    if w.dim() != 2 or w.numel() == 0 or hasattr(w, "ds_id") or type(w) not in (torch.Tensor, nn.Parameter):
+        return None  # ZeRO-3 partition, DTensor, quantized storage …
+    return head
+
+
+def _accepts_logits_to_keep(base: nn.Module) -> bool:
+    try:
+        return "logits_to_keep" in inspect.signature(base.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------------------------------
+# Head + cross-entropy on selected positions
+
+
+class _LinearCrossEntropy(torch.autograd.Function):
+    """sum_i CE(h_i @ W.T + b, y_i), chunked; gradients computed in forward so no (N × vocab) tensor is kept."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, chunk, grad_on):  # type: ignore[override]
+        need_h, need_w, need_b = (grad_on and bool(n) for n in ctx.needs_input_grad[:3])
+        grad_h = torch.empty_like(hidden) if need_h else None
+        grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
+        grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
+        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        x = hidden.to(weight.dtype)
+        for start in range(0, hidden.shape[0], chunk):
+            h = x[start:start + chunk]
+            y = targets[start:start + chunk]
+            logits = nn.functional.linear(h, weight, bias).float()
+            lse = torch.logsumexp(logits, dim=-1)
+            total += (lse - logits.gather(1, y[:, None]).squeeze(1)).sum()
+            if need_h or need_w or need_b:
+                dlogits = logits.sub_(lse[:, None]).exp_()  # softmax, in place
+                dlogits[torch.arange(y.shape[0], device=y.device), y] -= 1.0
+                d = dlogits.to(weight.dtype)
+                if need_h:
+                    grad_h[start:start + chunk] = (d @ weight).to(hidden.dtype)
+                if need_w:
+                    grad_w.addmm_(dlogits.t(), h.float())
+                if need_b:
+                    grad_b += dlogits.sum(0)
+                del d, dlogits
+            del logits
+        ctx.save_for_backward(*(t for t in (grad_h, grad_w, grad_b) if t is not None))
+        ctx.has = (need_h, need_w, need_b)
+        ctx.dtypes = (weight.dtype, None if bias is None else bias.dtype)
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_out):  # type: ignore[override]
+        saved = list(ctx.saved_tensors)
+        need_h, need_w, need_b = ctx.has
+        out = []
+        for need, dtype in ((need_h, None), (need_w, ctx.dtypes[0]), (need_b, ctx.dtypes[1])):
+            if need:
+                g = saved.pop(0) * grad_out
+                out.append(g if dtype is None else g.to(dtype))
+            else:
+                out.append(None)
+        return out[0], out[1], out[2], None, None, None
+
+
+def _generic_head_ce(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module, chunk: int) -> torch.Tensor:
+    from torch.utils.checkpoint import checkpoint
+
+    def piece(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(head(h).float(), y, reduction="sum")
+
+    if hidden.shape[0] <= chunk or not torch.is_grad_enabled():
+        parts = [piece(hidden[s:s + chunk], targets[s:s + chunk]) for s in range(0, hidden.shape[0], chunk)]
+    else:  # recompute each chunk's logits in backward so only one chunk's logits live at a time
+        parts = [
+            checkpoint(piece, hidden[s:s + chunk], targets[s:s + chunk], use_reentrant=False)
+            for s in range(0, hidden.shape[0], chunk)
+        ]
+    return torch.stack(parts).sum()
+
+
+def head_cross_entropy_sum(
+    hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module, *, chunk_tokens: int | None = None
+) -> torch.Tensor:
+    """Sum of cross-entropy losses of ``head(hidden)`` against ``targets`` (``hidden``: N × H, ``targets``: N)."""
+    linear = _plain_linear(head)
+    vocab = linear.out_features if linear is not None else getattr(head, "out_features", None) or 32000
+    chunk = chunk_tokens or max(64, DEFAULT_CHUNK_BYTES // (4 * vocab))
+    if linear is not None:
+        return _LinearCrossEntropy.apply(hidden, linear.weight, linear.bias, targets, chunk, torch.is_grad_enabled())
+    return _generic_head_ce(hidden, targets, head, chunk)
+
+
+# --------------------------------------------------------------------------------------------------
+# The loss
+
+
+def _denominator(num_items_in_batch: Any, count: int, device: torch.device) -> torch.Tensor | float:
+    if num_items_in_batch is None:
+        return float(max(count, 1))
+    if torch.is_tensor(num_items_in_batch):
+        return num_items_in_batch.to(device=device, dtype=torch.float32).clamp_min(1)
+    return float(max(num_items_in_batch, 1))
+
+
+def _add_aux_loss(loss: torch.Tensor, outputs: Any, model: nn.Module) -> torch.Tensor:
+    aux = getattr(outputs, "aux_loss", None)
+    if aux is None:
+        return loss
+    coef = getattr(getattr(unwrap_model(model), "config", None), "router_aux_loss_coef", 0.0) or 0.0
+    return loss + coef * aux.to(loss.device)
+
+
+def full_logits_loss(model: nn.Module, inputs: dict[str, Any], *, num_items_in_batch: Any = None,
+                     return_outputs: bool = False) -> Any:
+    """The standard path: logits at every position, then shifted cross-entropy over labels ≠ -100."""
+    labels = inputs["labels"]
+    model_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "shift_labels")}
+    model_inputs["use_cache"] = False
+    outputs = model(**model_inputs)
+    logits = outputs.logits[:, :-1, :].float()
+    targets = labels[:, 1:].to(logits.device)
+    count = int((targets != IGNORE_INDEX).sum())
+    loss_sum = nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
+    )
+    loss = loss_sum / _denominator(num_items_in_batch, count, loss_sum.device)
+    loss = _add_aux_loss(loss, outputs, model)
+    return (loss, outputs) if return_outputs else loss
+
+
+_CHECKED_ATTR = "_ftcore_loss_only_head_ok"
+
+
+def causal_lm_loss(
+    model: nn.Module,
+    inputs: dict[str, Any],
+    *,
+    num_items_in_batch: Any = None,
+    loss_only_head: bool = True,
+    return_outputs: bool = False,
+    chunk_tokens: int | None = None,
+) -> Any:
+    """Causal-LM loss of ``model`` on ``inputs`` (``input_ids``, ``labels``, and ``attention_mask`` or packed
+    ``position_ids``).
+
+    ``num_items_in_batch``: label tokens of the whole effective batch (the Trainer's count over
+    ``labels[..., 1:]``); the loss is then ``sum / num_items_in_batch``, else the mean over this batch's tokens.
+    ``loss_only_head``: apply the LM head only at positions that carry loss (same value and gradients).
+    ``return_outputs``: also return the model outputs (in loss-only mode their ``logits`` hold the last position
+    only). ``chunk_tokens``: positions per head chunk (default: 256 MiB of float32 logits).
+    """
+    base = unwrap_model(model)
+    use_fast = loss_only_head and getattr(base, _CHECKED_ATTR, True) and _accepts_logits_to_keep(base)
+    if use_fast:
+        try:
+            decoder, head = find_decoder_and_head(model)
+        except LookupError:
+            use_fast = False
+    if not use_fast:
+        if loss_only_head and not hasattr(base, _CHECKED_ATTR):
+            log.warning("loss-only LM head is not available for %s; using full logits", type(base).__name__)
+            _mark(base, False)
+        return full_logits_loss(model, inputs, num_items_in_batch=num_items_in_batch, return_outputs=return_outputs)
+
+    labels = inputs["labels"]
+    model_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "shift_labels")}
+    model_inputs["use_cache"] = False
+    model_inputs["logits_to_keep"] = 1
+    captured: list[torch.Tensor] = []
+
+    def grab(_module: nn.Module, _args: Any, output: Any) -> None:
+        hs = getattr(output, "last_hidden_state", None)
+        captured.append(hs if hs is not None else output[0])
+
+    handle = decoder.register_forward_hook(grab)
+    try:
+        outputs = model(**model_inputs)
+    finally:
+        handle.remove()
+    if not captured:
+        _mark(base, False)
+        log.warning("loss-only LM head: the decoder of %s was not called; using full logits", type(base).__name__)
+        return full_logits_loss(model, inputs, num_items_in_batch=num_items_in_batch, return_outputs=return_outputs)
+    hidden = captured[-1]
+
+    if not hasattr(base, _CHECKED_ATTR):
+        with torch.no_grad():
+            mine = head(hidden[:, -1:, :]).float()
+            theirs = outputs.logits[:, -1:, :].float()
+            ok = mine.shape == theirs.shape and torch.allclose(mine, theirs, rtol=1e-3, atol=1e-3)
+        _mark(base, ok)
+        if not ok:
+            log.warning("%s transforms logits after its LM head; the loss-only head is off for it",
+                        type(base).__name__)
+            return full_logits_loss(model, inputs, num_items_in_batch=num_items_in_batch,
+                                    return_outputs=return_outputs)
+
+    targets = labels[:, 1:].to(hidden.device)
+    keep = targets != IGNORE_INDEX
+    selected = hidden[:, :-1, :][keep]
+    wanted = targets[keep]
+    if wanted.numel() == 0:
+        loss_sum = hidden.sum() * 0.0  # keeps every parameter in the graph (DDP)
+    else:
+        loss_sum = head_cross_entropy_sum(selected, wanted, head, chunk_tokens=chunk_tokens)
+    loss = loss_sum / _denominator(num_items_in_batch, int(wanted.numel()), loss_sum.device)
+    loss = _add_aux_loss(loss, outputs, model)
+    return (loss, outputs) if return_outputs else loss
+
+
+def _mark(base: nn.Module, ok: bool) -> None:
+    try:
+        object.__setattr__(base, _CHECKED_ATTR, ok)
+    except Exception:  # pragma: no cover - exotic modules
+        pass
