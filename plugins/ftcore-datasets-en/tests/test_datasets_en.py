@@ -269,3 +269,25 @@ def test_cli_lists_the_pack():
         assert entry["task"] == SPECS[name].task
         assert entry["languages"] == SPECS[name].languages
         assert entry["preprocess"].startswith("ftcore_datasets_en.preprocess.")
+
+
+def test_cli_show_csv_file(tmp_path):
+    raw = tmp_path / "instruct.csv"
+    raw.write_text("prompt,completion\nSay hi.,Hi!\n,orphan completion\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ftcore", "datasets", "show", "instruct-en", "--file", str(raw)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"plugin": "ftcore-datasets-en 0.1.0"' in proc.stdout
+    assert '"content": "Say hi."' in proc.stdout and '"content": "Hi!"' in proc.stdout
+    assert "--- row 1\n" in proc.stdout and "--- row 2" not in proc.stdout
+
+
+def test_readme_and_docs_table_every_dataset():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).parents[3] / "docs" / "datasets.md").read_text(encoding="utf-8")
+    for name in SEED_EN:
+        assert f"| `{name}` | en |" in readme, name
+        assert f"| `{name}` | en |" in docs, name

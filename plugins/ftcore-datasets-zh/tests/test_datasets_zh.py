@@ -350,3 +350,42 @@ def test_cli_lists_the_pack():
         assert entry["task"] == SPECS[name].task
         assert entry["languages"] == ["zh"]
         assert entry["preprocess"].startswith("ftcore_datasets_zh.preprocess.")
+
+
+def ftcore_cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ftcore", *argv], capture_output=True, text=True)
+
+
+def test_cli_show_prints_spec_and_normalized_rows(tmp_path):
+    raw = tmp_path / "firefly.jsonl"
+    raw.write_text(
+        (FIXTURES / "firefly.jsonl").read_text(encoding="utf-8").splitlines()[-1]  # an unlisted kind
+        + "\n"
+        + json.dumps({"kind": "NER", "input": "x", "target": None})
+        + "\n"
+        + (FIXTURES / "firefly.jsonl").read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    proc = ftcore_cli("datasets", "show", "firefly-all-zh", "--file", str(raw), "--rows", "3")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert '"name": "firefly-all-zh"' in out and '"wyj123456/firefly"' in out
+    assert '"firefly-train-1.1M.jsonl"' in out
+    assert "--- row 0\ndropped by preprocess" in out
+    assert "--- row 1\nbad row: missing field: target" in out
+    assert '"content": "对下联：春风送暖入屋来"' in out and "--- row 3" not in out
+
+
+def test_cli_show_unknown_dataset_is_one_line_error():
+    proc = ftcore_cli("datasets", "show", "alpaca-zhh")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: unknown dataset 'alpaca-zhh' (did you mean alpaca-zh")
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_readme_and_docs_table_every_dataset():
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).parents[3] / "docs" / "datasets.md").read_text(encoding="utf-8")
+    for name in SEED_ZH:
+        assert f"| `{name}` | zh |" in readme, name
+        assert f"| `{name}` | zh |" in docs, name
