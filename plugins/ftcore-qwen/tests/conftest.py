@@ -1,0 +1,81 @@
+"""Tiny offline stand-ins of the Qwen architectures for this plugin's tests (built once per session).
+
+* Qwen-1 / Qwen-VL: the stand-in remote code in ``fixtures/qwen1`` (class names, ``auto_map``, ``c_attn``,
+  the tokenizer's missing eos / pad) + the real Qwen2.5 tokenizer.json, loaded with ``trust_remote_code``.
+* Qwen1.5 / Qwen2 / Qwen2.5 / Qwen3: tiny random configs of the real transformers architectures.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def build_qwen1_dir(out: str | Path, *, visual: bool = False, seed: int = 0) -> str:
+    """A tiny Qwen-1 (or Qwen-VL with ``visual=True``) folder that loads like the hub repo (remote code)."""
+    out = Path(out)
+    if (out / "model.safetensors").is_file():
+        return str(out)
+    out.mkdir(parents=True, exist_ok=True)
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from ftcore.testing import qwen25_tokenizer_dir
+
+    for src in (FIXTURES / "qwen1").glob("*.py"):
+        shutil.copy(src, out / src.name)
+    shutil.copy(Path(qwen25_tokenizer_dir()) / "tokenizer.json", out / "tokenizer.json")
+    vocab = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
+    vocab_size = max([*vocab["model"]["vocab"].values(), *(t["id"] for t in vocab["added_tokens"])]) + 1
+    (out / "tokenizer_config.json").write_text(json.dumps({
+        "auto_map": {"AutoTokenizer": ["tokenization_qwen.QWenTokenizer", None]},
+        "tokenizer_class": "QWenTokenizer",
+        "model_max_length": 8192,
+        "clean_up_tokenization_spaces": False,
+    }, indent=2))
+    config = {
+        "architectures": ["QWenLMHeadModel"],
+        "auto_map": {"AutoConfig": "configuration_qwen.QWenConfig",
+                     "AutoModelForCausalLM": "modeling_qwen.QWenLMHeadModel"},
+        "model_type": "qwen",
+        "vocab_size": vocab_size, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "kv_channels": 8, "seq_length": 512, "max_position_embeddings": 512,
+        "emb_dropout_prob": 0.0, "fp16": False, "bf16": False, "fp32": False, "use_flash_attn": "auto",
+    }
+    if visual:
+        config["visual"] = {"width": 16, "output_dim": 32, "image_size": 16, "patch_size": 4}
+    (out / "config.json").write_text(json.dumps(config, indent=2))
+    torch.manual_seed(seed)
+    cfg = AutoConfig.from_pretrained(out, trust_remote_code=True)
+    model = AutoModelForCausalLM.from_config(cfg, trust_remote_code=True)
+    model.save_pretrained(out, safe_serialization=True)
+    return str(out)
+
+
+@pytest.fixture(scope="session")
+def qwen1_dir(tmp_path_factory) -> str:
+    return build_qwen1_dir(tmp_path_factory.mktemp("qwen1") / "Qwen-7B-Chat")
+
+
+@pytest.fixture(scope="session")
+def qwen_vl_dir(tmp_path_factory) -> str:
+    return build_qwen1_dir(tmp_path_factory.mktemp("qwen-vl") / "Qwen-VL-Chat", visual=True)
+
+
+@pytest.fixture(scope="session")
+def qwen2_dir(tmp_path_factory) -> str:
+    from ftcore.testing import build_tiny_model_dir
+
+    return build_tiny_model_dir(tmp_path_factory.mktemp("qwen2") / "Qwen2.5-0.5B-Instruct", arch="qwen2")
+
+
+@pytest.fixture(scope="session")
+def qwen3_dir(tmp_path_factory) -> str:
+    from ftcore.testing import build_tiny_model_dir
+
+    return build_tiny_model_dir(tmp_path_factory.mktemp("qwen3") / "Qwen3-0.6B", arch="qwen3")
