@@ -291,3 +291,23 @@ def test_readme_and_docs_table_every_dataset():
     for name in SEED_EN:
         assert f"| `{name}` | en |" in readme, name
         assert f"| `{name}` | en |" in docs, name
+
+
+@pytest.mark.parametrize("template_name", ["chatml", "default-generation"])
+def test_fixture_rows_encode_with_a_template(template_name):
+    """What the pack produces is what the templates consume: every kept fixture row encodes, with loss on the
+    response (the real Qwen2.5 tokenizer; no model needed)."""
+    from ftcore.templates import get_template
+    from ftcore.testing import qwen25_tokenizer
+
+    template = get_template(template_name, qwen25_tokenizer())
+    for name, (fixture, _) in CASES.items():
+        for row in rows(fixture):
+            out = normalize(name, row)
+            if out is None:
+                continue
+            if template_name == "default-generation" and len(out["messages"]) > 2:
+                continue  # a single-turn template (SkipSample "multi-turn not supported")
+            encoded = template.encode(out["messages"], out["images"] or None)
+            assert len(encoded["input_ids"]) == len(encoded["labels"]), name
+            assert any(label != -100 for label in encoded["labels"]), name
