@@ -257,6 +257,16 @@ def test_entry_module_imports_nothing_heavy():
     assert out.strip() == "[]"
 
 
+def test_catalog_has_the_pack_without_errors():
+    from ftcore.registry import get_catalog, reset
+
+    reset()
+    catalog = get_catalog()
+    assert [e for e in catalog.errors if "ftcore-datasets-en" in e] == []
+    for name in SEED_EN:
+        assert catalog.datasets.get(name).plugin.startswith("ftcore-datasets-en ")
+
+
 def test_cli_lists_the_pack():
     out = subprocess.run(
         [sys.executable, "-m", "ftcore", "datasets", "--json"], capture_output=True, text=True, check=True

@@ -338,6 +338,16 @@ def test_entry_module_imports_nothing_heavy():
     assert out.strip() == "[]"
 
 
+def test_catalog_has_the_pack_without_errors():
+    from ftcore.registry import get_catalog, reset
+
+    reset()
+    catalog = get_catalog()
+    assert [e for e in catalog.errors if "ftcore-datasets-zh" in e] == []
+    for name in SEED_ZH:
+        assert catalog.datasets.get(name).plugin.startswith("ftcore-datasets-zh ")
+
+
 def test_cli_lists_the_pack():
     out = subprocess.run(
         [sys.executable, "-m", "ftcore", "datasets", "--json"], capture_output=True, text=True, check=True

@@ -57,6 +57,7 @@ def specs() -> list[DatasetSpec]:
             task="chat",
             languages=list(MULTI_ALPACA),
             tags=["general", "multilingual"],
+            extra={"subsets": {k: {"language": lang, "rows": n} for k, (lang, n) in MULTI_ALPACA.items()}},
             description=(
                 f"PolyLM Multi-Alpaca, all 11 language subsets ({multi_help} rows). The seed wrote this"
                 " registration but passed its get-function in the preprocess position, so it never registered"
