@@ -58,7 +58,7 @@ class ModelConfig(Section):
         "auto", description="where repo ids resolve: auto tries the local caches of both, then downloads"
     )
     revision: str | None = Field(None, description="hub revision (branch, tag or commit); seed: model_revision")
-    cache_dir: str | None = Field(None, description="download cache folder; seed: model_cache_dir")
+    cache_dir: str | None = Field(None, description="download cache folder (None = the hub library's own cache)")
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto = bf16 where supported, fp16 on older GPUs, fp32 on CPU; seed: dtype"
     )
@@ -131,7 +131,9 @@ class DataConfig(Section):
         20000, ge=-1, description="training rows at most after mixing; -1 = all; seed: train_dataset_sample"
     )
     seed: int = Field(42, description="seed: dataset_seed")
-    hub: Literal["auto", "huggingface", "modelscope"] = "auto"
+    hub: Literal["auto", "huggingface", "modelscope"] = Field(
+        "auto", description="where registered datasets load from: auto tries the local caches of both, then downloads"
+    )
     packing: bool = Field(False, description="pack samples into full rows (no padding, no cross-attention)")
     group_by_length: bool = Field(False, description="batch similar lengths together (non-packed path)")
     num_proc: int = Field(1, ge=1, description="processes for preprocessing")
@@ -160,8 +162,10 @@ class TunerConfig(Section):
         "auto", description="auto (the model's default), all (every Linear but the head) or a list; "
         "seed: lora_target_modules (AUTO / ALL)"
     )
-    bias: Literal["none", "all", "lora_only"] = "none"
-    modules_to_save: list[str] = Field(default_factory=list)
+    bias: Literal["none", "all", "lora_only"] = Field("none", description="which biases train (peft's bias)")
+    modules_to_save: list[str] = Field(
+        default_factory=list, description="modules trained in full and saved next to the adapter (e.g. lm_head)"
+    )
 
     @field_validator("targets", mode="before")
     @classmethod
@@ -182,13 +186,15 @@ class TrainConfig(Section):
     epochs: float = Field(1, gt=0, description="seed: num_train_epochs")
     max_steps: int = Field(-1, ge=-1, description="> 0 overrides epochs; -1 = train for epochs")
     batch_size: int = Field(1, ge=1, description="per device; seed: batch_size")
-    eval_batch_size: int | None = Field(None, ge=1, description="None = batch_size")
+    eval_batch_size: int | None = Field(
+        None, ge=1, description="None = batch_size (1 with eval.predict_with_generate); seed: eval_batch_size"
+    )
     grad_accum: int = Field(16, ge=1, description="seed: gradient_accumulation_steps")
     lr: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
         "auto", description="auto = 1e-4 for LoRA / QLoRA, 2e-5 for full; seed: learning_rate"
     )
-    weight_decay: float = Field(0.01, ge=0.0)
-    max_grad_norm: float = Field(1.0, ge=0.0)
+    weight_decay: float = Field(0.01, ge=0.0, description="seed: weight_decay")
+    max_grad_norm: float = Field(1.0, ge=0.0, description="gradient clipping; seed: max_grad_norm")
     scheduler: Literal[
         "linear",
         "cosine",
@@ -200,26 +206,30 @@ class TrainConfig(Section):
         "cosine_with_min_lr",
         "warmup_stable_decay",
     ] = Field("cosine", description="transformers' lr_scheduler_type; seed: lr_scheduler_type")
-    warmup_ratio: float = Field(0.05, ge=0.0, le=1.0)
-    optim: str = "adamw_torch"
-    eval_steps: int = Field(50, ge=1)
+    warmup_ratio: float = Field(0.05, ge=0.0, le=1.0, description="seed: warmup_ratio")
+    optim: str = Field("adamw_torch", description="transformers' optim name; seed: optim")
+    eval_steps: int = Field(50, ge=1, description="evaluate (and pick the best checkpoint) every N steps")
     save_steps: int | None = Field(None, ge=1, description="None = eval_steps")
-    logging_steps: int = Field(5, ge=1)
+    logging_steps: int = Field(5, ge=1, description="seed: logging_steps")
     save_total_limit: int | None = Field(
         2, ge=-1, description="checkpoints kept (best and last survive); -1 = all"
     )
     only_save_model: bool | None = Field(None, description="None = true for full or DeepSpeed runs")
-    seed: int = 42
-    dataloader_num_workers: int = Field(1, ge=0)
-    gradient_checkpointing: bool = False
+    seed: int = Field(42, description="global seed (+ rank under DDP); seed: seed")
+    dataloader_num_workers: int = Field(1, ge=0, description="seed: dataloader_num_workers")
+    gradient_checkpointing: bool = Field(False, description="trade compute for memory; seed: gradient_checkpointing")
     resume_from_checkpoint: str | None = Field(None, description='a checkpoint path or "latest"')
     deepspeed: str | None = Field(
         None, description="zero2 | zero3 | zero2-offload | zero3-offload, or a DeepSpeed config .json file"
     )
-    ddp_backend: Literal["nccl", "gloo", "mpi", "ccl"] | None = None
+    ddp_backend: Literal["nccl", "gloo", "mpi", "ccl"] | None = Field(
+        None, description="None = nccl on CUDA, gloo on CPU; seed: ddp_backend"
+    )
     test_oom_error: bool = Field(False, description="train longest samples first so an OOM shows early")
     loss_only_head: bool = Field(True, description="apply the LM head only where labels carry loss")
-    report_to: list[str] = Field(default_factory=lambda: ["tensorboard"])
+    report_to: list[str] = Field(
+        default_factory=lambda: ["tensorboard"], description="transformers integrations that receive the logs"
+    )
 
     @field_validator("deepspeed")
     @classmethod
@@ -234,12 +244,12 @@ class TrainConfig(Section):
 class GenerationConfig(Section):
     """Generation settings (inference and generate-based evaluation)."""
 
-    max_new_tokens: int = Field(2048, ge=1)
-    do_sample: bool = True
-    temperature: float = Field(0.9, ge=0.0)
-    top_k: int = Field(20, ge=0)
-    top_p: float = Field(0.9, gt=0.0, le=1.0)
-    repetition_penalty: float = Field(1.05, gt=0.0)
+    max_new_tokens: int = Field(2048, ge=1, description="seed: max_new_tokens")
+    do_sample: bool = Field(True, description="false = greedy; seed: do_sample")
+    temperature: float = Field(0.9, ge=0.0, description="seed: temperature")
+    top_k: int = Field(20, ge=0, description="seed: top_k")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="seed: top_p")
+    repetition_penalty: float = Field(1.05, gt=0.0, description="seed: repetition_penalty")
 
 
 class EvalConfig(Section):
@@ -247,7 +257,9 @@ class EvalConfig(Section):
 
     predict_with_generate: bool = Field(False, description="score ROUGE-L / BLEU-4 on generated answers")
     metric: str | None = Field(None, description="metric choosing the best checkpoint; None = loss or rouge-l")
-    overwrite_generation_config: bool = False
+    overwrite_generation_config: bool = Field(
+        False, description="write [generation] into the checkpoint's generation_config.json; seed: same name"
+    )
 
 
 class OutputConfig(Section):
@@ -255,17 +267,21 @@ class OutputConfig(Section):
 
     dir: str = Field("output", description="seed: output_dir")
     add_suffix: bool = Field(True, description="output/<model>/v<N>-<time>/; seed: add_output_dir_suffix")
-    logging_dir: str | None = None
+    logging_dir: str | None = Field(None, description="TensorBoard folder; None = <run dir>/logs; seed: logging_dir")
 
 
 class HubConfig(Section):
     """Pushing checkpoints to a hub while and after training."""
 
     push: bool = Field(False, description="seed: push_to_hub")
-    hub: Literal["modelscope", "huggingface", "local"] = "modelscope"
+    hub: Literal["modelscope", "huggingface", "local"] = Field(
+        "modelscope", description="where to push; local copies to hub.local_dir (tests, shared folders)"
+    )
     model_id: str | None = Field(None, description="None = <model>-<tuner>; seed: hub_model_id")
-    private: bool = True
-    strategy: Literal["end", "push_best", "push_last", "checkpoint", "all_checkpoints"] = "push_best"
+    private: bool = Field(True, description="create the repo private; seed: hub_private_repo")
+    strategy: Literal["end", "push_best", "push_last", "checkpoint", "all_checkpoints"] = Field(
+        "push_best", description="what is pushed when; seed: push_hub_strategy"
+    )
     token: str | None = Field(None, description="None = MODELSCOPE_API_TOKEN / HF_TOKEN from the environment")
     local_dir: str | None = Field(None, description="target folder for hub = 'local'")
 
