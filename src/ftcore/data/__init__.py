@@ -21,7 +21,18 @@ _LAZY: dict[str, str] = {
     "DataCollator": "ftcore.data.collate:DataCollator",
 }
 
-__all__ = ["BadRow", "normalize_row", "preprocess_conversations", *_LAZY]
+__all__ = [
+    "BadRow",
+    "DataCollator",
+    "DataReport",
+    "PreparedData",
+    "get_dataset",
+    "load_spec",
+    "make_collator",
+    "normalize_row",
+    "prepare_data",
+    "preprocess_conversations",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -26,7 +26,9 @@ EMPTY_RESPONSE = "empty response"
 WRONG_TYPE = "wrong type"
 UNPARSEABLE = "unparseable conversation"
 UNKNOWN_FORMAT = "unknown format"
-REASONS = (MISSING_FIELD, EMPTY_RESPONSE, WRONG_TYPE, UNPARSEABLE, UNKNOWN_FORMAT)
+UNPARSEABLE_ROW = "unparseable row"
+DROPPED = "dropped by preprocess"
+REASONS = (MISSING_FIELD, EMPTY_RESPONSE, WRONG_TYPE, UNPARSEABLE, UNKNOWN_FORMAT, UNPARSEABLE_ROW, DROPPED)
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -67,8 +69,8 @@ class BadRow(ValueError):
 
 
 def _text(value: Any, field: str, *, required: bool = True) -> str | None:
-    """A string cell: numbers become text (csv columns are often inferred as numbers), None is missing."""
-    if value is None:
+    """A string cell: numbers become text (csv columns are often inferred as numbers); None / NaN is missing."""
+    if value is None or (isinstance(value, float) and value != value):
         if required:
             raise BadRow(MISSING_FIELD, field)
         return None

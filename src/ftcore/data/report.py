@@ -1,0 +1,120 @@
+"""The bad-row report: rows that could not be used, counted per source and reason, with example row numbers.
+
+Row numbers count the records of a source from 1 in file order (line numbers for jsonl, data rows after
+the header for csv). The report is logged as one line per source and saved next to a cached dataset so a
+warm run reports the same figures.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ftcore.errors import FtcoreError
+
+log = logging.getLogger("ftcore.data")
+
+#: example row numbers kept per reason
+EXAMPLES = 3
+
+
+@dataclass
+class SourceReport:
+    """One dataset of the run (a file, a folder or a registered name)."""
+
+    name: str
+    #: ``train`` or ``validation``
+    part: str = "train"
+    rows: int = 0
+    #: reason -> count
+    bad: dict[str, int] = field(default_factory=dict)
+    #: reason -> the first row numbers (1-based)
+    examples: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def skipped(self) -> int:
+        return sum(self.bad.values())
+
+    @property
+    def usable(self) -> int:
+        return self.rows - self.skipped
+
+    def add(self, reason: str, row: int | None) -> None:
+        self.bad[reason] = self.bad.get(reason, 0) + 1
+        rows = self.examples.setdefault(reason, [])
+        if row is not None and len(rows) < EXAMPLES:
+            rows.append(row)
+
+    def reasons_text(self) -> str:
+        parts = []
+        for reason, count in sorted(self.bad.items(), key=lambda kv: (-kv[1], kv[0])):
+            rows = self.examples.get(reason, [])
+            where = f" (row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))})" if rows else ""
+            parts.append(f"{reason}: {count}{where}")
+        return "; ".join(parts)
+
+    def line(self) -> str:
+        label = self.name if self.part == "train" else f"{self.name} [{self.part}]"
+        if not self.bad:
+            return f"{label}: {self.rows} rows, all usable"
+        return f"{label}: {self.skipped} of {self.rows} rows skipped: {self.reasons_text()}"
+
+
+@dataclass
+class DataReport:
+    """Every source's counts. ``prepare_data`` returns it as ``PreparedData.report``."""
+
+    sources: list[SourceReport] = field(default_factory=list)
+
+    def source(self, name: str, part: str = "train") -> SourceReport:
+        for s in self.sources:
+            if s.name == name and s.part == part:
+                return s
+        s = SourceReport(name, part)
+        self.sources.append(s)
+        return s
+
+    @property
+    def skipped(self) -> int:
+        return sum(s.skipped for s in self.sources)
+
+    def by_reason(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.sources:
+            for reason, count in s.bad.items():
+                out[reason] = out.get(reason, 0) + count
+        return out
+
+    def lines(self) -> list[str]:
+        return [s.line() for s in self.sources]
+
+    def log(self) -> None:
+        """One line per source: a warning where rows were skipped, info otherwise."""
+        for s in self.sources:
+            (log.warning if s.bad else log.info)("data: %s", s.line())
+
+    def check_usable(self) -> None:
+        """A source that contributed no usable row at all is an error naming it."""
+        for s in self.sources:
+            if s.rows and not s.usable:
+                raise FtcoreError(
+                    f"data: {s.name}: no usable rows ({s.rows} rows; {s.reasons_text()}); "
+                    "check the file's columns or map them with columns = {...}"
+                )
+            if not s.rows and s.part == "train":
+                raise FtcoreError(f"data: {s.name}: the dataset is empty")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sources": [vars(s) | {} for s in self.sources]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataReport:
+        return cls([SourceReport(**s) for s in data.get("sources", [])])
+
+
+def strict_error(source: str, row: int | None, reason: str, detail: str | None = None) -> FtcoreError:
+    """The error ``data.strict`` raises for the first bad row."""
+    where = f" row {row}" if row is not None else ""
+    what = f"{reason} ({detail})" if detail else reason
+    return FtcoreError(f"data: {source}{where}: {what}; fix the row or set data.strict = false to skip such rows")
