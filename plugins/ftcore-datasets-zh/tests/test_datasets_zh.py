@@ -419,3 +419,29 @@ def test_fixture_rows_encode_with_a_template(template_name):
             encoded = template.encode(out["messages"], out["images"] or None)
             assert len(encoded["input_ids"]) == len(encoded["labels"]), name
             assert any(label != -100 for label in encoded["labels"]), name
+
+
+def test_get_dataset_from_a_prefilled_modelscope_cache(tmp_path, monkeypatch):
+    """The pack's specs resolve through the core's loader: hub ids, "subset:split" entries, preprocessing.
+
+    The ModelScope cache is pre-filled with fixture rows (no network: downloads are off)."""
+    import ftcore
+
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path))
+    monkeypatch.setenv("FTCORE_OFFLINE", "1")
+    clue = tmp_path / "datasets" / "modelscope" / "clue" / "cmnli"
+    clue.mkdir(parents=True)
+    cmnli = rows("cmnli.jsonl")
+    for split, part in (
+        ("train", cmnli[:2]),
+        ("validation", cmnli[2:]),
+        ("test", [{**cmnli[0], "label": -1}]),
+    ):
+        (clue / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part), encoding="utf-8")
+    train, val = ftcore.get_dataset(["cmnli-zh"], test_ratio=0.0)
+    assert len(train) == 3  # cmnli:train + cmnli:validation; cmnli:test (unlabelled in CLUE) is not read
+    assert [last_exchange(r)[1] for r in train] == ["entailment", "contradiction", "neutral"]
+    assert train[0]["messages"][0]["content"].startswith("Task: Natural Language Inference\nSentence1: ")
+    assert val is None or len(val) == 0
+    train, val = ftcore.get_dataset(["cmnli-zh"], test_ratio=0.3)
+    assert len(val) >= 1 and len(train) + len(val) == 3  # no validation split: split off by the ratio
