@@ -321,3 +321,29 @@ def test_fixture_rows_encode_with_a_template(template_name):
             encoded = template.encode(out["messages"], out["images"] or None)
             assert len(encoded["input_ids"]) == len(encoded["labels"]), name
             assert any(label != -100 for label in encoded["labels"]), name
+
+
+def test_get_dataset_from_a_prefilled_modelscope_cache(tmp_path, monkeypatch):
+    """The pack's specs resolve through the core's loader: two "subset:split" entries concatenated, image
+    structs kept as paths. The ModelScope cache is pre-filled with fixture rows (no network: downloads off)."""
+    import ftcore
+
+    monkeypatch.setenv("MODELSCOPE_CACHE", str(tmp_path))
+    monkeypatch.setenv("FTCORE_OFFLINE", "1")
+    sharegpt = tmp_path / "datasets" / "huangjintao" / "sharegpt"
+    first, second = rows("sharegpt.jsonl")
+    for subset, row in (("common-en", first), ("computer-en", second), ("common-zh", first)):
+        (sharegpt / subset).mkdir(parents=True)
+        (sharegpt / subset / "train.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    coco = tmp_path / "datasets" / "modelscope" / "coco_2014_caption" / "coco_2014_caption"
+    coco.mkdir(parents=True)
+    image_row = rows("coco.jsonl")[0]
+    for split in ("train", "validation"):
+        (coco / f"{split}.jsonl").write_text(json.dumps(image_row) + "\n", encoding="utf-8")
+
+    train, val = ftcore.get_dataset(["sharegpt-en", "coco-en"], test_ratio=0.0)
+    assert len(train) == 3 and len(val) == 1  # 2 sharegpt subsets + coco train / coco validation
+    assert [len(r["messages"]) for r in train] == [2, 4, 2]
+    path = image_row["image"]["path"]
+    assert train[2]["images"] == [path] == val[0]["images"]
+    assert train[2]["messages"][0]["content"] == f"<img>{path}</img>please describe the image"
