@@ -1,0 +1,184 @@
+"""Model resolution and loading: which spec, which local folder (local / Hugging Face / ModelScope, cache first),
+which dtype, and the ``load_model`` hook call.
+
+    spec, model_dir = resolve_model(cfg)
+    model, tokenizer = load(cfg, spec, model_dir)
+
+``get_model_tokenizer`` is the one-call public form (the seed's function of the same name).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ftcore.errors import FtcoreError
+from ftcore.specs import ModelOptions, ModelSpec
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ftcore.config import RunConfig
+
+__all__ = ["get_model_tokenizer", "load", "model_options", "resolve_dtype", "resolve_model", "spec_slug"]
+
+
+def spec_slug(text: str) -> str:
+    """A catalog-style name for an ad-hoc model: ``Qwen/Qwen2.5-0.5B`` → ``qwen2.5-0.5b``."""
+    last = text.rstrip("/\\").replace("\\", "/").split("/")[-1].lower()
+    slug = re.sub(r"[^a-z0-9._-]+", "-", last).strip("-._")
+    return slug or "model"
+
+
+def _catalog_spec_for_repo(repo: str) -> ModelSpec | None:
+    from ftcore.registry import get_catalog
+
+    low = repo.lower()
+    for spec in get_catalog().models:
+        if any(v.lower() == low for v in spec.hub.values()):
+            return spec
+    return None
+
+
+def _load_local_plugins(cfg: RunConfig) -> None:
+    if cfg.plugins:
+        from ftcore.plugins import load_local_plugins
+
+        load_local_plugins(cfg.plugins, cfg.base_dir)
+
+
+def resolve_model(cfg: RunConfig) -> tuple[ModelSpec, str]:
+    """The model's spec and the local folder holding its files (downloaded if needed, every hub's cache first).
+
+    ``model.name`` is a catalog entry; ``model.path`` a local folder; ``model.repo`` a hub id (a catalog entry
+    with that id lends its template and LoRA targets; an existing local folder given as ``repo`` is used as is).
+    """
+    from ftcore.models.hub import materialize_builtin, snapshot
+    from ftcore.registry import get_catalog
+
+    _load_local_plugins(cfg)
+    m = cfg.model
+    revision = m.revision
+    if m.name:
+        spec = get_catalog().models.get(m.name)
+    elif m.path:
+        folder = Path(cfg.resolve_path(m.path))
+        if not folder.is_dir():
+            raise FtcoreError(f"{cfg.source}: model.path: folder {m.path} not found")
+        return ModelSpec(name=spec_slug(str(folder)), path=str(folder)), str(folder)
+    elif m.repo:
+        local = Path(cfg.resolve_path(m.repo))
+        if local.is_dir() and (local / "config.json").is_file():
+            return ModelSpec(name=spec_slug(str(local)), path=str(local)), str(local)
+        known = _catalog_spec_for_repo(m.repo)
+        if known is not None:
+            spec = known
+        else:
+            hubs = ("huggingface", "modelscope") if m.hub == "auto" else (m.hub,)
+            spec = ModelSpec(name=spec_slug(m.repo), hub={h: m.repo for h in hubs})
+    else:
+        raise FtcoreError(f"{cfg.source}: model: give name, path or repo")
+
+    if spec.path:
+        if spec.path.startswith("builtin:"):
+            return spec, materialize_builtin(spec.path.split(":", 1)[1])
+        folder = Path(spec.path).expanduser()
+        if folder.is_dir():
+            return spec, str(folder)
+        if not spec.hub:
+            raise FtcoreError(f"model {spec.name!r}: folder {spec.path} not found")
+    model_dir = snapshot(
+        spec.hub,
+        hub=m.hub,
+        revision=revision or spec.revision,
+        cache_dir=cfg.resolve_path(m.cache_dir) if m.cache_dir else None,
+        ignore_patterns=spec.ignore_patterns,
+        what=f"model {spec.name!r}:",
+    )
+    return spec, model_dir
+
+
+def _accelerator() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_dtype(dtype: str, spec: ModelSpec | None = None) -> str:
+    """``auto`` → the spec's dtype where the hardware has it, else bf16 where supported, fp16 on older GPUs,
+    fp32 on CPU; an explicit ``bf16`` / ``fp16`` / ``fp32`` is kept."""
+    if dtype != "auto":
+        return dtype
+    device = _accelerator()
+    if device == "cpu":
+        return "fp32"
+    if device == "mps":
+        return "fp16"
+    import torch
+
+    bf16_ok = torch.cuda.is_bf16_supported()
+    if spec is not None and spec.dtype and (spec.dtype != "bf16" or bf16_ok):
+        return spec.dtype
+    return "bf16" if bf16_ok else "fp16"
+
+
+def model_options(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model: bool = True,
+                  dtype: str | None = None) -> ModelOptions:
+    """The ``ModelOptions`` the ``load_model`` hook receives for this run."""
+    m = cfg.model
+    q = m.quantization
+    trust = m.trust_remote_code if m.trust_remote_code is not None else spec.trust_remote_code
+    return ModelOptions(
+        model_dir=model_dir,
+        dtype=dtype or resolve_dtype(m.dtype, spec),
+        attn=None if m.attn == "auto" else m.attn,
+        trust_remote_code=bool(trust),
+        load_model=load_model,
+        device_map=m.device_map,
+        max_memory=m.max_memory,
+        quantization=q.model_dump() if q.bits else None,
+        revision=m.revision or spec.revision,
+    )
+
+
+def load(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model: bool = True,
+         dtype: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` through the ``load_model`` hook (a family plugin first, the generic loader last)."""
+    from ftcore.plugins import get_plugin_manager
+
+    options = model_options(cfg, spec, model_dir, load_model=load_model, dtype=dtype)
+    result = get_plugin_manager().hook.load_model(spec=spec, options=options)
+    if result is None:
+        raise FtcoreError(f"model {spec.name!r}: no plugin could load it")
+    return result
+
+
+def get_model_tokenizer(
+    name_or_path: str,
+    *,
+    dtype: str = "auto",
+    load_model: bool = True,
+    **kw: Any,
+) -> tuple[Any, Any]:
+    """Load a model and its tokenizer by catalog name, local folder or hub id (``load_model=False``: tokenizer only).
+
+    Extra keywords are ``[model]`` keys of run.toml (``attn``, ``revision``, ``hub``, ``cache_dir``,
+    ``trust_remote_code``, ``device_map``, ``quantization`` …).
+
+    >>> model, tokenizer = get_model_tokenizer("ftcore-tiny-qwen2")  # doctest: +SKIP
+    """
+    from ftcore.config import config_from_dict
+    from ftcore.registry import get_catalog
+
+    if name_or_path in get_catalog().models:
+        source: dict[str, Any] = {"name": name_or_path}
+    elif Path(name_or_path).expanduser().is_dir():
+        source = {"path": str(Path(name_or_path).expanduser().resolve())}
+    else:
+        source = {"repo": name_or_path}
+    cfg = config_from_dict({"model": {**source, "dtype": dtype, **kw}}, source="get_model_tokenizer")
+    spec, model_dir = resolve_model(cfg)
+    return load(cfg, spec, model_dir, load_model=load_model)

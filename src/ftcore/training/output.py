@@ -1,0 +1,152 @@
+"""The output folder of a run and how checkpoint references resolve to folders.
+
+    output/<model>/v<N>-<YYYYMMDD-HHMMSS>/      (output.add_suffix = true; else output.dir itself)
+      run.toml  manifest.json  checkpoints.json  metrics.jsonl  loss.png  logs/
+      checkpoint-<step>/                           adapter or full weights (safetensors), tokenizer, ftcore_run.toml
+
+A checkpoint is written as ``.tmp-checkpoint-<step>/`` and renamed when complete, so ``checkpoint-*`` folders are
+always whole. ``checkpoints.json`` names the best (lowest eval loss) and last checkpoint.
+
+Checkpoint references (``ftcore infer REF``, ``train.resume_from_checkpoint``) — see :func:`resolve_checkpoint`.
+This module imports nothing heavy: the inference command uses it at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from ftcore.errors import FtcoreError
+
+CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+VERSION_RE = re.compile(r"^v(\d+)")
+TMP_PREFIX = ".tmp-"
+STATE_FILE = "checkpoints.json"
+RUN_FILE_IN_CHECKPOINT = "ftcore_run.toml"
+
+
+def new_run_dir(root: str | os.PathLike[str], model_name: str, *, add_suffix: bool = True,
+                now: float | None = None) -> Path:
+    """``root/<model>/v<N>-<YYYYMMDD-HHMMSS>`` (N = 1 + the largest existing version, 0 for the first), created.
+
+    With ``add_suffix`` false the run writes into ``root`` itself (the seed's ``add_output_dir_suffix false``).
+    """
+    root = Path(root)
+    if not add_suffix:
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+    parent = root / model_name
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    while True:
+        versions = [int(m.group(1)) for p in parent.iterdir() if (m := VERSION_RE.match(p.name))]
+        run = parent / f"v{max(versions, default=-1) + 1}-{stamp}"
+        try:
+            run.mkdir()  # atomic: two runs started in the same second get different versions
+            return run
+        except FileExistsError:
+            continue
+
+
+def checkpoint_dirs(run_dir: str | os.PathLike[str]) -> list[Path]:
+    """The complete checkpoints of a run, oldest step first (temporary ``.tmp-…`` folders excluded)."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in run.iterdir() if p.is_dir() and (m := CHECKPOINT_RE.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def write_state(run_dir: str | os.PathLike[str], best: str | None, last: str | None) -> None:
+    """Record the best and last checkpoint of a run (``checkpoints.json``), atomically."""
+    run = Path(run_dir)
+    data = {"best": Path(best).name if best else None, "last": Path(last).name if last else None}
+    tmp = run / f"{TMP_PREFIX}{STATE_FILE}"
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, run / STATE_FILE)
+
+
+def read_state(run_dir: str | os.PathLike[str]) -> dict[str, str | None]:
+    """``{"best": name | None, "last": name | None}`` of a run; derived from the folders if the file is missing."""
+    run = Path(run_dir)
+    state: dict[str, str | None] = {"best": None, "last": None}
+    try:
+        data = json.loads((run / STATE_FILE).read_text(encoding="utf-8"))
+        state.update({k: data.get(k) for k in ("best", "last")})
+    except (OSError, ValueError):
+        pass
+    for key in ("best", "last"):  # a pointer to a checkpoint deleted since is ignored
+        if state[key] and not (run / str(state[key])).is_dir():
+            state[key] = None
+    ckpts = checkpoint_dirs(run)
+    if ckpts:
+        state["last"] = state["last"] or ckpts[-1].name
+        state["best"] = state["best"] or state["last"]
+    return state
+
+
+def is_run_dir(path: str | os.PathLike[str]) -> bool:
+    p = Path(path)
+    return (p / "run.toml").is_file() or (p / STATE_FILE).is_file() or bool(checkpoint_dirs(p))
+
+
+def latest_run(root: str | os.PathLike[str]) -> Path:
+    """The most recently started run with at least one complete checkpoint under ``root`` (searched 2 levels)."""
+    base = Path(root)
+    if not base.is_dir():
+        raise FtcoreError(f"latest:{root}: folder not found")
+    candidates = [base] + [p for p in base.iterdir() if p.is_dir()]
+    candidates += [q for p in base.iterdir() if p.is_dir() for q in p.iterdir() if q.is_dir()]
+    runs = [p for p in candidates if checkpoint_dirs(p)]
+    if not runs:
+        raise FtcoreError(f"latest:{root}: no run with a complete checkpoint in this folder (train one first)")
+
+    def started(p: Path) -> tuple[float, int]:
+        run_file = p / "run.toml"
+        t = run_file.stat().st_mtime if run_file.is_file() else p.stat().st_mtime
+        m = VERSION_RE.match(p.name)
+        return (t, int(m.group(1)) if m else -1)
+
+    return max(runs, key=started)
+
+
+def resolve_checkpoint(text: str) -> str:
+    """A checkpoint reference → the checkpoint folder.
+
+    * ``latest:DIR`` — the newest run under ``DIR`` (e.g. ``output`` or ``output/<model>``), its best checkpoint;
+      ``latest-last:DIR`` — that run's last checkpoint.
+    * ``RUN/checkpoint-best``, ``RUN/checkpoint-last`` — the best / last checkpoint of run folder ``RUN``.
+    * ``RUN`` — a run folder: its best checkpoint.
+    * any other existing folder (a checkpoint, or a merged / full model) — itself.
+
+    :raises FtcoreError: one line naming the reference when nothing matches.
+    """
+    raw = text
+    text = os.path.expanduser(text)
+    which = "best"
+    for prefix, kind in (("latest:", "best"), ("latest-last:", "last"), ("latest-best:", "best")):
+        if text.startswith(prefix):
+            run = latest_run(text[len(prefix):] or ".")
+            return _pick(run, kind, raw)
+    p = Path(text)
+    if p.name in ("checkpoint-best", "checkpoint-last", "best", "last") and not p.is_dir():
+        which = p.name.rsplit("-", 1)[-1]
+        return _pick(p.parent, which, raw)
+    if p.is_dir():
+        if (p / "adapter_config.json").is_file() or (p / "config.json").is_file():
+            return str(p)
+        if checkpoint_dirs(p):
+            return _pick(p, "best", raw)
+        return str(p)
+    raise FtcoreError(f"checkpoint {raw}: not found (give a checkpoint folder, a run folder, or latest:<output dir>)")
+
+
+def _pick(run: Path, which: str, raw: str) -> str:
+    state = read_state(run)
+    name = state.get(which)
+    if not name:
+        raise FtcoreError(f"checkpoint {raw}: run {run} has no complete checkpoint yet")
+    return str(run / name)
