@@ -45,29 +45,29 @@ QWEN_TEMPLATES: tuple[TemplateSpec, ...] = (
         "Please reason step by step, and put your final answer within \\boxed{}.",
         "ChatML with Qwen2.5-Math's chain-of-thought system prompt",
     ),
+    # Qwen3: built by ftcore-qwen's build_template (kind "custom"): the model's own chat_template with
+    # enable_thinking on / off; the ChatML parts below are the fallback for a tokenizer without it.
     _chatml(
         "qwen3",
         None,
-        "Qwen3 thinking mode: ChatML; the assistant's reply carries its own <think>...</think> block",
+        "Qwen3 thinking mode: the model's chat_template; replies carry their own <think>...</think> block",
+        kind="custom",
         tags=["thinking"],
         known_differences=[
-            "Qwen3's chat_template drops the <think> block of earlier assistant turns; this template keeps "
-            "every turn's reply as written",
-            "with no system prompt Qwen3's chat_template writes no system block; this template writes the "
-            "run's system prompt",
+            "only without Qwen3's chat_template (ChatML fallback): earlier turns keep their <think> blocks and "
+            "a system block is always written",
         ],
     ),
     _chatml(
         "qwen3-nothink",
         None,
-        "Qwen3 non-thinking mode (enable_thinking=False): every reply starts with an empty <think></think> block",
+        "Qwen3 non-thinking mode (enable_thinking=False): the prompt ends with an empty <think></think> block",
         prompt=["<|im_start|>user\n{{QUERY}}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"],
+        kind="custom",
         tags=["non-thinking"],
         known_differences=[
-            "Qwen3's chat_template writes the empty <think> block only in the last assistant turn; this "
-            "template writes it in every turn",
-            "with no system prompt Qwen3's chat_template writes no system block; this template writes the "
-            "run's system prompt",
+            "only without Qwen3's chat_template (ChatML fallback): every turn gets the empty <think> block and "
+            "a system block is always written",
         ],
     ),
     _chatml(
