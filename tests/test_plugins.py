@@ -357,3 +357,41 @@ def test_local_plugin_file_errors(fake_dists, tmp_path, content, message):
     assert str(info.value).startswith(message)
     assert "\n" not in str(info.value)
     assert not [i for i in plugin_infos() if i.local]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The example plugin of docs/plugins.md, installed for real (pip, offline) and exercised by its own tests
+
+
+@pytest.mark.slow
+def test_example_plugin_installs_and_passes_its_own_tests(tmp_path):
+    """pip-install examples/plugin/ftcore-tigerbot into a private folder and run its tests against it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "ftcore-tigerbot"  # a copy: the build leaves build/ and *.egg-info behind
+    shutil.copytree(root / "examples" / "plugin" / "ftcore-tigerbot", source)
+    site = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
+    subprocess.run([*pip, "--target", str(site), str(source)], check=True, capture_output=True, text=True)
+    assert (site / "ftcore_tigerbot-0.1.0.dist-info" / "entry_points.txt").read_text().split() == [
+        "[ftcore]",
+        "tigerbot",
+        "=",
+        "ftcore_tigerbot",
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    env.pop("FTCORE_LOAD_PLUGINS", None)
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "examples/plugin/ftcore-tigerbot/tests")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert "3 passed" in tests.stdout
