@@ -51,7 +51,7 @@ def plugins(session: nox.Session, plugin: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint and check formatting with ruff."""
+    """Lint with ruff (the rules in pyproject.toml's [tool.ruff])."""
     session.install("ruff>=0.6")
     session.run("ruff", "check", "src", "tests", "plugins", "bench", "noxfile.py")
 

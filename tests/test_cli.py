@@ -29,9 +29,13 @@ def run_json(capsys, *argv: str):  # type: ignore[no-untyped-def]
 
 def test_version_and_help_through_the_console_script():
     env = {**os.environ, "FTCORE_LOAD_PLUGINS": ""}
-    version = subprocess.run([sys.executable, "-m", "ftcore", "--version"], capture_output=True, text=True, env=env)
+    version = subprocess.run(
+        [sys.executable, "-m", "ftcore", "--version"], capture_output=True, text=True, env=env
+    )
     assert (version.returncode, version.stdout) == (0, f"ftcore {ftcore.__version__}\n")
-    help_ = subprocess.run([sys.executable, "-m", "ftcore", "--help"], capture_output=True, text=True, env=env)
+    help_ = subprocess.run(
+        [sys.executable, "-m", "ftcore", "--help"], capture_output=True, text=True, env=env
+    )
     assert help_.returncode == 0
     for command in ("plugins", "models", "templates", "datasets", "validate", "config"):
         assert command in help_.stdout

@@ -45,23 +45,51 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
         [],
         "run.toml: train.lr: must be a number or 'auto' (got 'fast')",
     ),
-    "bad-type-int": (VALID + "[train]\nbatch_size = 1.5\n", [], "run.toml: train.batch_size: must be a whole number (got 1.5)"),
-    "bad-type-bool": (VALID.replace("datasets", "packing = 3\ndatasets"), [], "run.toml: data.packing: must be true or false (got 3)"),
-    "bad-type-section": ('model = 5\n[data]\ndatasets = ["x.jsonl"]\n', [], "run.toml: model: must be a table (got 5)"),
+    "bad-type-int": (
+        VALID + "[train]\nbatch_size = 1.5\n",
+        [],
+        "run.toml: train.batch_size: must be a whole number (got 1.5)",
+    ),
+    "bad-type-bool": (
+        VALID.replace("datasets", "packing = 3\ndatasets"),
+        [],
+        "run.toml: data.packing: must be true or false (got 3)",
+    ),
+    "bad-type-section": (
+        'model = 5\n[data]\ndatasets = ["x.jsonl"]\n',
+        [],
+        "run.toml: model: must be a table (got 5)",
+    ),
     "unknown-key-seed-name": (
         VALID + "[train]\nlearning_rate = 1e-4\n",
         [],
         "run.toml: train.learning_rate: unknown key (did you mean train.lr? 'learning_rate' is the seed's name for it)",
     ),
-    "unknown-key-typo": (VALID + "[tuner]\nrnak = 8\n", [], "run.toml: tuner.rnak: unknown key (did you mean tuner.rank?)"),
-    "unknown-key-wrong-section": (VALID + "[train]\nrank = 8\n", [], "run.toml: train.rank: unknown key (did you mean tuner.rank?)"),
-    "unknown-section": (VALID + "[trainer]\nepochs = 2\n", [], "run.toml: trainer: unknown key (did you mean train?)"),
+    "unknown-key-typo": (
+        VALID + "[tuner]\nrnak = 8\n",
+        [],
+        "run.toml: tuner.rnak: unknown key (did you mean tuner.rank?)",
+    ),
+    "unknown-key-wrong-section": (
+        VALID + "[train]\nrank = 8\n",
+        [],
+        "run.toml: train.rank: unknown key (did you mean tuner.rank?)",
+    ),
+    "unknown-section": (
+        VALID + "[trainer]\nepochs = 2\n",
+        [],
+        "run.toml: trainer: unknown key (did you mean train?)",
+    ),
     "unknown-key-in-dataset-table": (
         VALID.replace('["self-cognition-mini"]', '[{ pth = "faq.jsonl" }]'),
         [],
         "run.toml: data.datasets[0].pth: unknown key (did you mean data.datasets[0].path?)",
     ),
-    "out-of-range-lr": (VALID + "[train]\nlr = -1\n", [], "run.toml: train.lr: must be > 0 or 'auto' (got -1)"),
+    "out-of-range-lr": (
+        VALID + "[train]\nlr = -1\n",
+        [],
+        "run.toml: train.lr: must be > 0 or 'auto' (got -1)",
+    ),
     "out-of-range-ratio": (
         VALID.replace("datasets", "test_ratio = 1.5\ndatasets"),
         [],
@@ -73,7 +101,11 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
         [],
         "run.toml: template.max_length: must be a positive number of tokens, or -1 for no limit",
     ),
-    "bad-choice": (VALID + '[tuner]\nmethod = "qlora2"\n', [], "run.toml: tuner.method: must be 'lora', 'qlora' or 'full' (got 'qlora2')"),
+    "bad-choice": (
+        VALID + '[tuner]\nmethod = "qlora2"\n',
+        [],
+        "run.toml: tuner.method: must be 'lora', 'qlora' or 'full' (got 'qlora2')",
+    ),
     "bad-targets": (
         VALID + '[tuner]\ntargets = "qkv"\n',
         [],
@@ -127,7 +159,11 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
         [],
         "run.toml: model.path: folder ./my-model not found",
     ),
-    "missing-deepspeed-file": (VALID + '[train]\ndeepspeed = "ds/zero2.json"\n', [], "run.toml: train.deepspeed: file ds/zero2.json not found"),
+    "missing-deepspeed-file": (
+        VALID + '[train]\ndeepspeed = "ds/zero2.json"\n',
+        [],
+        "run.toml: train.deepspeed: file ds/zero2.json not found",
+    ),
     "missing-plugin-file": (
         'plugins = ["./custom.py"]\n' + VALID,
         [],
@@ -153,13 +189,21 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
         [],
         "run.toml: template.name: unknown template 'no-such-template' (see: ftcore templates)",
     ),
-    "no-model": ('[data]\ndatasets = ["self-cognition-mini"]\n', [], "run.toml: model: give name (see: ftcore models), path (a local folder) or repo (a hub id)"),
+    "no-model": (
+        '[data]\ndatasets = ["self-cognition-mini"]\n',
+        [],
+        "run.toml: model: give name (see: ftcore models), path (a local folder) or repo (a hub id)",
+    ),
     "no-datasets": (
         '[model]\nname = "ftcore-tiny-qwen2"\n',
         [],
         "run.toml: data.datasets: name at least one dataset (see: ftcore datasets) or a local file",
     ),
-    "set-unknown-key": (VALID, ["train.lrr=1e-4"], "run.toml: train.lrr: unknown key (did you mean train.lr?)"),
+    "set-unknown-key": (
+        VALID,
+        ["train.lrr=1e-4"],
+        "run.toml: train.lrr: unknown key (did you mean train.lr?)",
+    ),
     "set-bad-value": (VALID, ["train.epochs=-2"], "run.toml: train.epochs: must be > 0 (got -2)"),
     "set-without-value": (VALID, ["train.lr"], "--set train.lr: expected section.key=value"),
 }
@@ -218,7 +262,9 @@ def test_every_problem_of_a_file_at_once(builtins_only, tmp_path, monkeypatch, c
         "error: run.toml: tuner.method: full fine-tuning cannot train a quantized model "
         "(set model.quantization.bits = 0, or use method = 'qlora')",
     ]
-    (tmp_path / "run.toml").write_text('[model]\nname = "ftcore-tiny-qwen"\n[data]\ndatasets = ["./faq.jsonl", "nope"]\n')
+    (tmp_path / "run.toml").write_text(
+        '[model]\nname = "ftcore-tiny-qwen"\n[data]\ndatasets = ["./faq.jsonl", "nope"]\n'
+    )
     assert main(["validate", "run.toml"]) == 2
     assert capsys.readouterr().err.splitlines() == [
         "error: run.toml: model.name: unknown model 'ftcore-tiny-qwen' (did you mean ftcore-tiny-qwen2?)",
@@ -242,7 +288,11 @@ def test_valid_file_through_a_real_subprocess(tmp_path):
     env = {**os.environ, "FTCORE_LOAD_PLUGINS": ""}
     env.pop("FTCORE_DEBUG", None)
     ok = subprocess.run(
-        [sys.executable, "-m", "ftcore", "validate", "run.toml"], cwd=tmp_path, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "ftcore", "validate", "run.toml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert (ok.returncode, ok.stdout, ok.stderr) == (0, "run.toml: ok\n", "")
 
@@ -255,7 +305,9 @@ def test_error_without_traceback_unless_ftcore_debug(tmp_path):
     plain = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert plain.returncode == 2
     assert plain.stderr == "error: run.toml: train.lr: must be > 0 or 'auto' (got -1)\n"
-    debug = subprocess.run(cmd, cwd=tmp_path, env={**env, "FTCORE_DEBUG": "1"}, capture_output=True, text=True)
+    debug = subprocess.run(
+        cmd, cwd=tmp_path, env={**env, "FTCORE_DEBUG": "1"}, capture_output=True, text=True
+    )
     assert debug.returncode != 0
     assert "Traceback (most recent call last)" in debug.stderr and "ConfigError" in debug.stderr
 
@@ -342,7 +394,7 @@ def _get(cfg: RunConfig, key: str):  # type: ignore[no-untyped-def]
 def test_every_seed_argument_has_a_place():
     assert sorted(SEED_ARGUMENTS) == sorted(set(SEED_SFT) | set(SEED_INFER))
     cfg = RunConfig()
-    for arg, key in SEED_ARGUMENTS.items():
+    for key in SEED_ARGUMENTS.values():
         if key is not None:
             _get(cfg, key)  # exists
 
@@ -387,7 +439,12 @@ def test_seed_spellings_are_accepted():
 
 def test_qlora_means_4_bit():
     assert config_from_dict({"tuner": {"method": "qlora"}}).model.quantization.bits == 4
-    assert config_from_dict({"tuner": {"method": "qlora"}, "model": {"quantization": {"bits": 8}}}).model.quantization.bits == 8
+    assert (
+        config_from_dict(
+            {"tuner": {"method": "qlora"}, "model": {"quantization": {"bits": 8}}}
+        ).model.quantization.bits
+        == 8
+    )
 
 
 def test_name_with_path_is_the_seed_model_cache_dir():
@@ -433,9 +490,19 @@ def test_config_to_toml_round_trip(tmp_path):
 def test_json_schema_for_editors():
     schema = json_schema()
     assert schema["title"] == "ftcore run.toml"
-    assert {"model", "template", "data", "tuner", "train", "generation", "eval", "output", "hub", "infer", "plugins"} == set(
-        schema["properties"]
-    )
+    assert {
+        "model",
+        "template",
+        "data",
+        "tuner",
+        "train",
+        "generation",
+        "eval",
+        "output",
+        "hub",
+        "infer",
+        "plugins",
+    } == set(schema["properties"])
     assert schema["additionalProperties"] is False
 
 

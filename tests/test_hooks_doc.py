@@ -32,7 +32,7 @@ def signature_line(name: str, fn: object) -> str:
 def documented_sections() -> dict[str, str]:
     text = DOC.read_text()
     parts = re.split(r"^## `([a-z_]+)`\s*$", text, flags=re.M)
-    return dict(zip(parts[1::2], parts[2::2]))
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 def test_hookspecs_found():

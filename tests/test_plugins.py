@@ -77,7 +77,9 @@ class ModelPlugin:
 
     @ftcore.hookimpl
     def register_models(self, register):
-        register(ftcore.ModelSpec(name="fake-7b-chat", hub={"huggingface": "fake/Fake-7B-Chat"}, template="fake"))
+        register(
+            ftcore.ModelSpec(name="fake-7b-chat", hub={"huggingface": "fake/Fake-7B-Chat"}, template="fake")
+        )
 
     @ftcore.hookimpl
     def register_templates(self, register):
@@ -140,7 +142,9 @@ def test_loading_is_lazy_and_once(fake_dists):
 
 def test_plugin_failing_to_import_is_reported_and_others_keep_working(fake_dists):
     fake_dists(
-        FakeEntryPoint("broken", ModuleNotFoundError("No module named 'flash_attn'"), "ftcore-broken", "0.3.0"),
+        FakeEntryPoint(
+            "broken", ModuleNotFoundError("No module named 'flash_attn'"), "ftcore-broken", "0.3.0"
+        ),
         FakeEntryPoint("fake", ModelPlugin(), "ftcore-fake", "1.0.0"),
     )
     with pytest.warns(FtcoreWarning) as record:
@@ -154,7 +158,9 @@ def test_plugin_failing_to_import_is_reported_and_others_keep_working(fake_dists
 
 def test_broken_plugin_shown_by_the_cli(fake_dists, capsys):
     fake_dists(
-        FakeEntryPoint("broken", SyntaxError("invalid syntax (catalog.py, line 3)"), "ftcore-broken", "0.3.0"),
+        FakeEntryPoint(
+            "broken", SyntaxError("invalid syntax (catalog.py, line 3)"), "ftcore-broken", "0.3.0"
+        ),
         FakeEntryPoint("fake", ModelPlugin(), "ftcore-fake", "1.0.0"),
     )
     with warnings.catch_warnings():
@@ -291,13 +297,15 @@ def test_local_plugin_class_through_the_manager(local_plugin):
 
 def test_registering_one_name_twice_on_the_manager_is_refused(local_plugin):
     with pytest.raises(PluginError, match="plugin name 'local-test-plugin' is taken"):
-        local_plugin.add(LocalTemplates(), PluginInfo(name="local-test-plugin", dist="x", version="1", module="x"))
+        local_plugin.add(
+            LocalTemplates(), PluginInfo(name="local-test-plugin", dist="x", version="1", module="x")
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------
 # Local plugin files named in run.toml (the seed's custom.py workflow)
 
-CUSTOM_PY = '''
+CUSTOM_PY = """
 import ftcore
 
 @ftcore.hookimpl
@@ -308,7 +316,7 @@ def register_models(register):
 @ftcore.hookimpl
 def register_templates(register):
     register(ftcore.TemplateSpec(name="custom", prompt=["### Q:\\n{{QUERY}}\\n### A:\\n"], suffix=[["eos_token_id"]]))
-'''
+"""
 
 
 def test_local_plugin_file(fake_dists, tmp_path):
@@ -329,7 +337,9 @@ def test_local_plugin_file_named_in_run_toml_validates(fake_dists, tmp_path, cap
     (tmp_path / "custom.py").write_text(CUSTOM_PY)
     (tmp_path / "data.jsonl").write_text('{"query": "hi", "response": "hello"}\n')
     run = tmp_path / "run.toml"
-    run.write_text('plugins = ["custom.py"]\n[model]\nname = "custom-13b-chat"\n[data]\ndatasets = ["data.jsonl"]\n')
+    run.write_text(
+        'plugins = ["custom.py"]\n[model]\nname = "custom-13b-chat"\n[data]\ndatasets = ["data.jsonl"]\n'
+    )
     assert main(["validate", str(run)]) == 0
     assert capsys.readouterr().out.strip() == f"{run}: ok"
 
@@ -376,7 +386,16 @@ def test_example_plugin_installs_and_passes_its_own_tests(tmp_path):
     source = tmp_path / "ftcore-tigerbot"  # a copy: the build leaves build/ and *.egg-info behind
     shutil.copytree(root / "examples" / "plugin" / "ftcore-tigerbot", source)
     site = tmp_path / "site"
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index"]
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+    ]
     subprocess.run([*pip, "--target", str(site), str(source)], check=True, capture_output=True, text=True)
     assert (site / "ftcore_tigerbot-0.1.0.dist-info" / "entry_points.txt").read_text().split() == [
         "[ftcore]",
@@ -384,10 +403,21 @@ def test_example_plugin_installs_and_passes_its_own_tests(tmp_path):
         "=",
         "ftcore_tigerbot",
     ]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+    }
     env.pop("FTCORE_LOAD_PLUGINS", None)
     tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "examples/plugin/ftcore-tigerbot/tests")],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(root / "examples/plugin/ftcore-tigerbot/tests"),
+        ],
         cwd=root,
         env=env,
         capture_output=True,

@@ -92,7 +92,9 @@ def test_duplicate_of_a_builtin_template(install):
 
 
 def test_same_plugin_registering_a_name_twice(install):
-    install(FakeEntryPoint("a", registering("dataset", *[DatasetSpec(name="d", path="x.jsonl")] * 2), "ftcore-a"))
+    install(
+        FakeEntryPoint("a", registering("dataset", *[DatasetSpec(name="d", path="x.jsonl")] * 2), "ftcore-a")
+    )
     assert get_catalog().errors[0].startswith("dataset 'd' is registered twice by ftcore-a 1.0;")
 
 
@@ -105,7 +107,9 @@ def test_duplicates_shown_by_validate(install, tmp_path, capsys):
     run.write_text('[model]\nname = "dup-7b"\n[data]\ndatasets = ["self-cognition-mini"]\n')
     assert main(["validate", str(run)]) == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith(f"error: {run}: model.name: model 'dup-7b' is registered by both ftcore-a 1.0 and ftcore-b 2.0")
+    assert line.startswith(
+        f"error: {run}: model.name: model 'dup-7b' is registered by both ftcore-a 1.0 and ftcore-b 2.0"
+    )
 
 
 def test_extends_inherits_unset_fields_under_a_new_name(install):
@@ -150,7 +154,9 @@ def test_extends_for_templates_and_datasets(install):
     assert get_catalog().errors == []
     terse = get_template_spec("chatml-terse")
     assert terse.prompt == get_template_spec("chatml").prompt and terse.system == "Answer in one word."
-    assert get_catalog().datasets.get("data-zh").path == get_catalog().datasets.get("self-cognition-mini").path
+    assert (
+        get_catalog().datasets.get("data-zh").path == get_catalog().datasets.get("self-cognition-mini").path
+    )
 
 
 @pytest.mark.parametrize(
@@ -178,15 +184,39 @@ def test_extends_errors(install, specs, error):
 @pytest.mark.parametrize(
     ("kind", "spec", "error"),
     [
-        ("model", ModelSpec(name="Qwen 7B", hub={"huggingface": "q"}), "model name 'Qwen 7B' must be lower-case"),
-        ("model", ModelSpec(name="nohub"), "model 'nohub': give hub ids (hub={'huggingface': ...}) or a local path"),
-        ("model", ModelSpec(name="m", hub="Qwen/Qwen-7B"), "model 'm': hub must be dict (got 'Qwen/Qwen-7B')"),
+        (
+            "model",
+            ModelSpec(name="Qwen 7B", hub={"huggingface": "q"}),
+            "model name 'Qwen 7B' must be lower-case",
+        ),
+        (
+            "model",
+            ModelSpec(name="nohub"),
+            "model 'nohub': give hub ids (hub={'huggingface': ...}) or a local path",
+        ),
+        (
+            "model",
+            ModelSpec(name="m", hub="Qwen/Qwen-7B"),
+            "model 'm': hub must be dict (got 'Qwen/Qwen-7B')",
+        ),
         ("model", ModelSpec(name="m", hub={"github": "x"}), "model 'm': unknown hub 'github'"),
-        ("model", ModelSpec(name="m", path="/x", dtype="bfloat16"), "model 'm': dtype must be bf16, fp16 or fp32"),
+        (
+            "model",
+            ModelSpec(name="m", path="/x", dtype="bfloat16"),
+            "model 'm': dtype must be bf16, fp16 or fp32",
+        ),
         ("template", TemplateSpec(name="t"), "template 't': prompt must not be empty"),
-        ("template", TemplateSpec(name="t", prompt=[3]), "template 't': prompt item 3 is neither a string nor"),
+        (
+            "template",
+            TemplateSpec(name="t", prompt=[3]),
+            "template 't': prompt item 3 is neither a string nor",
+        ),
         ("dataset", DatasetSpec(name="d"), "dataset 'd': give hub ids, a local path or a get function"),
-        ("dataset", DatasetSpec(name="d", path="x", preprocess=5), "dataset 'd': preprocess must be callable"),
+        (
+            "dataset",
+            DatasetSpec(name="d", path="x", preprocess=5),
+            "dataset 'd': preprocess must be callable",
+        ),
         ("model", TemplateSpec(name="t", prompt=["x"]), "register_models: register() got TemplateSpec"),
     ],
 )
@@ -208,7 +238,9 @@ def test_a_register_hook_that_raises_is_reported(install):
 
 def test_unknown_name_suggests_close_ones(install):
     install()
-    with pytest.raises(FtcoreError, match=r"unknown model 'ftcore-tiny-qwen' \(did you mean ftcore-tiny-qwen2\?\)"):
+    with pytest.raises(
+        FtcoreError, match=r"unknown model 'ftcore-tiny-qwen' \(did you mean ftcore-tiny-qwen2\?\)"
+    ):
         get_model_spec("ftcore-tiny-qwen")
     with pytest.raises(FtcoreError, match=r"unknown template 'zzz' \(see: ftcore templates\)"):
         get_template_spec("zzz")
@@ -242,7 +274,16 @@ def test_specs_carry_every_seed_registration_field():
     }
     assert set(seed_model.values()) | {"path", "tags", "trust_remote_code"} <= model_fields
     template_fields = {f.name for f in dataclasses.fields(TemplateSpec)}
-    assert {"name", "prefix", "prompt", "chat_sep", "suffix", "system", "stop_words", "tags"} <= template_fields
+    assert {
+        "name",
+        "prefix",
+        "prompt",
+        "chat_sep",
+        "suffix",
+        "system",
+        "stop_words",
+        "tags",
+    } <= template_fields
     dataset_fields = {f.name for f in dataclasses.fields(DatasetSpec)}
     seed_dataset = {
         "dataset_name": "name",
@@ -256,7 +297,9 @@ def test_specs_carry_every_seed_registration_field():
         "**kwargs": "extra",
     }
     assert set(seed_dataset.values()) | {"tags", "languages"} <= dataset_fields
-    assert TemplateSpec(name="single", prompt=["{{QUERY}}"], chat_sep=None).problems() == []  # None = single turn
+    assert (
+        TemplateSpec(name="single", prompt=["{{QUERY}}"], chat_sep=None).problems() == []
+    )  # None = single turn
     assert "loader" in spec_to_dict(model("m", loader=print)) and spec_to_dict(model("m", loader=print))[
         "loader"
     ].endswith("print")

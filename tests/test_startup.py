@@ -49,6 +49,7 @@ def test_listing_the_catalog_imports_no_torch(tmp_path):
 
 
 def test_import_ftcore_is_light():
-    code = "import ftcore, sys; print(sorted(m for m in %r if m in sys.modules))" % (HEAVY + ("pydantic", "rich"),)
+    modules = HEAVY + ("pydantic", "rich")
+    code = f"import ftcore, sys; print(sorted(m for m in {modules!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

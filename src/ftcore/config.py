@@ -36,8 +36,12 @@ class Section(BaseModel):
 class QuantizationConfig(Section):
     """bitsandbytes loading (QLoRA). ``bits = 0`` loads unquantized."""
 
-    bits: Literal[0, 4, 8] = Field(0, description="0 = off, 4 = 4-bit (QLoRA), 8 = 8-bit (seed: quantization_bit)")
-    quant_type: Literal["nf4", "fp4"] = Field("nf4", description="4-bit data type (seed: bnb_4bit_quant_type)")
+    bits: Literal[0, 4, 8] = Field(
+        0, description="0 = off, 4 = 4-bit (QLoRA), 8 = 8-bit (seed: quantization_bit)"
+    )
+    quant_type: Literal["nf4", "fp4"] = Field(
+        "nf4", description="4-bit data type (seed: bnb_4bit_quant_type)"
+    )
     double_quant: bool = Field(True, description="nested quantization (seed: bnb_4bit_use_double_quant)")
     compute_dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="4-bit compute dtype; auto = the model dtype (seed: bnb_4bit_comp_dtype)"
@@ -53,12 +57,18 @@ class ModelConfig(Section):
         description="a local folder with config, tokenizer and weights; with name: that model's files already on "
         "disk (seed: model_cache_dir)",
     )
-    repo: str | None = Field(None, description="a hub id, e.g. Qwen/Qwen2.5-7B-Instruct; seed: model_id_or_path")
+    repo: str | None = Field(
+        None, description="a hub id, e.g. Qwen/Qwen2.5-7B-Instruct; seed: model_id_or_path"
+    )
     hub: Literal["auto", "huggingface", "modelscope"] = Field(
         "auto", description="where repo ids resolve: auto tries the local caches of both, then downloads"
     )
-    revision: str | None = Field(None, description="hub revision (branch, tag or commit); seed: model_revision")
-    cache_dir: str | None = Field(None, description="download cache folder (None = the hub library's own cache)")
+    revision: str | None = Field(
+        None, description="hub revision (branch, tag or commit); seed: model_revision"
+    )
+    cache_dir: str | None = Field(
+        None, description="download cache folder (None = the hub library's own cache)"
+    )
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto = bf16 where supported, fp16 on older GPUs, fp32 on CPU; seed: dtype"
     )
@@ -66,7 +76,8 @@ class ModelConfig(Section):
         "auto", description="attention implementation; seed: use_flash_attn"
     )
     trust_remote_code: bool | None = Field(
-        None, description="run the model repo's own Python code; None = as the model spec says (off by default)"
+        None,
+        description="run the model repo's own Python code; None = as the model spec says (off by default)",
     )
     device_map: str | dict[str, Any] | None = Field(
         None, description='"auto" splits one model over visible GPUs (model parallel); or an explicit map'
@@ -77,14 +88,18 @@ class ModelConfig(Section):
     @model_validator(mode="after")
     def _one_source(self) -> ModelConfig:
         if self.path and self.repo:
-            raise ValueError("model.repo: give model.path (a local folder) or model.repo (a hub id), not both")
+            raise ValueError(
+                "model.repo: give model.path (a local folder) or model.repo (a hub id), not both"
+            )
         return self
 
 
 class TemplateConfig(Section):
     """How conversations become tokens and which tokens carry loss."""
 
-    name: str | None = Field(None, description="a registered template, or 'jinja'; None = the model's default")
+    name: str | None = Field(
+        None, description="a registered template, or 'jinja'; None = the model's default"
+    )
     system: str | None = Field(
         None, description=f"system prompt; None = the template's default, else {DEFAULT_SYSTEM!r}"
     )
@@ -93,7 +108,9 @@ class TemplateConfig(Section):
         "left", description="left keeps the last max_length tokens (seed); right keeps the first; drop skips"
     )
     loss_on: Literal["last", "all"] = Field("last", description="assistant turns that carry loss")
-    train_on_prompt: bool = Field(False, description="system and user tokens carry loss too (continued pre-training)")
+    train_on_prompt: bool = Field(
+        False, description="system and user tokens carry loss too (continued pre-training)"
+    )
 
 
 class DatasetEntry(Section):
@@ -104,7 +121,9 @@ class DatasetEntry(Section):
     repo: str | None = Field(None, description="a hub dataset id")
     subset: str | None = None
     split: str | None = None
-    columns: dict[str, str] = Field(default_factory=dict, description="raw column -> query/response/system/...")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="raw column -> query/response/system/..."
+    )
     sample: int | None = Field(None, ge=1, description="rows to take from this dataset")
 
     @model_validator(mode="after")
@@ -121,7 +140,8 @@ class DataConfig(Section):
     """Which data to train on and how to prepare it."""
 
     datasets: list[str | DatasetEntry] = Field(
-        default_factory=list, description="registered names, or {path=..., columns={...}} tables; seed: dataset"
+        default_factory=list,
+        description="registered names, or {path=..., columns={...}} tables; seed: dataset",
     )
     validation: list[str | DatasetEntry] = Field(
         default_factory=list, description="explicit validation datasets (else split off by test_ratio)"
@@ -132,7 +152,8 @@ class DataConfig(Section):
     )
     seed: int = Field(42, description="seed: dataset_seed")
     hub: Literal["auto", "huggingface", "modelscope"] = Field(
-        "auto", description="where registered datasets load from: auto tries the local caches of both, then downloads"
+        "auto",
+        description="where registered datasets load from: auto tries the local caches of both, then downloads",
     )
     packing: bool = Field(False, description="pack samples into full rows (no padding, no cross-attention)")
     group_by_length: bool = Field(False, description="batch similar lengths together (non-packed path)")
@@ -159,12 +180,14 @@ class TunerConfig(Section):
     alpha: int = Field(32, ge=1, description="seed: lora_alpha")
     dropout: float = Field(0.05, ge=0.0, lt=1.0, description="seed: lora_dropout_p")
     targets: str | list[str] = Field(
-        "auto", description="auto (the model's default), all (every Linear but the head) or a list; "
-        "seed: lora_target_modules (AUTO / ALL)"
+        "auto",
+        description="auto (the model's default), all (every Linear but the head) or a list; "
+        "seed: lora_target_modules (AUTO / ALL)",
     )
     bias: Literal["none", "all", "lora_only"] = Field("none", description="which biases train (peft's bias)")
     modules_to_save: list[str] = Field(
-        default_factory=list, description="modules trained in full and saved next to the adapter (e.g. lm_head)"
+        default_factory=list,
+        description="modules trained in full and saved next to the adapter (e.g. lm_head)",
     )
 
     @field_validator("targets", mode="before")
@@ -217,7 +240,9 @@ class TrainConfig(Section):
     only_save_model: bool | None = Field(None, description="None = true for full or DeepSpeed runs")
     seed: int = Field(42, description="global seed (+ rank under DDP); seed: seed")
     dataloader_num_workers: int = Field(1, ge=0, description="seed: dataloader_num_workers")
-    gradient_checkpointing: bool = Field(False, description="trade compute for memory; seed: gradient_checkpointing")
+    gradient_checkpointing: bool = Field(
+        False, description="trade compute for memory; seed: gradient_checkpointing"
+    )
     resume_from_checkpoint: str | None = Field(None, description='a checkpoint path or "latest"')
     deepspeed: str | None = Field(
         None, description="zero2 | zero3 | zero2-offload | zero3-offload, or a DeepSpeed config .json file"
@@ -238,7 +263,9 @@ class TrainConfig(Section):
             return value
         close = difflib.get_close_matches(value, DEEPSPEED_PRESETS, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        raise ValueError(f"unknown preset {value!r} ({hint}use {', '.join(DEEPSPEED_PRESETS)} or a .json file)")
+        raise ValueError(
+            f"unknown preset {value!r} ({hint}use {', '.join(DEEPSPEED_PRESETS)} or a .json file)"
+        )
 
 
 class GenerationConfig(Section):
@@ -256,7 +283,9 @@ class EvalConfig(Section):
     """Evaluation during and after training."""
 
     predict_with_generate: bool = Field(False, description="score ROUGE-L / BLEU-4 on generated answers")
-    metric: str | None = Field(None, description="metric choosing the best checkpoint; None = loss or rouge-l")
+    metric: str | None = Field(
+        None, description="metric choosing the best checkpoint; None = loss or rouge-l"
+    )
     overwrite_generation_config: bool = Field(
         False, description="write [generation] into the checkpoint's generation_config.json; seed: same name"
     )
@@ -267,7 +296,9 @@ class OutputConfig(Section):
 
     dir: str = Field("output", description="seed: output_dir")
     add_suffix: bool = Field(True, description="output/<model>/v<N>-<time>/; seed: add_output_dir_suffix")
-    logging_dir: str | None = Field(None, description="TensorBoard folder; None = <run dir>/logs; seed: logging_dir")
+    logging_dir: str | None = Field(
+        None, description="TensorBoard folder; None = <run dir>/logs; seed: logging_dir"
+    )
 
 
 class HubConfig(Section):
@@ -290,15 +321,19 @@ class InferConfig(Section):
     """``ftcore infer`` defaults (its command-line options override them)."""
 
     checkpoint: str | None = Field(
-        None, description='checkpoint folder, or "latest:<output dir>"; seed: ckpt_dir (the CLI argument wins)'
+        None,
+        description='checkpoint folder, or "latest:<output dir>"; seed: ckpt_dir (the CLI argument wins)',
     )
     interactive: bool = Field(
         False, description="chat with the model instead of answering the validation set; seed: eval_human"
     )
-    show_samples: int = Field(10, ge=0, description="validation rows answered and shown; seed: show_dataset_sample")
+    show_samples: int = Field(
+        10, ge=0, description="validation rows answered and shown; seed: show_dataset_sample"
+    )
     stream: bool = Field(True, description="print tokens as they are generated; seed: stream")
     merge_lora: bool = Field(
-        False, description="merge the LoRA into the base and save <ckpt>-merged first; seed: merge_lora_and_save"
+        False,
+        description="merge the LoRA into the base and save <ckpt>-merged first; seed: merge_lora_and_save",
     )
 
 
@@ -352,7 +387,9 @@ def cross_check(cfg: RunConfig) -> list[str]:
             "train.deepspeed: DeepSpeed cannot be combined with model.device_map (model parallel); remove one of them"
         )
     if cfg.train.deepspeed and quantized:
-        out.append("train.deepspeed: DeepSpeed cannot train a bitsandbytes-quantized model; use DDP for QLoRA")
+        out.append(
+            "train.deepspeed: DeepSpeed cannot train a bitsandbytes-quantized model; use DDP for QLoRA"
+        )
     if cfg.data.streaming and cfg.train.max_steps <= 0:
         out.append("data.streaming: a streamed dataset has no length; set train.max_steps > 0")
     if cfg.data.packing and cfg.data.group_by_length:
@@ -370,7 +407,9 @@ def cross_check(cfg: RunConfig) -> list[str]:
     if cfg.hub.push and cfg.hub.hub == "local" and not cfg.hub.local_dir:
         out.append("hub.local_dir: hub = 'local' pushes to a folder; set hub.local_dir")
     if cfg.train.only_save_model is False and cfg.train.deepspeed and cfg.tuner.method == "full":
-        out.append("train.only_save_model: optimizer states of a full DeepSpeed run are not saved; leave it unset")
+        out.append(
+            "train.only_save_model: optimizer states of a full DeepSpeed run are not saved; leave it unset"
+        )
     return out
 
 
@@ -622,7 +661,9 @@ def _format_errors(source: str, exc: ValidationError) -> list[str]:
     for key, errs in by_key.items():
         # a table given for a ``str | table`` union fails the str branch too: keep the table's own problems
         deeper = any(other != key and other.startswith(key) for other in keys)
-        kept = [(c, e) for c, e in errs if not (isinstance(e.get("input"), dict) and e["type"] == "string_type")]
+        kept = [
+            (c, e) for c, e in errs if not (isinstance(e.get("input"), dict) and e["type"] == "string_type")
+        ]
         if not kept and deeper:
             continue
         errs = kept or errs

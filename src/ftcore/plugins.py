@@ -87,7 +87,9 @@ class FtcorePluginManager(pluggy.PluginManager):
     @property
     def hook_names(self) -> list[str]:
         """The hooks plugins can implement (those of hookspecs.py)."""
-        return sorted(n for n, caller in vars(self.hook).items() if not n.startswith("_") and caller.has_spec())
+        return sorted(
+            n for n, caller in vars(self.hook).items() if not n.startswith("_") and caller.has_spec()
+        )
 
     def add(self, plugin: ModuleType | object, info: PluginInfo) -> None:
         """Register ``plugin`` under ``info.name``; a bad hook implementation is a :class:`PluginError`.
@@ -110,7 +112,9 @@ class FtcorePluginManager(pluggy.PluginManager):
         except pluggy.PluginValidationError:
             unknown = self._unknown_hooks(info.name)
             self.unregister(name=info.name)
-            raise PluginError(f"plugin {info.label} failed to load: {self._describe_unknown(unknown)}") from None
+            raise PluginError(
+                f"plugin {info.label} failed to load: {self._describe_unknown(unknown)}"
+            ) from None
         info.hooks = sorted(n for n in self.hook_names if _implements(self, info.name, n))
         self.infos[info.name] = info
 
@@ -120,7 +124,9 @@ class FtcorePluginManager(pluggy.PluginManager):
             for name, caller in vars(self.hook).items()
             if not name.startswith("_")
             and not caller.has_spec()
-            and any(impl.plugin_name == plugin_name and not impl.optionalhook for impl in caller.get_hookimpls())
+            and any(
+                impl.plugin_name == plugin_name and not impl.optionalhook for impl in caller.get_hookimpls()
+            )
         )
 
     def _describe_unknown(self, unknown: list[str]) -> str:
@@ -181,7 +187,9 @@ def _build() -> FtcorePluginManager:
         module = importlib.import_module(module_name)
         pm.add(
             module,
-            PluginInfo(name=module_name, dist="ftcore", version=__version__, module=module_name, builtin=True),
+            PluginInfo(
+                name=module_name, dist="ftcore", version=__version__, module=module_name, builtin=True
+            ),
         )
     _load_entry_points(pm)
     return pm
@@ -210,7 +218,9 @@ def _load_entry_points(pm: FtcorePluginManager) -> None:
         try:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
-            pm.report_broken(info, f"plugin {info.label} failed to load: {type(exc).__name__}: {_one_line(str(exc))}")
+            pm.report_broken(
+                info, f"plugin {info.label} failed to load: {type(exc).__name__}: {_one_line(str(exc))}"
+            )
             continue
         try:
             pm.add(plugin, info)

@@ -146,7 +146,9 @@ class Catalog:
         elif base_name in table.conflicts:
             problem = f"{kind} {name!r} extends {base_name!r}, which is registered by two plugins"
         elif base_name in table.specs and not self._resolve(table, base_name, done, [*stack, name]):
-            problem = f"{kind} {name!r} extends {base_name!r}, which could not be registered (see the error above)"
+            problem = (
+                f"{kind} {name!r} extends {base_name!r}, which could not be registered (see the error above)"
+            )
         elif base_name not in table.specs:
             problem = f"{kind} {name!r} extends unknown {kind} {base_name!r}" + (
                 f" (did you mean {', '.join(c)}?)"
@@ -218,13 +220,17 @@ def _build() -> Catalog:
         for impl in caller.get_hookimpls():
             plugin = pm.dist_of(impl.plugin_name)
 
-            def register(spec: Any, _kind: str = kind, _plugin: str = plugin, _name: str = impl.plugin_name) -> None:
+            def register(
+                spec: Any, _kind: str = kind, _plugin: str = plugin, _name: str = impl.plugin_name
+            ) -> None:
                 catalog.add(_kind, spec, _plugin, _name)
 
             try:
                 impl.function(register=register)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the catalog
-                catalog.errors.append(f"plugin {plugin}: register_{kind}s failed: {type(exc).__name__}: {exc}")
+                catalog.errors.append(
+                    f"plugin {plugin}: register_{kind}s failed: {type(exc).__name__}: {exc}"
+                )
     catalog.resolve_extends()
     return catalog
 

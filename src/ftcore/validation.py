@@ -48,10 +48,16 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
         problem = _lookup(catalog.models, model.name)
         if problem:
             problems.append(f"{src}: model.name: {problem}")
-    if model.path and not model.path.startswith("builtin:") and not Path(cfg.resolve_path(model.path)).is_dir():
+    if (
+        model.path
+        and not model.path.startswith("builtin:")
+        and not Path(cfg.resolve_path(model.path)).is_dir()
+    ):
         problems.append(f"{src}: model.path: folder {model.path} not found")
     if not (model.name or model.path or model.repo):
-        problems.append(f"{src}: model: give name (see: ftcore models), path (a local folder) or repo (a hub id)")
+        problems.append(
+            f"{src}: model: give name (see: ftcore models), path (a local folder) or repo (a hub id)"
+        )
 
     tname = cfg.template.name
     if tname and not (tname == "jinja" and "jinja" not in catalog.templates.conflicts):
@@ -60,7 +66,9 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
             problems.append(f"{src}: template.name: {problem}")
 
     if training and not cfg.data.datasets:
-        problems.append(f"{src}: data.datasets: name at least one dataset (see: ftcore datasets) or a local file")
+        problems.append(
+            f"{src}: data.datasets: name at least one dataset (see: ftcore datasets) or a local file"
+        )
     for section in ("datasets", "validation"):
         for i, entry in enumerate(getattr(cfg.data, section)):
             key = f"data.{section}[{i}]"
@@ -77,7 +85,7 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
         problems.append(f"{src}: train.deepspeed: file {ds} not found")
     resume = cfg.train.resume_from_checkpoint
     if resume and resume != "latest" and not Path(cfg.resolve_path(resume)).is_dir():
-        problems.append(f"{src}: train.resume_from_checkpoint: folder {resume} not found (or use \"latest\")")
+        problems.append(f'{src}: train.resume_from_checkpoint: folder {resume} not found (or use "latest")')
     for err in others:  # registration errors the run is not hit by (a conflict it uses is a problem above)
         if not any(p.endswith(err) for p in problems):
             warnings.warn(err, FtcoreWarning, stacklevel=2)

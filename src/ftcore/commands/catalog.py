@@ -118,7 +118,9 @@ def show_dataset(args: argparse.Namespace) -> int:
         except BadRow as exc:
             shown = f"bad row: {exc}"
         print(f"--- row {i}")
-        print(shown if isinstance(shown, str) else json.dumps(shown, indent=2, ensure_ascii=False, default=str))
+        print(
+            shown if isinstance(shown, str) else json.dumps(shown, indent=2, ensure_ascii=False, default=str)
+        )
     return 0
 
 

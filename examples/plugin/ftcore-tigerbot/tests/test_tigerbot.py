@@ -43,5 +43,5 @@ def test_template_encodes_a_conversation():
     encoded = template.encode([{"role": "user", "content": "1+1=?"}, {"role": "assistant", "content": "2"}])
     text = tokenizer.decode(encoded["input_ids"])
     assert text == "\n\n### Instruction:\n1+1=?\n\n### Response:\n2" + tokenizer.eos_token
-    answer = [t for t, label in zip(encoded["input_ids"], encoded["labels"]) if label != -100]
+    answer = [t for t, label in zip(encoded["input_ids"], encoded["labels"], strict=True) if label != -100]
     assert tokenizer.decode(answer) == "2" + tokenizer.eos_token  # loss on the answer and the eos only
