@@ -109,18 +109,17 @@ def show_dataset(args: argparse.Namespace) -> int:
     print(json.dumps(spec_to_dict(spec), indent=2, ensure_ascii=False, default=str))
     if not args.file:
         return 0
-    from ftcore.data.formats import BadRow, check_normalized, normalize_row
+    from ftcore.data.pipeline import normalize_one  # what a run does to each row
 
     for i, row in enumerate(_first_rows(args.file, max(args.rows, 0))):
-        try:
-            out = spec.preprocess(row) if spec.preprocess else normalize_row(row, spec.columns)
-            shown: Any = "dropped by preprocess" if out is None else check_normalized(out)
-        except BadRow as exc:
-            shown = f"bad row: {exc}"
+        out, reason, detail = normalize_one(row, spec.columns or None, spec.preprocess)
         print(f"--- row {i}")
-        print(
-            shown if isinstance(shown, str) else json.dumps(shown, indent=2, ensure_ascii=False, default=str)
-        )
+        if out is not None:
+            print(json.dumps(out, indent=2, ensure_ascii=False, default=str))
+        elif reason == "dropped by preprocess":
+            print(reason)
+        else:
+            print(f"bad row: {reason}" + (f": {detail}" if detail else ""))
     return 0
 
 
