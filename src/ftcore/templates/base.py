@@ -39,6 +39,9 @@ DEFAULT_SYSTEM = "you are a helpful assistant!"
 
 IGNORE_INDEX = -100
 
+#: bump when the encoding rules change, so that caches of encoded data (keyed by ``fingerprint()``) refresh
+ENGINE_VERSION = 1
+
 SYSTEM, QUERY, ROUND0, ROUND1 = "{{SYSTEM}}", "{{QUERY}}", "{{ROUND0}}", "{{ROUND1}}"
 PLACEHOLDERS = (SYSTEM, QUERY, ROUND0, ROUND1)
 
@@ -572,6 +575,27 @@ class Template:
             return self.tokenizer.decode(self.encode_prompt(messages))
         segments = self._segments(messages, generation=False)
         return "".join(p if isinstance(p, str) else self.tokenizer.decode(p) for p, _ in segments)
+
+    def fingerprint(self) -> str:
+        """A hash of everything that decides the encoding except the tokenizer (the data cache adds that)."""
+        import hashlib
+
+        from ftcore.specs import spec_to_dict
+
+        spec = {k: v for k, v in spec_to_dict(self.spec).items() if k not in ("description", "plugin", "tags")}
+        state = {
+            "engine": ENGINE_VERSION,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "spec": spec,
+            "system": self.system,
+            "max_length": self.max_length,
+            "truncation": self.truncation,
+            "loss_on": self.loss_on,
+            "train_on_prompt": self.train_on_prompt,
+            "stop_words": self.stop_words,
+            "chat_template": getattr(self, "chat_template", None),
+        }
+        return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return (
