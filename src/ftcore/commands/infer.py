@@ -1,0 +1,77 @@
+"""``ftcore infer CKPT``: talk to a trained checkpoint — one query, an interactive chat, or validation samples."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+CKPT is a checkpoint folder, a run folder, latest:<output dir> or best:<output dir>.
+Generation settings default to the run's [generation] section.
+
+examples:
+  ftcore infer best:output --query "who are you?"
+  ftcore infer latest:output --chat
+  ftcore infer output/my-model/v0-20261128-101500/checkpoint-100 --dataset-sample 5 --greedy
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "infer",
+        help="answer with a trained checkpoint (query, chat or validation samples)",
+        description="Answer with a trained checkpoint, using the template it was trained with.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("ckpt", metavar="CKPT", help="checkpoint folder, run folder, latest:<dir> or best:<dir>")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--query",
+        "-q",
+        action="append",
+        metavar="TEXT",
+        help="answer this query and exit (repeatable; each is answered on its own)",
+    )
+    mode.add_argument("--chat", action="store_true", help="interactive multi-turn chat ('clear', 'exit')")
+    mode.add_argument(
+        "--dataset-sample",
+        type=int,
+        metavar="N",
+        help="show N validation samples: prompt, prediction, reference (the default, N = 10)",
+    )
+    p.add_argument("--system", help="system prompt (default: the one the run trained with)")
+    g = p.add_argument_group("generation (default: the run's [generation])")
+    g.add_argument("--max-new-tokens", type=int, metavar="N")
+    sample = g.add_mutually_exclusive_group()
+    sample.add_argument("--do-sample", dest="do_sample", action="store_true", default=None, help="sample")
+    sample.add_argument("--greedy", dest="do_sample", action="store_false", help="greedy decoding")
+    g.add_argument("--temperature", type=float)
+    g.add_argument("--top-k", type=int)
+    g.add_argument("--top-p", type=float)
+    g.add_argument("--repetition-penalty", type=float)
+    g.add_argument("--seed", type=int, default=42, help="random seed for sampling (default 42)")
+    p.add_argument(
+        "--no-stream", dest="stream", action="store_false", help="print each answer when it is complete"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ftcore.inference import infer_main
+
+    infer_main(
+        args.ckpt,
+        args.query,
+        chat=args.chat,
+        dataset_sample=args.dataset_sample,
+        system=args.system,
+        stream=args.stream,
+        seed=args.seed,
+        max_new_tokens=args.max_new_tokens,
+        do_sample=args.do_sample,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        repetition_penalty=args.repetition_penalty,
+    )
+    return 0

@@ -1,0 +1,136 @@
+"""Finding and loading a trained checkpoint: ``latest:`` / ``best:`` resolution and ``load_checkpoint``.
+
+A checkpoint folder (written by ``ftcore train``) holds the LoRA adapter (``adapter_config.json`` +
+``adapter_model.safetensors``) or the full weights (``config.json`` + ``*.safetensors``), the tokenizer, and
+``ftcore_run.toml``: the resolved run config, from which the same base model and the same template are rebuilt.
+
+Path resolution imports nothing heavy; ``load_checkpoint`` imports torch / transformers / peft when called.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ftcore.errors import FtcoreError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ftcore.config import RunConfig
+
+#: the resolved run config a checkpoint carries; ``run.toml`` in the run folder is the fallback
+RUN_FILE = "ftcore_run.toml"
+RUN_DIR_FILE = "run.toml"
+ADAPTER_CONFIG = "adapter_config.json"
+
+
+def resolve_checkpoint(ckpt: str | os.PathLike[str]) -> Path:
+    """The checkpoint folder ``ckpt`` names (the rules are :func:`ftcore.training.output.resolve_checkpoint`'s).
+
+    * ``latest:<dir>`` — the newest run under ``<dir>`` (``output``, ``output/<model>``), its best checkpoint;
+      ``latest-last:<dir>`` — its last checkpoint; ``best:<dir>`` is ``latest:<dir>`` spelled for what it gives.
+    * ``<run>/checkpoint-best``, ``<run>/checkpoint-last``, or a run folder (its best checkpoint).
+    * a checkpoint folder — itself.
+
+    Raises :class:`FtcoreError` (one line) when nothing fits.
+    """
+    from ftcore.training.output import resolve_checkpoint as resolve
+
+    text = os.fspath(ckpt)
+    if text == "best" or text.startswith("best:"):
+        text = "latest-best:" + text[len("best:") :]
+    elif text in ("latest", "latest-last"):
+        text += ":"
+    path = Path(resolve(text))
+    if not path.is_dir():
+        raise FtcoreError(f"checkpoint {os.fspath(ckpt)}: {path} is not a folder")
+    return path
+
+
+def checkpoint_config(ckpt_dir: str | os.PathLike[str]) -> RunConfig:
+    """The run config a checkpoint was trained with (``ftcore_run.toml``, else the run folder's ``run.toml``)."""
+    from ftcore.config import load_config
+
+    path = Path(ckpt_dir)
+    for candidate in (path / RUN_FILE, path.parent / RUN_DIR_FILE):
+        if candidate.is_file():
+            return load_config(candidate)
+    raise FtcoreError(
+        f"{path}: no {RUN_FILE} in the checkpoint (nor {RUN_DIR_FILE} in its run folder); "
+        "ftcore cannot tell which model and template it was trained with"
+    )
+
+
+def is_adapter(ckpt_dir: str | os.PathLike[str]) -> bool:
+    """True for a LoRA / QLoRA adapter checkpoint, False for full weights."""
+    return (Path(ckpt_dir) / ADAPTER_CONFIG).is_file()
+
+
+def _has_weights(path: Path) -> bool:
+    return any(path.glob("*.safetensors")) or any(path.glob("*.bin"))
+
+
+def load_checkpoint(
+    ckpt: str | os.PathLike[str], *, device: str | None = None
+) -> tuple[Any, Any, Any, RunConfig]:
+    """Load a checkpoint for generation: ``(model, tokenizer, template, cfg)``.
+
+    ``ckpt`` is anything :func:`resolve_checkpoint` accepts. The base model is resolved from the checkpoint's
+    run config through ``ftcore.models`` (so a family plugin's loader applies); a LoRA adapter is attached with
+    peft in inference mode; full weights are loaded from the checkpoint itself. The template is rebuilt from the
+    same config, so generation prompts are exactly what was trained. The model is in eval mode, on ``device``
+    (default: the first GPU if there is one and the model was not split over devices, else where it loaded).
+    """
+    from ftcore.models import load, resolve_model
+
+    path = resolve_checkpoint(ckpt)
+    cfg = checkpoint_config(path)
+    adapter = is_adapter(path)
+    if not adapter and not _has_weights(path):
+        raise FtcoreError(
+            f"{path}: no adapter ({ADAPTER_CONFIG}) and no weights (*.safetensors) in the checkpoint"
+        )
+    spec, model_dir = resolve_model(cfg)
+    if adapter:
+        model, tokenizer = load(cfg, spec, model_dir)
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(path), is_trainable=False)
+    else:
+        model, tokenizer = load(cfg, spec, str(path))
+    model.eval()
+    _place(model, device)
+    template = template_for(cfg, tokenizer, spec)
+    return model, tokenizer, template, cfg
+
+
+def template_for(cfg: RunConfig, tokenizer: Any, spec: Any = None) -> Any:
+    """The template a run trained with (``[template]`` of its config), for ``tokenizer``."""
+    from ftcore.templates import get_template
+
+    t = cfg.template
+    max_length = t.max_length if t.max_length is not None and t.max_length > 0 else None
+    return get_template(
+        t.name,
+        tokenizer,
+        model_spec=spec,
+        system=t.system,
+        max_length=max_length,
+        truncation=t.truncation,
+        loss_on=t.loss_on,
+        train_on_prompt=t.train_on_prompt,
+    )
+
+
+def _place(model: Any, device: str | None) -> None:
+    if getattr(model, "hf_device_map", None) and device is None:
+        return  # split over devices by device_map: leave it where it is
+    import torch
+
+    if device is None:
+        if not torch.cuda.is_available():
+            return
+        device = "cuda"
+    if getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False):
+        return  # bitsandbytes models cannot be moved
+    model.to(device)

@@ -1,0 +1,249 @@
+"""The inference entry points: ``infer`` (one answer from a checkpoint), ``infer_main`` (the seed's driver: queries,
+validation samples, or an interactive chat) and the chat loop ``ftcore infer --chat`` runs."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, Any
+
+from ftcore.errors import FtcoreError
+from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, resolve_checkpoint
+from ftcore.inference.generate import HistoryItem, generation_settings, inference, inference_stream
+
+#: commands of the chat loop
+EXIT_WORDS = ("exit", "quit")
+CLEAR_WORDS = ("clear",)
+
+#: the last checkpoint ``infer`` loaded, so repeated calls do not reload it: (key, loaded)
+_LAST: list[tuple[tuple[str, int], tuple[Any, Any, Any, Any]]] = []
+
+
+def _loaded(ckpt: str | os.PathLike[str]) -> tuple[Any, Any, Any, Any]:
+    path = resolve_checkpoint(ckpt)
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if _LAST and _LAST[0][0] == key:
+        return _LAST[0][1]
+    _LAST.clear()  # free the previous model before loading the next
+    loaded = load_checkpoint(path)
+    _LAST.append((key, loaded))
+    return loaded
+
+
+def infer(
+    ckpt: str | os.PathLike[str],
+    query: str,
+    history: Iterable[HistoryItem] = (),
+    system: str | None = None,
+    **generation: Any,
+) -> str:
+    """Answer ``query`` with a trained checkpoint and return the text.
+
+    ``ckpt`` is a checkpoint folder, a run folder, ``latest:<output dir>`` or ``best:<output dir>``. The generation
+    settings start from the run's ``[generation]`` section; keyword arguments (``max_new_tokens``, ``do_sample``,
+    ``temperature``, ``top_k``, ``top_p``, ``repetition_penalty``) override them. The loaded checkpoint is kept for
+    the next call with the same checkpoint.
+    """
+    model, _tokenizer, template, cfg = _loaded(ckpt)
+    return inference(model, template, query, history, system, generation=cfg.generation, **generation)
+
+
+def _seed(seed: int | None) -> None:
+    if seed is not None:
+        from transformers import set_seed
+
+        set_seed(seed)
+
+
+def _say(out: IO[str], text: str = "", end: str = "\n") -> None:
+    out.write(text + end)
+    out.flush()
+
+
+def _answer(
+    model: Any,
+    template: Any,
+    query: str | None,
+    history: Sequence[HistoryItem],
+    system: str | None,
+    gen: Any,
+    stream: bool,
+    out: IO[str],
+    input_ids: Sequence[int] | None = None,
+) -> str:
+    """Generate one answer, writing it to ``out`` as it comes (``stream``) or at the end."""
+    if not stream:
+        text = inference(model, template, query, history, system, generation=gen, input_ids=input_ids)
+        _say(out, text)
+        return text
+    parts = []
+    for delta in inference_stream(
+        model, template, query, history, system, generation=gen, input_ids=input_ids
+    ):
+        parts.append(delta)
+        _say(out, delta, end="")
+    _say(out)
+    return "".join(parts)
+
+
+def _supports_history(template: Any) -> bool:
+    return bool(getattr(template, "supports_multi_turn", True))
+
+
+def chat_loop(
+    model: Any,
+    template: Any,
+    *,
+    system: str | None = None,
+    generation: Any = None,
+    stream: bool = True,
+    read: Callable[[], str] | None = None,
+    out: IO[str] | None = None,
+) -> list[tuple[str, str]]:
+    """Interactive multi-turn chat: read a line, answer it with the history so far, repeat.
+
+    ``clear`` forgets the history, ``exit`` / ``quit`` (or end of input) leaves. A single-turn template answers
+    each line on its own. Returns the history at the end.
+    """
+    out = out or sys.stdout
+    read = read or sys.stdin.readline
+    gen = generation_settings(generation)
+    keep = _supports_history(template)
+    _say(
+        out,
+        "chat: 'clear' forgets the history, 'exit' leaves"
+        + ("" if keep else " (this template is single-turn: each line is answered on its own)"),
+    )
+    history: list[tuple[str, str]] = []
+    while True:
+        _say(out, "<<< ", end="")
+        line = read()
+        if not line:  # end of input
+            _say(out)
+            break
+        query = line.rstrip("\r\n")
+        word = query.strip().lower()
+        if word in EXIT_WORDS:
+            break
+        if word in CLEAR_WORDS:
+            history.clear()
+            _say(out, "(history cleared)")
+            continue
+        if not query.strip():
+            continue
+        _say(out, ">>> ", end="")
+        answer = _answer(model, template, query, history, system, gen, stream, out)
+        if keep:
+            history.append((query, answer))
+    return history
+
+
+def _split_sample(input_ids: Sequence[int], labels: Sequence[int]) -> tuple[list[int], list[int]] | None:
+    """(prompt, reference) of an encoded sample: the prompt ends where the first answer's labels start."""
+    first = next((i for i, label in enumerate(labels) if label != -100), None)
+    if first is None:
+        return None
+    end = first
+    while end < len(labels) and labels[end] != -100:
+        end += 1
+    return list(input_ids[:first]), list(labels[first:end])
+
+
+def dataset_samples(
+    model: Any,
+    template: Any,
+    cfg: Any,
+    n: int = 10,
+    *,
+    generation: Any = None,
+    stream: bool = True,
+    out: IO[str] | None = None,
+) -> list[dict[str, str]]:
+    """Answer the first ``n`` validation samples of the run and show each as prompt, prediction and reference
+    (the seed's ``show_dataset_sample``). The samples are the run's own validation split, encoded by the same
+    template (``ftcore.data.prepare_data``: a cache hit after training); the prompt is everything before the
+    first answer token, the reference that answer. Returns ``{"prompt", "response", "reference"}`` records."""
+    from ftcore.data import prepare_data
+
+    out = out or sys.stdout
+    gen = generation_settings(generation)
+    tokenizer = template.tokenizer
+    prepared = prepare_data(cfg, template, tokenizer=tokenizer)
+    validation = prepared.validation
+    if validation is None or len(validation) == 0:
+        raise FtcoreError(
+            f"{cfg.source}: the run has no validation samples (data.test_ratio = {cfg.data.test_ratio} "
+            "and no data.validation); use --query or --chat"
+        )
+    stops = set(getattr(template, "stop_token_ids", None) or []) | {tokenizer.eos_token_id}
+    records = []
+    for i in range(min(n, len(validation))):
+        row = validation[i]
+        split = _split_sample(row["input_ids"], row["labels"])
+        if split is None:
+            continue
+        prompt_ids, reference_ids = split
+        prompt = tokenizer.decode(prompt_ids, skip_special_tokens=False)
+        reference = tokenizer.decode([t for t in reference_ids if t not in stops], skip_special_tokens=True)
+        _say(out, f"[PROMPT] {prompt}")
+        _say(out, "[OUTPUT] ", end="")
+        prediction = _answer(model, template, None, (), None, gen, stream, out, input_ids=prompt_ids)
+        _say(out, f"[LABELS] {reference}")
+        _say(out, "-" * 80)
+        records.append({"prompt": prompt, "response": prediction, "reference": reference})
+    return records
+
+
+def infer_main(
+    ckpt: str | os.PathLike[str],
+    query: str | Sequence[str] | None = None,
+    *,
+    chat: bool = False,
+    dataset_sample: int | None = None,
+    system: str | None = None,
+    stream: bool = True,
+    seed: int | None = 42,
+    out: IO[str] | None = None,
+    read: Callable[[], str] | None = None,
+    **generation: Any,
+) -> list[dict[str, str]]:
+    """Load a checkpoint and run one of the seed's inference modes, printing as it goes.
+
+    * ``query`` (a string or several): answer each on its own;
+    * ``chat=True``: interactive multi-turn chat on stdin (``clear``, ``exit``);
+    * otherwise: show ``dataset_sample`` validation samples (default 10) with prompt, prediction and reference.
+
+    Generation settings start from the run's ``[generation]``; keyword arguments override them. Returns one
+    record per answer: ``{"query", "response"}``, or ``{"prompt", "response", "reference"}`` in dataset mode.
+    """
+    out = out or sys.stdout
+    path = resolve_checkpoint(ckpt)
+    # bad generation options fail before the model loads
+    gen = generation_settings(checkpoint_config(path).generation, **generation)
+    if dataset_sample is not None and dataset_sample < 1:
+        raise FtcoreError(f"dataset_sample: must be at least 1 (got {dataset_sample})")
+    model, _tokenizer, template, cfg = load_checkpoint(path)
+    _seed(seed)
+    print(f"checkpoint: {path}", file=sys.stderr)
+    if chat:
+        history = chat_loop(model, template, system=system, generation=gen, stream=stream, read=read, out=out)
+        return [{"query": q, "response": r} for q, r in history]
+    if query is not None:
+        queries = [query] if isinstance(query, str) else list(query)
+        records = []
+        for q in queries:
+            if len(queries) > 1:
+                _say(out, f"[QUERY] {q}")
+            answer = _answer(model, template, q, (), system, gen, stream, out)
+            records.append({"query": q, "response": answer})
+        return records
+    return dataset_samples(
+        model,
+        template,
+        cfg,
+        10 if dataset_sample is None else dataset_sample,
+        generation=gen,
+        stream=stream,
+        out=out,
+    )
