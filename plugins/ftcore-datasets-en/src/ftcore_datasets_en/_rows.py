@@ -1,9 +1,10 @@
 """Small helpers the pack's preprocessing functions share (pure Python: no torch, no datasets).
 
 Every function here works on one raw row (a dict) and either returns the normalized form
-``{"messages": [...], "images": [...]}``, or raises :class:`ftcore.data.formats.BadRow` with a short stable reason for a row that is broken
-(``missing field``, ``wrong type``, ``empty response``, ``unparseable conversation``, ``malformed field``)
-so the run's bad-row report counts it. (ftcore-datasets-zh has the same helpers; each pack installs alone.)
+``{"messages": [...], "images": [...]}`` or raises :class:`ftcore.data.formats.BadRow` with a short stable
+reason (``missing field``, ``wrong type``, ``empty response``, ``unparseable conversation``,
+``malformed field``) so the run's bad-row report counts it. (ftcore-datasets-zh has the same helpers: each
+pack installs alone.)
 """
 
 from __future__ import annotations
