@@ -200,3 +200,19 @@ def test_real_template_with_the_qwen_tokenizer(tmp_path, jsonl, make_cfg):
     assert tok.decode(labelled).startswith("answer 0")
     again = prepare_data(make_cfg(datasets=["a.jsonl"]), get_template("chatml", tok, max_length=64), tok)
     assert again.cache_hit
+
+
+def test_num_proc_gives_the_same_result(tmp_path, jsonl, make_cfg, fake_template):
+    jsonl(tmp_path / "a.jsonl", [*qr(600), {"query": "bad"}])
+    one = prepare_data(make_cfg(datasets=["a.jsonl"], cache_dir="c1"), fake_template())
+    two = prepare_data(make_cfg(datasets=["a.jsonl"], cache_dir="c2", num_proc=2), fake_template())
+    assert two.train["input_ids"] == one.train["input_ids"]
+    assert two.report.lines() == one.report.lines()
+
+
+def test_public_name_from_the_package(tmp_path, jsonl):
+    import ftcore
+
+    path = jsonl(tmp_path / "a.jsonl", qr(3))
+    train, val = ftcore.get_dataset(str(path), test_ratio=0)
+    assert len(train) == 3 and val is None

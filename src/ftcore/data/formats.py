@@ -268,9 +268,10 @@ def preprocess_conversations(
         if not isinstance(turn, Mapping):
             raise BadRow(UNPARSEABLE, f"turn {i} is {type(turn).__name__}, expected a dict")
         raw_role = turn.get(role_key)
-        role = roles.get(raw_role) if isinstance(raw_role, str) else None
-        if role is None:
+        found = roles.get(raw_role) if isinstance(raw_role, str) else None
+        if found is None:
             raise BadRow(UNPARSEABLE, f"turn {i} has unknown role {raw_role!r}")
+        role = found
         if role == "system" and messages:
             raise BadRow(UNPARSEABLE, f"turn {i}: a system turn is allowed first only")
         messages.append({"role": role, "content": _content(turn.get(content_key), f"turn {i}", images)})
