@@ -75,7 +75,9 @@ class Catalog:
         self.errors: list[str] = []
 
     def table(self, kind: str) -> Table[Any]:
-        return {"model": self.models, "template": self.templates, "dataset": self.datasets}[kind]
+        """The table of ``kind`` (``model``, ``template`` or ``dataset``)."""
+        tables: dict[str, Table[Any]] = {"model": self.models, "template": self.templates, "dataset": self.datasets}
+        return tables[kind]
 
     def owner(self, kind: str, name: str) -> str | None:
         """The registered name of the plugin that registered ``kind`` ``name`` (e.g. ``qwen``)."""
