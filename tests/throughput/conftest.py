@@ -1,25 +1,27 @@
-"""Shared tiny models for the throughput tests (built once per session)."""
+"""Tiny random models for the throughput tests: the architectures of ftcore.testing, a 4k vocabulary (the head is
+what these tests exercise; a 152k one would only make them slow)."""
 
 from __future__ import annotations
 
 import pytest
 
+VOCAB = 4096
+
 
 @pytest.fixture(scope="session")
-def tiny_dirs(tmp_path_factory):
-    from ftcore.testing import build_tiny_model_dir
-
-    root = tmp_path_factory.mktemp("throughput-models")
-    return {
-        "qwen2": build_tiny_model_dir(root / "qwen2", arch="qwen2"),
-        "llama": build_tiny_model_dir(root / "llama", arch="llama"),
-    }
+def tiny_dirs():
+    """Not folders: the arch names, resolved by :func:`load_tiny` (kept as a fixture for a stable test API)."""
+    return {"qwen2": "qwen2", "llama": "llama"}
 
 
-def load_tiny(path: str, attn: str = "sdpa"):
+def load_tiny(arch: str, attn: str = "sdpa"):
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, attn_implementation=attn)
+    from ftcore.testing import TINY_CONFIGS
+
+    config = AutoConfig.for_model(arch, vocab_size=VOCAB, pad_token_id=0, **TINY_CONFIGS[arch])
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation=attn)
     model.eval()
     return model

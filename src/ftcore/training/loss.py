@@ -123,20 +123,28 @@ class _LinearCrossEntropy(torch.autograd.Function):
             h = x[start:start + chunk]
             y = targets[start:start + chunk]
             logits = nn.functional.linear(h, weight, bias).float()
-            lse = torch.logsumexp(logits, dim=-1)
-            total += (lse - logits.gather(1, y[:, None]).squeeze(1)).sum()
+            picked = logits.gather(1, y[:, None]).squeeze(1)
+            top = logits.amax(dim=1, keepdim=True)
+            e = logits.sub_(top).exp_()  # in place: exp(logits - max)
+            z = e.sum(dim=1, keepdim=True)
+            total += (top.squeeze(1) + z.squeeze(1).log() - picked).sum()
             if need_h or need_w or need_b:
-                dlogits = logits.sub_(lse[:, None]).exp_()  # softmax, in place
-                dlogits[torch.arange(y.shape[0], device=y.device), y] -= 1.0
-                d = dlogits.to(weight.dtype)
+                # d loss / d logits = softmax - onehot = e / z - onehot; 1/z and the onehot are folded into the
+                # small sides of the products, so no further pass over the (chunk × vocab) tensor is needed
+                inv_z = z.reciprocal()
+                e_w = e.to(weight.dtype)
                 if need_h:
-                    grad_h[start:start + chunk] = (d @ weight).to(hidden.dtype)
+                    gh = (e_w @ weight).float().mul_(inv_z) - weight[y].float()
+                    grad_h[start:start + chunk] = gh.to(hidden.dtype)
                 if need_w:
-                    grad_w.addmm_(dlogits.t(), h.float())
+                    hf = h.float()
+                    grad_w.addmm_(e.t(), hf * inv_z)
+                    grad_w.index_add_(0, y, hf, alpha=-1.0)
                 if need_b:
-                    grad_b += dlogits.sum(0)
-                del d, dlogits
-            del logits
+                    grad_b += (e.t() @ inv_z).squeeze(1)
+                    grad_b.index_add_(0, y, torch.ones_like(y, dtype=torch.float32), alpha=-1.0)
+                del e_w
+            del logits, e
         ctx.save_for_backward(*(t for t in (grad_h, grad_w, grad_b) if t is not None))
         ctx.has = (need_h, need_w, need_b)
         ctx.dtypes = (weight.dtype, None if bias is None else bias.dtype)
