@@ -28,6 +28,7 @@ def install_core(session: nox.Session, *extras: str) -> None:
 
 
 def install_plugins(session: nox.Session, names: list[str]) -> None:
+    """Install the plugins under plugins/ named in ``names`` (editable)."""
     for name in names:
         session.install("-e", f"plugins/{name}")
 
