@@ -216,3 +216,26 @@ def test_public_name_from_the_package(tmp_path, jsonl):
     path = jsonl(tmp_path / "a.jsonl", qr(3))
     train, val = ftcore.get_dataset(str(path), test_ratio=0)
     assert len(train) == 3 and val is None
+
+
+def test_sample_reads_only_the_drawn_rows(tmp_path, jsonl, make_cfg, fake_template):
+    rows = qr(500)
+    rows[7] = {"query": "bad"}
+    jsonl(tmp_path / "big.jsonl", rows)
+    out = prepare_data(make_cfg(datasets=["big.jsonl"], sample=50), fake_template())
+    assert len(out.train) == 50
+    src = out.report.sources[0]
+    assert src.rows < 200  # 50 + a margin were read, not 500
+    if src.bad:  # row numbers are the file's, even for a drawn subset
+        assert src.examples["missing field"] == [8]
+
+
+def test_row_numbers_survive_a_per_dataset_sample(tmp_path, jsonl, make_cfg, fake_template):
+    rows = qr(100)
+    for k in range(0, 100, 10):
+        rows[k] = {"query": "bad"}
+    jsonl(tmp_path / "a.jsonl", rows)
+    out = prepare_data(make_cfg(datasets=[{"path": "a.jsonl", "sample": 40}]), fake_template())
+    src = out.report.sources[0]
+    assert src.rows == 40
+    assert all(r % 10 == 1 for r in src.examples["missing field"])

@@ -186,8 +186,10 @@ def normalize_one(row: dict[str, Any], columns: Mapping[str, str] | None,
 
 
 def _normalize_batch(batch: dict[str, list[Any]], indices: list[int], *, columns: Mapping[str, str] | None,
-                     preprocess: Any, src: int) -> dict[str, list[Any]]:
+                     preprocess: Any, src: int, row_ids: Sequence[int] | None = None) -> dict[str, list[Any]]:
     keys = list(batch)
+    if row_ids is not None:  # a selection: report the rows' numbers in the source, not in the selection
+        indices = [row_ids[i] for i in indices]
     out: dict[str, list[Any]] = {"messages": [], "images": [], "_error": [], "_detail": [], "_row": [], "_src": []}
     for i, index in enumerate(indices):
         norm, reason, detail = normalize_one({k: batch[k][i] for k in keys}, columns, preprocess)
@@ -226,7 +228,10 @@ def _fp(*parts: Any) -> str:
 def normalize_dataset(ds: Any, source: Source, src: int, *, num_proc: int = 1, fingerprint: str | None = None
                       ) -> Any:
     """Raw rows → ``messages`` / ``images`` plus the internal ``_error`` / ``_detail`` / ``_row`` / ``_src``."""
-    fn = partial(_normalize_batch, columns=source.spec.columns or None, preprocess=source.spec.preprocess, src=src)
+    indices = getattr(ds, "_indices", None)
+    row_ids = indices.column(0).to_pylist() if indices is not None else None
+    fn = partial(_normalize_batch, columns=source.spec.columns or None, preprocess=source.spec.preprocess, src=src,
+                 row_ids=row_ids)
     if not hasattr(ds, "__len__"):  # streaming
         return ds.map(fn, batched=True, batch_size=BATCH, with_indices=True, features=normalized_features(),
                       remove_columns=ds.column_names).select_columns(list(normalized_features()))
@@ -326,31 +331,77 @@ def _load_all(data: Any, base_dir: str, *, streaming: bool = False) -> _Loaded:
     return _Loaded(sources, parts, raw)
 
 
+def _draw(parts: list[tuple[int, Source, Any]], n: int, data: Any, labels: Sequence[str], report: DataReport,
+          key: str | None) -> tuple[Any, set[str]]:
+    """``n`` usable rows drawn at random (seeded) from several raw sets, normalizing only the rows drawn (plus a
+    margin for bad ones; more are drawn while some are missing). Returns the rows and the labels of sources
+    that were not read whole."""
+    import numpy as np
+
+    sizes = [len(raw) for _, _, raw in parts]
+    offsets = np.cumsum([0, *sizes])
+    total = int(offsets[-1])
+    perm = np.random.default_rng(data.seed).permutation(total)
+    pos, usable, pieces, rounds = 0, 0, [], 0
+    while usable < n and pos < total:
+        take = perm[pos: pos + math.ceil((n - usable) * 1.05) + 64]
+        pos += len(take)
+        for k, (i, src, raw) in enumerate(parts):
+            mine = np.sort(take[(take >= offsets[k]) & (take < offsets[k + 1])] - offsets[k])
+            if len(mine) == 0:
+                continue
+            fp = _fp(key, "normalize-draw", i, rounds) if key else None
+            norm = normalize_dataset(raw.select(mine.tolist()), src, i, num_proc=data.num_proc, fingerprint=fp)
+            piece = collect_bad_rows(norm, labels, "train", report, strict=data.strict)
+            usable += len(piece)
+            pieces.append(piece)
+        rounds += 1
+    seen = np.zeros(total, dtype=bool)
+    seen[perm[:pos]] = True
+    partial_sources = {parts[k][1].label for k in range(len(parts))
+                       if not seen[offsets[k]:offsets[k + 1]].all()}
+    train = _concat(pieces)
+    if train is not None and len(train) > n:
+        train = sample_rows(train, n, data.seed)
+    return train, partial_sources
+
+
 def _normalize_all(loaded: _Loaded, data: Any, report: DataReport, key: str | None) -> tuple[Any, Any]:
-    """Normalized, filtered, split, mixed and sampled (train, validation)."""
+    """Normalized, filtered, split, mixed and sampled (train, validation).
+
+    The validation split is taken from the raw rows; with ``data.sample`` smaller than the raw training rows,
+    only the drawn rows are normalized (see :func:`_draw`)."""
     labels = [s.label for s in loaded.sources]
     explicit_val = "validation" in loaded.parts
-    trains, vals = [], []
+    raw_trains: list[tuple[int, Source, Any]] = []
+    vals = []
+
+    def norm(ds: Any, src: Source, i: int, part: str, tag: str) -> Any:
+        fp = _fp(key, tag, i) if key else None
+        return collect_bad_rows(normalize_dataset(ds, src, i, num_proc=data.num_proc, fingerprint=fp),
+                                labels, part, report, strict=data.strict)
+
     for i, (src, part, (train, val)) in enumerate(zip(loaded.sources, loaded.parts, loaded.raw, strict=True)):
-        fp = _fp(key, "normalize", i) if key else None
-        train_n = collect_bad_rows(normalize_dataset(train, src, i, num_proc=data.num_proc, fingerprint=fp),
-                                   labels, part, report, strict=data.strict)
+        if len(train) == 0 and part == "train":
+            raise FtcoreError(f"data: {src.label}: the dataset is empty")
         if part == "validation":
-            vals.append(train_n)
+            vals.append(norm(train, src, i, "validation", "normalize"))
             continue
         if val is not None and not explicit_val:
-            fpv = _fp(key, "normalize-val", i) if key else None
-            vals.append(collect_bad_rows(normalize_dataset(val, src, i, num_proc=data.num_proc, fingerprint=fpv),
-                                         labels, "validation", report, strict=data.strict))
-        elif not explicit_val and data.test_ratio > 0 and len(train_n) > 1:
-            train_n, val_n = split_off(train_n, data.test_ratio, data.seed + i)
-            vals.append(val_n)
-        trains.append(train_n)
+            vals.append(norm(val, src, i, "validation", "normalize-val"))
+        elif not explicit_val and data.test_ratio > 0 and len(train) > 1:
+            train, val_raw = split_off(train, data.test_ratio, data.seed + i)
+            vals.append(norm(val_raw, src, i, "validation", "normalize-split"))
+        raw_trains.append((i, src, train))
+    total = sum(len(raw) for _, _, raw in raw_trains)
+    partial_sources: set[str] = set()
+    if 0 < data.sample < total:
+        train, partial_sources = _draw(raw_trains, data.sample, data, labels, report, key)
+    else:
+        train = _concat([norm(raw, src, i, "train", "normalize") for i, src, raw in raw_trains])
+    report.partial |= partial_sources
     report.check_usable()
-    train = _concat(trains)
     val = _concat(vals)
-    if data.sample > 0:
-        train = sample_rows(train, data.sample, data.seed)
     cap = _validation_cap(data, len(train))
     if val is not None and cap is not None:
         val = sample_rows(val, cap, data.seed + 1)

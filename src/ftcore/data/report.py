@@ -66,6 +66,8 @@ class DataReport:
     """Every source's counts. ``prepare_data`` returns it as ``PreparedData.report``."""
 
     sources: list[SourceReport] = field(default_factory=list)
+    #: sources of which only a sample was read (no usable row among those is a warning, not an error)
+    partial: set[str] = field(default_factory=set)
 
     def source(self, name: str, part: str = "train") -> SourceReport:
         for s in self.sources:
@@ -95,15 +97,16 @@ class DataReport:
             (log.warning if s.bad else log.info)("data: %s", s.line())
 
     def check_usable(self) -> None:
-        """A source that contributed no usable row at all is an error naming it."""
+        """A source that contributed no usable row at all is an error naming it (a warning for the sources in
+        :attr:`partial`, of which only a sample was read)."""
         for s in self.sources:
             if s.rows and not s.usable:
-                raise FtcoreError(
-                    f"data: {s.name}: no usable rows ({s.rows} rows; {s.reasons_text()}); "
-                    "check the file's columns or map them with columns = {...}"
-                )
-            if not s.rows and s.part == "train":
-                raise FtcoreError(f"data: {s.name}: the dataset is empty")
+                msg = (f"data: {s.name}: no usable rows ({s.rows} rows; {s.reasons_text()}); "
+                       "check the file's columns or map them with columns = {...}")
+                if s.name in self.partial:
+                    log.warning("%s", msg.replace("no usable rows", "no usable rows among those sampled"))
+                    continue
+                raise FtcoreError(msg)
 
     def to_dict(self) -> dict[str, Any]:
         return {"sources": [vars(s) | {} for s in self.sources]}
