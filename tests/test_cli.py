@@ -108,6 +108,11 @@ def test_catalog_table_for_people(builtins_only, capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "ftcore-tiny-qwen2" in out and "plugin" in out and out.rstrip().endswith("1 model")
+    assert main(["datasets"]) == 0
+    assert "self-cognition-mini" in capsys.readouterr().out
+    assert main(["templates"]) == 0  # descriptions such as "[INST] … [/INST]" are text, not rich markup
+    out = capsys.readouterr().out
+    assert "chatml" in out and "templates" in out.splitlines()[-1]
 
 
 def test_config_schema(capsys):

@@ -9,7 +9,7 @@ from typing import Any
 COLUMNS = {
     "model": ("name", "plugin", "template", "hub", "tags"),
     "template": ("name", "plugin", "kind", "description"),
-    "dataset": ("name", "plugin", "hub", "task", "languages", "tags"),
+    "dataset": ("name", "plugin", "task", "languages", "tags"),
 }
 
 
@@ -58,6 +58,17 @@ def select(kind: str, args: argparse.Namespace) -> list[Any]:
     return specs
 
 
+def _table_value(spec: Any, column: str) -> Any:
+    """What the table shows: the hub column is one id (Hugging Face, else ModelScope, else the local path), the
+    plugin column the distribution without its version (``--json`` has everything)."""
+    if column == "hub":
+        hub = spec.hub or {}
+        return hub.get("huggingface") or hub.get("modelscope") or spec.path or ""
+    if column == "plugin":
+        return spec.plugin.split(" ")[0]
+    return getattr(spec, column)
+
+
 def _cell(value: object) -> str:
     if isinstance(value, dict):
         return "\n".join(f"{k}: {v}" for k, v in value.items())
@@ -79,12 +90,15 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table()
     for column in COLUMNS[args.kind]:
-        table.add_column(column, overflow="fold")
+        # names are never broken; the version is in `ftcore plugins`; long free text folds
+        table.add_column(column, no_wrap=column in ("name", "plugin"), overflow="fold")
     for s in specs:
-        table.add_row(*(_cell(getattr(s, c)) for c in COLUMNS[args.kind]))
+        # Text, not str: rich would read "[/INST]" in a template's description as markup
+        table.add_row(*(Text(_cell(_table_value(s, c))) for c in COLUMNS[args.kind]))
     console = Console()
     console.print(table)
     console.print(f"{len(specs)} {args.kind}{'s' if len(specs) != 1 else ''}", highlight=False)

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     for row in rows:
         name = f"{row['dist']} ({row['name'].rsplit('.', 1)[-1]})" if row["builtin"] else row["dist"]
         status = Text("failed to load", style="red") if row["error"] else "ok"
-        table.add_row(name, row["version"], "\n".join(row["hooks"]), _registered(row), status)
+        table.add_row(Text(name), Text(row["version"]), "\n".join(row["hooks"]), _registered(row), status)
     console = Console()
     if rows:
         console.print(table)
