@@ -197,3 +197,15 @@ def test_builtin_hook_loads_through_the_plugin_manager(files):
 
     out = get_plugin_manager().hook.load_dataset(spec=local(files["jsonl"]), options=DatasetOptions())
     assert len(out) == 3
+
+
+def test_run_entry_with_repo_subset_and_split(hub_env):
+    from ftcore.config import DataConfig
+    from ftcore.data.pipeline import load_source, resolve_entry
+
+    fill_hf_cache(hub_env / "hf", "acme/multi", {"en/train.jsonl": ROWS, "zh/train.jsonl": ROWS[:1]})
+    data = DataConfig(datasets=[{"repo": "acme/multi", "subset": "zh", "split": "train"}])
+    source = resolve_entry(data.datasets[0], hub=data.hub)
+    assert source.spec.train == ["zh:train"] and source.label == "acme/multi"
+    train, val = load_source(source, data)
+    assert len(train) == 1 and val is None
