@@ -223,6 +223,7 @@ def test_two_entry_points_with_one_name(fake_dists):
     [
         ("fake", ["fake"]),  # by entry-point name
         ("ftcore-fakedata", ["fakedata"]),  # by distribution name
+        ("FTCORE_FAKEDATA", ["fakedata"]),  # compared as pip compares names
         ("fake, fakedata", ["fake", "fakedata"]),
         ("", []),  # empty: none
     ],

@@ -203,16 +203,22 @@ def wanted_plugins() -> set[str] | None:
     return {part.strip() for part in raw.split(",") if part.strip()}
 
 
+def _norm(name: str) -> str:
+    """Distribution names compare as pip does: case and ``-`` / ``_`` / ``.`` do not matter."""
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
 def _load_entry_points(pm: FtcorePluginManager) -> None:
     wanted = wanted_plugins()
+    wanted_norm = {_norm(w): w for w in wanted or ()}
     seen: set[str] = set()
     available: list[str] = []
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         dist = ep.dist.name if ep.dist is not None else ep.name
         version = ep.dist.version if ep.dist is not None else "?"
-        seen.update({ep.name, dist})
+        seen.update({_norm(ep.name), _norm(dist)})
         available.append(f"{ep.name} ({dist})")
-        if wanted is not None and ep.name not in wanted and dist not in wanted:
+        if wanted is not None and _norm(ep.name) not in wanted_norm and _norm(dist) not in wanted_norm:
             continue
         info = PluginInfo(name=ep.name, dist=dist, version=version, module=ep.value)
         try:
@@ -226,7 +232,7 @@ def _load_entry_points(pm: FtcorePluginManager) -> None:
             pm.add(plugin, info)
         except PluginError as exc:
             pm.report_broken(info, str(exc))
-    unknown = sorted((wanted or set()) - seen)
+    unknown = sorted(original for norm, original in wanted_norm.items() if norm not in seen)
     if unknown:
         warnings.warn(
             f"{ENV_LOAD_PLUGINS} names plugins that are not installed: {', '.join(unknown)}"
