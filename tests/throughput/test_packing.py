@@ -123,3 +123,20 @@ def test_cache_or_attention_mask_breaks_isolation(tiny_dirs, attn):
     torch.testing.assert_close(good, alone, atol=1e-4, rtol=1e-4)
     assert (cached - alone).abs().max() > 1e-3
     assert (masked - alone).abs().max() > 1e-3
+
+
+def test_pack_for_training_follows_the_config():
+    from datasets import Dataset
+
+    from ftcore.config import config_from_dict
+    from ftcore.data.packing import pack_for_training, packing_length
+
+    ds = Dataset.from_list([{"input_ids": [1] * n, "labels": [1] * n} for n in (30, 20, 10, 40)])
+    off = config_from_dict({"data": {"packing": False}})
+    assert pack_for_training(off, ds) is ds
+    on = config_from_dict({"data": {"packing": True}, "template": {"max_length": 50}})
+    assert packing_length(on, ds) == 50
+    packed = pack_for_training(on, ds)
+    assert "position_ids" in packed.column_names
+    assert all(len(r) <= 50 for r in packed["input_ids"])
+    assert sum(len(r) for r in packed["input_ids"]) == 100 and len(packed) == 2

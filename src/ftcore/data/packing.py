@@ -135,6 +135,35 @@ def pack_dataset(dataset: Any, max_tokens: int, *, seed: int | None = 42) -> Any
     return Dataset.from_list(rows)
 
 
+def packing_length(cfg: Any, dataset: Any = None) -> int:
+    """Tokens per packed row for a run: ``template.max_length`` (the longest a sample can be), else the longest
+    sample of ``dataset``, else 2048."""
+    max_length = getattr(getattr(cfg, "template", None), "max_length", None)
+    if max_length is not None and max_length > 0:
+        return int(max_length)
+    if dataset is not None:
+        try:
+            return max(2048, max(len(x) for x in dataset["input_ids"]))
+        except (TypeError, KeyError, ValueError):
+            pass
+    return 2048
+
+
+def pack_for_training(cfg: Any, dataset: Any) -> Any:
+    """``dataset`` packed as the run says (``data.packing``), or unchanged.
+
+    Lazy and streamed datasets are not packed ahead (they have no columns to plan with); the packed collator
+    still isolates their samples, one per row.
+    """
+    if dataset is None or not getattr(getattr(cfg, "data", None), "packing", False):
+        return dataset
+    if not (hasattr(dataset, "column_names") and hasattr(dataset, "select")) and not isinstance(dataset, list):
+        return dataset
+    if hasattr(dataset, "column_names") and "input_ids" not in (dataset.column_names or []):
+        return dataset
+    return pack_dataset(dataset, packing_length(cfg, dataset), seed=getattr(cfg.data, "seed", 42))
+
+
 def packing_efficiency(rows: Iterable[dict[str, Any]], max_tokens: int) -> float:
     """Real tokens / (rows × max_tokens): how full the rows are."""
     rows = list(rows)

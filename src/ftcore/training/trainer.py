@@ -42,6 +42,11 @@ class FtcoreTrainer(Trainer):
         self.train_start_time: float | None = None
         self._staging_dir: str | None = None
         self._loss_fn = _ftcore_loss()
+        if self._loss_fn is not None:
+            # causal_lm_loss honours num_items_in_batch for every model and always shifts labels: have the Trainer
+            # count the label tokens of the whole effective batch, so gradient accumulation gives the token mean
+            self.model_accepts_loss_kwargs = True
+            self._loss_shifts_labels = True
 
     # ---------------------------------------------------------------------------------------------- loss
 
@@ -67,6 +72,22 @@ class FtcoreTrainer(Trainer):
         if return_outputs:
             return loss, (outputs if outputs is not None else {})
         return loss
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        """data.group_by_length: ftcore's deterministic length-grouped sampler (ftcore.training.sampler)."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and dataset is not None and hasattr(dataset, "__len__"):
+            from ftcore.training.sampler import LengthGroupedSampler, lengths_of
+
+            try:
+                lengths = lengths_of(dataset)
+            except (KeyError, TypeError):
+                lengths = None
+            if lengths is not None:
+                seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+                return LengthGroupedSampler(lengths, self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                            seed=seed)
+        return super()._get_train_sampler(train_dataset)
 
     def train(self, *args: Any, **kwargs: Any) -> Any:
         self.train_start_time = time.time()
