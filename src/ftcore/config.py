@@ -386,10 +386,6 @@ def cross_check(cfg: RunConfig) -> list[str]:
         out.append(
             "train.deepspeed: DeepSpeed cannot be combined with model.device_map (model parallel); remove one of them"
         )
-    if cfg.train.deepspeed and quantized:
-        out.append(
-            "train.deepspeed: DeepSpeed cannot train a bitsandbytes-quantized model; use DDP for QLoRA"
-        )
     if cfg.data.streaming and cfg.train.max_steps <= 0:
         out.append("data.streaming: a streamed dataset has no length; set train.max_steps > 0")
     if cfg.data.packing and cfg.data.group_by_length:
