@@ -127,3 +127,15 @@ def test_config_schema(capsys):
 def test_config_needs_an_action(capsys):
     with pytest.raises(SystemExit):
         main(["config"])
+
+
+def test_config_show_prints_the_resolved_file(tmp_path, capsys):
+    run = tmp_path / "run.toml"
+    run.write_text('[model]\nname = "ftcore-tiny-qwen2"\n[hub]\ntoken = "hf_secret"\n')
+    assert main(["config", "show", str(run), "--set", "train.lr=1e-4"]) == 0
+    out = capsys.readouterr().out
+    assert "lr = 0.0001" in out and "grad_accum = 16" in out and 'name = "ftcore-tiny-qwen2"' in out
+    assert "hf_secret" not in out
+    (tmp_path / "resolved.toml").write_text(out)
+    assert main(["validate", str(tmp_path / "resolved.toml")]) in (0, 2)  # it parses as a run file again
+    assert "unknown key" not in capsys.readouterr().err

@@ -516,3 +516,10 @@ def test_config_error_lists_problems():
         "a.toml: train.lr: must be > 0 or 'auto' (got 0)",
         "a.toml: train.epochs: must be > 0 (got 0)",
     ]
+
+
+def test_hub_token_is_never_written_or_shown():
+    cfg = config_from_dict({"hub": {"push": True, "token": "ms-secret-123"}})
+    assert cfg.hub.token == "ms-secret-123"  # usable by the push code
+    assert "ms-secret-123" not in config_to_toml(cfg)
+    assert "ms-secret-123" not in repr(cfg) and "ms-secret-123" not in str(cfg.model_dump(mode="json"))

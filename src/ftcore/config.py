@@ -313,7 +313,12 @@ class HubConfig(Section):
     strategy: Literal["end", "push_best", "push_last", "checkpoint", "all_checkpoints"] = Field(
         "push_best", description="what is pushed when; seed: push_hub_strategy"
     )
-    token: str | None = Field(None, description="None = MODELSCOPE_API_TOKEN / HF_TOKEN from the environment")
+    token: str | None = Field(
+        None,
+        exclude=True,  # never written anywhere: not by config_to_toml, model_dump, the run's run.toml, logs
+        repr=False,
+        description="None = MODELSCOPE_API_TOKEN / HF_TOKEN from the environment; never saved or printed",
+    )
     local_dir: str | None = Field(None, description="target folder for hub = 'local'")
 
 
