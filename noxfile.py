@@ -54,7 +54,7 @@ def plugins(session: nox.Session, plugin: str) -> None:
 def lint(session: nox.Session) -> None:
     """Lint with ruff (the rules in pyproject.toml's [tool.ruff])."""
     session.install("ruff>=0.6")
-    session.run("ruff", "check", "src", "tests", "plugins", "bench", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "plugins", "examples", "bench", "noxfile.py")
 
 
 @nox.session
