@@ -51,9 +51,9 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
         "run.toml: train.batch_size: must be a whole number (got 1.5)",
     ),
     "bad-type-bool": (
-        VALID.replace("datasets", "packing = 3\ndatasets"),
+        VALID.replace("datasets", "group_by_length = 3\ndatasets"),
         [],
-        "run.toml: data.packing: must be true or false (got 3)",
+        "run.toml: data.group_by_length: must be true or false (got 3)",
     ),
     "bad-type-section": (
         'model = 5\n[data]\ndatasets = ["x.jsonl"]\n',

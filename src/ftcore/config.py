@@ -155,7 +155,10 @@ class DataConfig(Section):
         "auto",
         description="where registered datasets load from: auto tries the local caches of both, then downloads",
     )
-    packing: bool = Field(False, description="pack samples into full rows (no padding, no cross-attention)")
+    packing: bool | Literal["auto"] = Field(
+        "auto", description="pack samples into full rows (no padding, no cross-attention); auto = where the model "
+        "supports it and the data is tokenized ahead (not lazy/streaming, no group_by_length)"
+    )
     group_by_length: bool = Field(False, description="batch similar lengths together (non-packed path)")
     num_proc: int = Field(1, ge=1, description="processes for preprocessing")
     lazy: bool = Field(False, description="tokenize on the fly instead of ahead of training")
@@ -393,9 +396,9 @@ def cross_check(cfg: RunConfig) -> list[str]:
         )
     if cfg.data.streaming and cfg.train.max_steps <= 0:
         out.append("data.streaming: a streamed dataset has no length; set train.max_steps > 0")
-    if cfg.data.packing and cfg.data.group_by_length:
+    if cfg.data.packing is True and cfg.data.group_by_length:
         out.append("data.group_by_length: has no effect with data.packing = true; set only one of them")
-    if cfg.data.packing and cfg.data.lazy:
+    if cfg.data.packing is True and cfg.data.lazy:
         out.append("data.lazy: packing needs every sample tokenized ahead of training; set data.lazy = false")
     if cfg.template.max_length == 0:
         out.append("template.max_length: must be a positive number of tokens, or -1 for no limit")

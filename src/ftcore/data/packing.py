@@ -149,13 +149,65 @@ def packing_length(cfg: Any, dataset: Any = None) -> int:
     return 2048
 
 
+#: attention implementations whose masks honour packed ``position_ids`` (see the module docstring)
+PACKING_ATTENTION = ("sdpa", "eager", "flex_attention", "flash_attention_2", "flash_attention_3")
+
+
+def packing_support(model: Any) -> str | None:
+    """None when ``model`` isolates packed samples given ``position_ids``; else the reason it does not."""
+    base = model
+    for _ in range(6):  # peft / DDP wrappers
+        inner = base.get_base_model() if hasattr(base, "get_base_model") else getattr(base, "module", None)
+        if inner is None or inner is base:
+            break
+        base = inner
+    module = type(base).__module__
+    if not module.startswith("transformers."):
+        return f"{type(base).__name__} is not a transformers-native model (remote code builds its own masks)"
+    config = getattr(base, "config", None)
+    if config is not None and getattr(config, "vision_config", None) is not None:
+        return "multimodal models use their own position ids"
+    attn = getattr(config, "_attn_implementation", None) or "sdpa"
+    if attn not in PACKING_ATTENTION:
+        return f"attention implementation {attn!r} does not take packed position ids"
+    return None
+
+
+def resolve_packing(cfg: Any, model: Any) -> bool:
+    """``data.packing`` for this run: true/false as written, ``"auto"`` = on where it is safe and useful.
+
+    auto packs when the model isolates packed samples (:func:`packing_support`) and the data is tokenized ahead
+    (not ``data.lazy`` / ``data.streaming``) and ``data.group_by_length`` is off. An explicit ``true`` on a model
+    that cannot isolate packed samples is an error rather than silent cross-contamination.
+    """
+    from ftcore.errors import FtcoreError
+
+    value = cfg.data.packing
+    reason = packing_support(model)
+    if value is True:
+        if reason is not None:
+            raise FtcoreError(f"{getattr(cfg, 'source', 'run.toml')}: data.packing: {reason}; "
+                              "set data.packing = false")
+        return True
+    if value is False:
+        return False
+    return reason is None and not (cfg.data.lazy or cfg.data.streaming or cfg.data.group_by_length)
+
+
+def uses_flash_attention(model: Any) -> bool:
+    """Whether the packed collator should flatten each batch into one row (flash-attention's varlen path)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    attn = getattr(getattr(base, "config", None), "_attn_implementation", None) or ""
+    return attn.startswith("flash_attention")
+
+
 def pack_for_training(cfg: Any, dataset: Any) -> Any:
-    """``dataset`` packed as the run says (``data.packing``), or unchanged.
+    """``dataset`` packed when ``data.packing`` is (resolved to) true, else unchanged.
 
     Lazy and streamed datasets are not packed ahead (they have no columns to plan with); the packed collator
     still isolates their samples, one per row.
     """
-    if dataset is None or not getattr(getattr(cfg, "data", None), "packing", False):
+    if dataset is None or getattr(getattr(cfg, "data", None), "packing", False) is not True:
         return dataset
     if not (hasattr(dataset, "column_names") and hasattr(dataset, "select")) and not isinstance(dataset, list):
         return dataset
