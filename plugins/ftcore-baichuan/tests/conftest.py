@@ -72,3 +72,33 @@ def baichuan2_13b_dir(tmp_path_factory) -> str:
 def baichuan_13b_dir(tmp_path_factory) -> str:
     return build_baichuan_dir(tmp_path_factory.mktemp("baichuan-13b") / "Baichuan-13B-Base", version=1,
                               thirteen_b=True)
+
+
+@pytest.fixture(scope="session")
+def baichuan1_dir(tmp_path_factory) -> str:
+    return build_baichuan_dir(tmp_path_factory.mktemp("baichuan") / "baichuan-7B", version=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_models(baichuan1_dir, baichuan_13b_dir, baichuan2_dir, baichuan2_13b_dir) -> dict:
+    """Every Baichuan model -> a builder returning the session's stand-in folder of its shape."""
+
+    def baichuan(out):
+        return baichuan1_dir
+
+    def baichuan_13b(out):
+        return baichuan_13b_dir
+
+    def baichuan2(out):
+        return baichuan2_dir
+
+    def baichuan2_13b(out):
+        return baichuan2_13b_dir
+
+    return {
+        "baichuan-7b": baichuan,
+        "baichuan-13b-chat": baichuan,
+        "baichuan-13b": baichuan_13b,
+        "baichuan2-7b*": baichuan2,
+        "baichuan2-13b*": baichuan2_13b,
+    }

@@ -79,3 +79,26 @@ def qwen3_dir(tmp_path_factory) -> str:
     from ftcore.testing import build_tiny_model_dir
 
     return build_tiny_model_dir(tmp_path_factory.mktemp("qwen3") / "Qwen3-0.6B", arch="qwen3")
+
+
+@pytest.fixture(scope="session")
+def tiny_models(qwen1_dir, qwen_vl_dir, qwen2_dir, qwen3_dir) -> dict:
+    """Every registered Qwen model -> its tiny stand-in: a builder returning one of the session's folders (Qwen-1,
+    Qwen-VL, Qwen2, Qwen3), or a transformers architecture the conformance kit builds (MoE, Qwen2-VL)."""
+    from ftcore_qwen.catalog import ARCH, qwen_specs
+
+    def qwen1(out):
+        return qwen1_dir
+
+    def qwen_vl(out):
+        return qwen_vl_dir
+
+    def qwen2(out):
+        return qwen2_dir
+
+    def qwen3(out):
+        return qwen3_dir
+
+    qwen_specs()  # fills ARCH
+    builders = {"qwen": qwen1, "qwen-vl": qwen_vl, "qwen2": qwen2, "qwen3": qwen3}
+    return {name: builders.get(arch, arch) for name, arch in ARCH.items()}

@@ -84,3 +84,17 @@ def build_tiny_model_dir(
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     return str(out)
+
+
+# The plugin conformance kit (docs/plugins.md, "Testing a plugin"); light to import, heavy work happens on call.
+from ftcore.testing.conformance import ConformanceReport, build_tiny_dir, check_plugin  # noqa: E402
+
+__all__ = [
+    "ConformanceReport",
+    "TINY_CONFIGS",
+    "build_tiny_dir",
+    "build_tiny_model_dir",
+    "check_plugin",
+    "qwen25_tokenizer",
+    "qwen25_tokenizer_dir",
+]

@@ -1,0 +1,540 @@
+"""Plugin conformance: check every model a plugin registers the way ftcore will use it, offline.
+
+    from ftcore.testing import check_plugin
+
+    def test_my_plugin_conforms(tmp_path):
+        check_plugin("ftcore-tigerbot", tiny_models={"tigerbot-*": "llama"}, work_dir=tmp_path)
+
+For each model the plugin registers (its ``register_models`` hook, called afresh):
+
+1. **spec** — the spec is valid and complete (hub ids or a path, a default template, default LoRA targets, a
+   ``chat`` or ``base`` tag, parseable requirements; with ``strict=True`` also both hubs and ``max_length``),
+   and the catalog attributes the name to this plugin (no duplicate-name conflict);
+2. **template** — the default template exists and encodes a conversation (with labelled tokens) and a
+   generation prompt with the model's tokenizer;
+3. **targets** — on a tiny instance of the architecture, every default LoRA target names Linear layers (and,
+   for ``multimodal`` models, none inside the vision tower);
+4. **train + infer** — for one representative per tiny architecture (or the models named in ``train``), a
+   two-step LoRA run with :func:`ftcore.train` on a few generated rows, then :func:`ftcore.infer` on the
+   checkpoint.
+
+Steps 2–4 need a tiny stand-in: ``tiny_models`` maps a model name or glob pattern to an architecture known to
+:func:`build_tiny_dir` (``qwen2``, ``qwen3``, ``llama``, ``qwen2_moe``, ``qwen3_moe``, ``qwen2_vl``,
+``qwen2_5_vl``) or to a callable ``builder(out_dir) -> model_dir`` (remote-code families write their stand-in
+modeling files there). Models no pattern matches get step 1 only and are listed as not exercised. Quantized
+models (``int4`` / ``int8`` / ``gptq`` / ``awq`` / ``bnb`` / ``fp8`` tags) are loaded as unquantized stand-ins
+and are not trained. One tiny instance per architecture is loaded (through the plugins' ``load_model`` hook)
+and shared by the models mapped to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ftcore.specs import ModelOptions, ModelSpec, TemplateSpec
+
+#: tags of quantized checkpoints: loaded as unquantized stand-ins, never trained by the check
+QUANTIZED_TAGS = frozenset({"int4", "int8", "gptq", "awq", "bnb", "fp8"})
+
+#: tiny settings for the architectures ``ftcore.testing.build_tiny_model_dir`` does not cover
+_MOE = dict(hidden_size=64, intermediate_size=128, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2,
+            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+            tie_word_embeddings=True)
+_VL_TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
+                rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]})
+_VL_VISION = dict(depth=2, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2, in_chans=3, in_channels=3,
+                  patch_size=14, spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=64,
+                  intermediate_size=64, fullatt_block_indexes=[1], window_size=56)
+EXTRA_TINY_CONFIGS: dict[str, dict[str, Any]] = {
+    "qwen2_moe": dict(_MOE, shared_expert_intermediate_size=64),
+    "qwen3_moe": dict(_MOE, head_dim=16),
+    "qwen2_vl": {"text_config": _VL_TEXT, "vision_config": _VL_VISION},
+    "qwen2_5_vl": {"text_config": _VL_TEXT, "vision_config": _VL_VISION},
+}
+VISION_ARCHS = ("qwen2_vl", "qwen2_5_vl")
+
+#: rows the train + infer step learns from (a few generated conversations)
+_ROWS = [
+    {"messages": [{"role": "user", "content": f"What is {a} plus {b}?"},
+                  {"role": "assistant", "content": f"{a} plus {b} is {a + b}."}]}
+    for a, b in ((1, 2), (2, 3), (3, 5), (4, 4), (5, 6), (7, 1), (8, 2), (9, 9))
+]
+_CONVERSATION = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Hello, who are you?"},
+    {"role": "assistant", "content": "I am a tiny test model."},
+    {"role": "user", "content": "What can you do?"},
+    {"role": "assistant", "content": "Very little, but reliably."},
+]
+
+
+def build_tiny_dir(out_dir: str | os.PathLike[str], arch: str, *, tokenizer_dir: str | None = None,
+                   seed: int = 0) -> str:
+    """A tiny random model of a transformers architecture (plus tokenizer, and processor for vision models).
+
+    ``qwen2`` / ``qwen3`` / ``llama`` come from :func:`ftcore.testing.build_tiny_model_dir`; ``qwen2_moe``,
+    ``qwen3_moe``, ``qwen2_vl`` and ``qwen2_5_vl`` are built here. The vocabulary follows the tokenizer (the real
+    Qwen2.5 one by default).
+    """
+    from ftcore.testing import TINY_CONFIGS, build_tiny_model_dir, qwen25_tokenizer_dir
+
+    if arch in TINY_CONFIGS:
+        return build_tiny_model_dir(out_dir, arch=arch, tokenizer_dir=tokenizer_dir, seed=seed)
+    if arch not in EXTRA_TINY_CONFIGS:
+        known = sorted({*TINY_CONFIGS, *EXTRA_TINY_CONFIGS})
+        raise ValueError(f"no tiny config for architecture {arch!r} (known: {', '.join(known)})")
+    out = Path(out_dir)
+    if (out / "config.json").is_file() and any(out.glob("*.safetensors")):
+        return str(out)
+    out.mkdir(parents=True, exist_ok=True)
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tokenizer_dir or qwen25_tokenizer_dir())
+    special = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    torch.manual_seed(seed)
+    if arch in VISION_ARCHS:
+        settings = EXTRA_TINY_CONFIGS[arch]
+        text = dict(settings["text_config"], vocab_size=len(tok), **special)
+        ids = {k: tok.convert_tokens_to_ids(t) for k, t in (("image_token_id", "<|image_pad|>"),
+                                                            ("video_token_id", "<|video_pad|>"),
+                                                            ("vision_start_token_id", "<|vision_start|>"),
+                                                            ("vision_end_token_id", "<|vision_end|>"))}
+        config = AutoConfig.for_model(arch, text_config=text, vision_config=settings["vision_config"], **ids,
+                                      **special)
+        model = AutoModelForImageTextToText.from_config(config)
+    else:
+        config = AutoConfig.for_model(arch, vocab_size=len(tok), **special, **EXTRA_TINY_CONFIGS[arch])
+        model = AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    if arch in VISION_ARCHS:
+        _save_vision_processor(out, tok, arch)
+    return str(out)
+
+
+def _save_vision_processor(out: Path, tok: Any, arch: str) -> None:
+    """The Qwen2-VL image processor (PIL backend: no torchvision needed) with small images, so tests stay fast.
+
+    Only the image processor is saved: a full ``Qwen2VLProcessor`` also needs a video processor (torchvision).
+    """
+    try:
+        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
+            Qwen2VLImageProcessorPil as ImageProcessor,
+        )
+    except ImportError:  # pragma: no cover - other transformers versions
+        from transformers import Qwen2VLImageProcessor as ImageProcessor
+    ImageProcessor(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 16).save_pretrained(out)
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ModelCheck:
+    """What the check found for one model."""
+
+    name: str
+    problems: list[str] = dataclasses.field(default_factory=list)
+    #: ``spec`` (static checks only), ``targets`` (tiny instance loaded, template and targets checked), ``trained``
+    exercised: str = "spec"
+    #: the stand-in architecture (or builder name) used, if any
+    tiny: str | None = None
+    #: resolved LoRA targets and how many Linear layers they wrap on the tiny instance
+    targets: list[str] = dataclasses.field(default_factory=list)
+    wrapped: int = 0
+    #: the answer of the trained checkpoint (train + infer step)
+    answer: str | None = None
+    checkpoint: str | None = None
+
+
+@dataclasses.dataclass
+class ConformanceReport:
+    """The result of :func:`check_plugin`: one :class:`ModelCheck` per model, plus plugin-level problems."""
+
+    plugin: str
+    models: list[ModelCheck] = dataclasses.field(default_factory=list)
+    plugin_problems: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        """Every problem, one line each, prefixed with the model name."""
+        out = list(self.plugin_problems)
+        for m in self.models:
+            out.extend(f"{m.name}: {p}" for p in m.problems)
+        return out
+
+    @property
+    def not_exercised(self) -> list[str]:
+        return [m.name for m in self.models if m.exercised == "spec"]
+
+    @property
+    def trained(self) -> list[str]:
+        return [m.name for m in self.models if m.exercised == "trained"]
+
+    def model(self, name: str) -> ModelCheck:
+        return next(m for m in self.models if m.name == name)
+
+    def summary(self) -> str:
+        n = len(self.models)
+        exercised = n - len(self.not_exercised)
+        return (
+            f"{self.plugin}: {n} models, {exercised} on a tiny instance, {len(self.trained)} trained + inferred, "
+            f"{len(self.problems)} problems"
+        )
+
+    def raise_if_problems(self) -> None:
+        if self.problems:
+            raise AssertionError(self.summary() + "\n" + "\n".join(self.problems))
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _find_plugin(plugin: ModuleType | object | str) -> tuple[Any, str, str | None, list[str]]:
+    """(plugin object, dist name, registered name or None, problems) for a module, object or dist name."""
+    from ftcore.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    if isinstance(plugin, str):
+        for name, info in pm.infos.items():
+            if plugin in (info.dist, info.name, info.module):
+                return pm.get_plugin(name), info.dist, name, []
+        for info in pm.broken:
+            if plugin in (info.dist, info.name, info.module):
+                return None, info.dist, None, [info.error or f"plugin {plugin} failed to load"]
+        return None, plugin, None, [f"plugin {plugin!r} is not installed (ftcore plugins lists the installed ones)"]
+    name = pm.get_name(plugin)
+    if name is not None:
+        info = pm.infos.get(name)
+        return plugin, info.dist if info else name, name, []
+    return plugin, getattr(plugin, "__name__", type(plugin).__name__), None, []
+
+
+def _collect(plugin: Any, hook: str) -> list[Any]:
+    impl = getattr(plugin, hook, None)
+    if impl is None:
+        return []
+    found: list[Any] = []
+    impl(register=found.append)
+    return found
+
+
+def _spec_problems(spec: ModelSpec, *, strict: bool) -> list[str]:
+    out = list(spec.problems())
+    if not spec.template:
+        out.append("no default template (template=...)")
+    if not spec.lora_targets:
+        out.append("no default LoRA targets (lora_targets=[...])")
+    if not ({"chat", "base"} & set(spec.tags)):
+        out.append("tags name neither 'chat' nor 'base'")
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+    except ImportError:  # pragma: no cover
+        Requirement = None  # type: ignore[assignment,misc]
+    if Requirement is not None:
+        for req in spec.requires:
+            try:
+                Requirement(req)
+            except InvalidRequirement:
+                out.append(f"requires: {req!r} is not a pip requirement")
+    if strict:
+        if spec.hub and set(spec.hub) != {"modelscope", "huggingface"}:
+            out.append(f"strict: hub ids for both modelscope and huggingface (has {', '.join(spec.hub)})")
+        if not spec.max_length:
+            out.append("strict: no max_length")
+    return out
+
+
+def _builder_for(name: str, tiny_models: Mapping[str, Any]) -> tuple[str, Any] | None:
+    if name in tiny_models:
+        return name, tiny_models[name]
+    for pattern, builder in tiny_models.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return pattern, builder
+    return None
+
+
+def _builder_key(builder: Any, taken: dict[int, str]) -> str:
+    """A readable, unique name per builder: the architecture, or the callable's name (``#2``… when reused)."""
+    if isinstance(builder, str):
+        return builder
+    if id(builder) in taken:
+        return taken[id(builder)]
+    base = getattr(builder, "__name__", None) or type(builder).__name__
+    key, n = base, 1
+    while key in taken.values():
+        n += 1
+        key = f"{base}#{n}"
+    taken[id(builder)] = key
+    return key
+
+
+def _is_quantized(spec: ModelSpec) -> bool:
+    return bool(QUANTIZED_TAGS & set(spec.tags))
+
+
+def _unquantized(spec: ModelSpec) -> ModelSpec:
+    """The spec as a plain stand-in: no quantization tags or quantization requirements."""
+    quant_reqs = ("optimum", "gptq", "auto_gptq", "auto-gptq", "gptqmodel", "autoawq", "bitsandbytes")
+    return dataclasses.replace(
+        spec,
+        tags=[t for t in spec.tags if t not in QUANTIZED_TAGS],
+        requires=[r for r in spec.requires if not r.lower().startswith(quant_reqs)],
+    )
+
+
+def _linear_like(module: Any) -> bool:
+    import torch
+
+    if isinstance(module, torch.nn.Linear):
+        return True
+    return type(module).__name__ in ("Conv1D", "Linear4bit", "Linear8bitLt", "QuantLinear")
+
+
+def _check_targets(model: Any, spec: ModelSpec, check: ModelCheck) -> None:
+    from ftcore.errors import FtcoreError
+    from ftcore.tuners import resolve_targets
+
+    try:
+        targets = resolve_targets(model, "auto", spec)
+    except FtcoreError as exc:
+        check.problems.append(f"LoRA targets do not resolve: {exc}")
+        return
+    check.targets = list(targets)
+    multimodal = "multimodal" in spec.tags
+    wrapped = 0
+    for target in targets:
+        hits = [(n, m) for n, m in model.named_modules() if n == target or n.rsplit(".", 1)[-1] == target]
+        linear = [n for n, m in hits if _linear_like(m)]
+        if not linear:
+            kinds = sorted({type(m).__name__ for _, m in hits}) or ["nothing"]
+            check.problems.append(f"LoRA target {target!r} matches no Linear layer (matches {', '.join(kinds)})")
+        if multimodal:
+            vision = [n for n in linear if any(k in n.split(".") for k in ("visual", "vision_tower", "vision_model"))]
+            if vision:
+                check.problems.append(
+                    f"LoRA target {target!r} reaches the vision tower ({vision[0]}); the default keeps it frozen"
+                )
+        wrapped += len(linear)
+    check.wrapped = wrapped
+
+
+def _check_template(spec: ModelSpec, tokenizer: Any, check: ModelCheck) -> None:
+    from ftcore.templates import IGNORE_INDEX, get_template
+
+    try:
+        template = get_template(spec.template, tokenizer, model_spec=spec, max_length=256)
+        conversation = _CONVERSATION if template.supports_multi_turn else _CONVERSATION[:1] + _CONVERSATION[-2:]
+        enc = template.encode(conversation)
+        if not any(label != IGNORE_INDEX for label in enc["labels"]):
+            check.problems.append(f"template {spec.template!r}: the answer carries no labelled token")
+        if not template.encode_prompt(conversation[:-1]):
+            check.problems.append(f"template {spec.template!r}: empty generation prompt")
+    except Exception as exc:  # noqa: BLE001 - reported, the other checks go on
+        check.problems.append(f"template {spec.template!r} fails on this model's tokenizer: {type(exc).__name__}: {exc}")
+
+
+def _load_tiny(spec: ModelSpec, model_dir: str) -> tuple[Any, Any]:
+    from ftcore.plugins import get_plugin_manager
+
+    options = ModelOptions(model_dir=model_dir, dtype="fp32", trust_remote_code=spec.trust_remote_code)
+    result = get_plugin_manager().hook.load_model(spec=spec, options=options)
+    if result is None:
+        raise RuntimeError("no plugin loaded it")
+    return result
+
+
+def _train_and_infer(spec_name: str, model_dir: str, work: Path, check: ModelCheck, steps: int) -> None:
+    """Two LoRA steps through :func:`ftcore.train` with the catalog spec pointed at the tiny folder, then infer."""
+    import ftcore
+    from ftcore.registry import get_catalog
+
+    data = work / "conformance-rows.jsonl"
+    if not data.is_file():
+        data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _ROWS), encoding="utf-8")
+    catalog_spec = get_catalog().models.get(spec_name)
+    saved = catalog_spec.path
+    catalog_spec.path = model_dir  # a spec's local folder comes before its hub ids
+    try:
+        config = {
+            "model": {"name": spec_name, "dtype": "fp32"},
+            "template": {"max_length": 128},
+            "data": {"datasets": [{"path": str(data)}], "test_ratio": 0.0, "sample": -1},
+            "tuner": {"method": "lora", "rank": 4, "alpha": 8, "dropout": 0.0, "targets": "auto"},
+            "train": {"max_steps": steps, "batch_size": 2, "grad_accum": 1, "lr": 1e-3, "logging_steps": 1,
+                      "eval_steps": steps, "save_steps": steps, "report_to": [], "dataloader_num_workers": 0,
+                      "warmup_ratio": 0.0},
+            "output": {"dir": str(work / "output")},
+        }
+        result = ftcore.train(config)
+        check.checkpoint = result.last_checkpoint or result.best_checkpoint
+        if not check.checkpoint:
+            check.problems.append("train: no checkpoint written")
+            return
+        answer = ftcore.infer(check.checkpoint, "What is 2 plus 2?", max_new_tokens=4, do_sample=False)
+        if not isinstance(answer, str):
+            check.problems.append(f"infer returned {type(answer).__name__}, not text")
+            return
+        check.answer = answer
+        check.exercised = "trained"
+    except Exception as exc:  # noqa: BLE001 - reported with the model's name
+        check.problems.append(f"train + infer failed: {type(exc).__name__}: {exc}")
+    finally:
+        catalog_spec.path = saved
+
+
+def check_plugin(
+    plugin: ModuleType | object | str,
+    *,
+    tiny_models: Mapping[str, str | Callable[[Path], str]] | None = None,
+    models: Iterable[str] | None = None,
+    train: str | Iterable[str] = "representatives",
+    work_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    steps: int = 2,
+    raise_on_problems: bool = True,
+) -> ConformanceReport:
+    """Check every model ``plugin`` registers (see the module docstring) and return the report.
+
+    :param plugin: the plugin module (or object), or its distribution / entry-point name. A module that is not
+        installed is registered for the duration of the check.
+    :param tiny_models: model name or glob pattern -> tiny architecture name, or ``builder(out_dir) -> folder``.
+    :param models: check only these models (default: all the plugin registers).
+    :param train: ``"representatives"`` (one unquantized model per tiny architecture), ``"none"``, ``"all"``
+        (every unquantized exercised model), or model names.
+    :param work_dir: where tiny models, data and runs go (default: a new temporary folder).
+    :param strict: also require hub ids on both hubs and ``max_length``.
+    :param steps: training steps of the train + infer check.
+    :param raise_on_problems: raise ``AssertionError`` listing every problem (pytest shows it) instead of only
+        returning the report.
+    """
+    from ftcore.plugins import PluginInfo, get_plugin_manager
+    from ftcore.registry import get_catalog, reset
+
+    obj, dist, registered, problems = _find_plugin(plugin)
+    report = ConformanceReport(plugin=dist, plugin_problems=problems)
+    if obj is None:
+        if raise_on_problems:
+            report.raise_if_problems()
+        return report
+    pm = get_plugin_manager()
+    temporary = None
+    if registered is None:
+        temporary = f"conformance:{dist}"
+        pm.add(obj, PluginInfo(name=temporary, dist=dist, version="local", module=dist))
+        reset()
+    try:
+        _check(obj, dist, report, tiny_models or {}, models, train, work_dir, strict, steps)
+    finally:
+        if temporary is not None:
+            pm.unregister(name=temporary)
+            pm.infos.pop(temporary, None)
+            reset()
+    if raise_on_problems:
+        report.raise_if_problems()
+    return report
+
+
+def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[str, Any],
+           models: Iterable[str] | None, train: str | Iterable[str], work_dir: Any, strict: bool,
+           steps: int) -> None:
+    from ftcore.registry import get_catalog
+
+    catalog = get_catalog()
+    specs: list[ModelSpec] = _collect(obj, "register_models")
+    templates: list[TemplateSpec] = _collect(obj, "register_templates")
+    if not specs and not templates:
+        report.plugin_problems.append("the plugin registers no models and no templates")
+    wanted = set(models) if models is not None else None
+    if wanted is not None:
+        unknown = wanted - {s.name for s in specs}
+        report.plugin_problems.extend(f"{n}: not registered by the plugin" for n in sorted(unknown))
+        specs = [s for s in specs if s.name in wanted]
+    for t in templates:
+        owner = catalog.templates.specs.get(t.name)
+        if t.name in catalog.templates.conflicts:
+            report.plugin_problems.append(catalog.templates.conflicts[t.name])
+        elif owner is None or not owner.plugin.startswith(dist):
+            report.plugin_problems.append(f"template {t.name!r} is not in the catalog as this plugin's")
+
+    work = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="ftcore-conformance-"))
+    work.mkdir(parents=True, exist_ok=True)
+    groups: dict[str, list[tuple[ModelSpec, ModelCheck]]] = {}
+    builders: dict[str, Any] = {}
+    taken: dict[int, str] = {}
+    for spec in specs:
+        check = ModelCheck(spec.name)
+        report.models.append(check)
+        check.problems.extend(_spec_problems(spec, strict=strict))
+        if spec.name in catalog.models.conflicts:
+            check.problems.append(catalog.models.conflicts[spec.name])
+        else:
+            registered = catalog.models.specs.get(spec.name)
+            if registered is None or not registered.plugin.startswith(dist):
+                owner = registered.plugin if registered is not None else "nobody"
+                check.problems.append(f"the catalog does not list it as {dist}'s (owner: {owner})")
+        if spec.template and spec.template not in catalog.templates:
+            check.problems.append(f"template {spec.template!r} is not registered (ftcore templates)")
+        found = _builder_for(spec.name, tiny_models)
+        if found is not None:
+            key = _builder_key(found[1], taken)
+            builders[key] = found[1]
+            check.tiny = key
+            groups.setdefault(key, []).append((spec, check))
+
+    to_train = _training_set(groups, train)
+    for index, (key, members) in enumerate(groups.items()):
+        builder = builders[key]
+        out = work / f"tiny-{index}-{''.join(c if c.isalnum() else '-' for c in key)}"
+        try:
+            model_dir = builder(out) if callable(builder) else build_tiny_dir(out, builder)
+        except Exception as exc:  # noqa: BLE001
+            for _, check in members:
+                check.problems.append(f"tiny stand-in {key!r} failed to build: {type(exc).__name__}: {exc}")
+            continue
+        plain = [s for s, _ in members if not _is_quantized(s)]
+        lead = plain[0] if plain else _unquantized(members[0][0])
+        try:
+            model, tokenizer = _load_tiny(lead, model_dir)
+        except Exception as exc:  # noqa: BLE001
+            for _, check in members:
+                check.problems.append(f"loading the tiny stand-in as {lead.name} failed: {type(exc).__name__}: {exc}")
+            continue
+        for spec, check in members:
+            _check_template(spec, tokenizer, check)
+            _check_targets(model, spec, check)
+            check.exercised = "targets"
+        del model
+        for spec, check in members:
+            if spec.name in to_train and not check.problems:
+                _train_and_infer(spec.name, model_dir, work, check, steps)
+
+
+def _training_set(groups: Mapping[str, list[tuple[ModelSpec, ModelCheck]]], train: str | Iterable[str]) -> set[str]:
+    if isinstance(train, str):
+        if train == "none":
+            return set()
+        if train == "all":
+            return {s.name for members in groups.values() for s, _ in members if not _is_quantized(s)}
+        if train == "representatives":
+            out = set()
+            for members in groups.values():
+                plain = [s.name for s, _ in members if not _is_quantized(s)]
+                if plain:
+                    out.add(plain[0])
+            return out
+        return {train}
+    return set(train)
+
+
+__all__ = ["ConformanceReport", "ModelCheck", "build_tiny_dir", "check_plugin"]
