@@ -85,7 +85,7 @@ def build_tiny_dir(out_dir: str | os.PathLike[str], arch: str, *, tokenizer_dir:
     ``qwen3_moe``, ``qwen2_vl`` and ``qwen2_5_vl`` are built here. The vocabulary follows the tokenizer (the real
     Qwen2.5 one by default).
     """
-    from ftcore.testing import TINY_CONFIGS, build_tiny_model_dir, qwen25_tokenizer_dir
+    from ftcore.testing import TINY_CONFIGS, build_tiny_model_dir
 
     if arch in TINY_CONFIGS:
         return build_tiny_model_dir(out_dir, arch=arch, tokenizer_dir=tokenizer_dir, seed=seed)
@@ -99,7 +99,12 @@ def build_tiny_dir(out_dir: str | os.PathLike[str], arch: str, *, tokenizer_dir:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(tokenizer_dir or qwen25_tokenizer_dir())
+    if tokenizer_dir is None:
+        from ftcore.testing import qwen25_tokenizer
+
+        tok = qwen25_tokenizer()  # loaded once per process
+    else:
+        tok = AutoTokenizer.from_pretrained(tokenizer_dir)
     special = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     torch.manual_seed(seed)
     if arch in VISION_ARCHS:
