@@ -273,3 +273,12 @@ class PackedCollator:
             if n < width:
                 position_ids[k, n:] = torch.arange(width - n)
         return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}
+
+
+def adapt_collator(collator: Any, model: Any) -> Any:
+    """With flash-attention, make a packing collator flatten each batch into one row (its varlen path needs a
+    batch of one; see the module docstring). Other collators come back unchanged."""
+    packed = collator if isinstance(collator, PackedCollator) else getattr(collator, "_packed", None)
+    if isinstance(packed, PackedCollator) and uses_flash_attention(model):
+        packed.flatten = True
+    return collator

@@ -242,6 +242,15 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     _say(f"tuner {cfg.tuner.method}" + (f" on {', '.join(options.targets)}" if options.targets else "")
          + f": {describe_parameters(model)}")
 
+    from ftcore.data.packing import adapt_collator, pack_for_training, packing_length, resolve_packing
+
+    cfg.data.packing = resolve_packing(cfg, model)  # "auto" → true/false, recorded in run.toml
+    if cfg.data.packing:
+        data.train = pack_for_training(cfg, data.train)
+        if has_eval:
+            data.validation = pack_for_training(cfg, data.validation)
+        _say(f"data: packed into {len(data.train)} rows of up to {packing_length(cfg)} tokens")
+
     lr = resolved_lr(cfg)
     resume = _resume_path(cfg, spec.name)
     run_dir_text = None
@@ -276,7 +285,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
         args=args,
         train_dataset=data.train,
         eval_dataset=data.validation if has_eval else None,
-        data_collator=make_collator(cfg, tokenizer),
+        data_collator=adapt_collator(make_collator(cfg, tokenizer), model),
         processing_class=tokenizer,
         run_toml=run_toml,
         loss_only_head=cfg.train.loss_only_head,
