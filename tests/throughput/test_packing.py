@@ -140,3 +140,35 @@ def test_pack_for_training_follows_the_config():
     assert "position_ids" in packed.column_names
     assert all(len(r) <= 50 for r in packed["input_ids"])
     assert sum(len(r) for r in packed["input_ids"]) == 100 and len(packed) == 2
+
+
+def test_resolve_packing_auto_explicit_and_unsupported():
+    import torch
+
+    from ftcore.config import config_from_dict
+    from ftcore.data.packing import adapt_collator, packing_support, resolve_packing
+    from ftcore.errors import FtcoreError
+
+    model = load_tiny("qwen2")
+    assert packing_support(model) is None
+
+    class RemoteCodeLM(torch.nn.Module):  # stands in for a trust_remote_code model (builds its own masks)
+        config = model.config
+
+    remote = RemoteCodeLM()
+    assert "not a transformers-native" in packing_support(remote)
+
+    auto = config_from_dict({})
+    assert auto.data.packing == "auto"
+    assert resolve_packing(auto, model) is True
+    assert resolve_packing(auto, remote) is False
+    assert resolve_packing(config_from_dict({"data": {"group_by_length": True}}), model) is False
+    assert resolve_packing(config_from_dict({"data": {"lazy": True}}), model) is False
+    assert resolve_packing(config_from_dict({"data": {"packing": False}}), model) is False
+    with pytest.raises(FtcoreError, match="data.packing"):
+        resolve_packing(config_from_dict({"data": {"packing": True}}), remote)
+
+    collator = PackedCollator(pad_token_id=0)
+    assert adapt_collator(collator, model).flatten is False
+    model.config._attn_implementation = "flash_attention_2"
+    assert adapt_collator(collator, model).flatten is True
