@@ -77,3 +77,17 @@ def test_entry_module_imports_no_torch():
            "print(sorted(m for m in ('torch', 'transformers', 'peft', 'datasets') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_models_come_and_go_with_the_plugin():
+    """Emulates install / uninstall with FTCORE_LOAD_PLUGINS (empty = the core alone)."""
+    import os
+
+    def models(load_plugins):
+        env = {**os.environ, "FTCORE_LOAD_PLUGINS": load_plugins}
+        out = subprocess.run([sys.executable, "-m", "ftcore", "models", "--json"], capture_output=True, text=True,
+                             check=True, env=env).stdout
+        return {r["name"] for r in json.loads(out)}
+
+    assert not models("") & set(SEED)
+    assert set(SEED) <= models("ftcore-baichuan")

@@ -131,3 +131,25 @@ def test_entry_module_imports_no_torch():
            "print(sorted(m for m in ('torch', 'transformers', 'peft', 'datasets') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def _models_with(load_plugins: str) -> dict:
+    env = {**os.environ, "FTCORE_LOAD_PLUGINS": load_plugins}
+    out = subprocess.run([sys.executable, "-m", "ftcore", "models", "--json"], capture_output=True, text=True,
+                         check=True, env=env).stdout
+    return {r["name"]: r for r in json.loads(out)}
+
+
+def test_installing_and_uninstalling_the_plugin_adds_and_removes_the_models():
+    """Emulated with FTCORE_LOAD_PLUGINS (empty = the core alone, as before ``pip install ftcore-qwen`` / after
+    ``pip uninstall``); the distribution's real entry point is checked too."""
+    from importlib.metadata import distribution
+
+    eps = [ep for ep in distribution("ftcore-qwen").entry_points if ep.group == "ftcore"]
+    assert [(ep.name, ep.value) for ep in eps] == [("qwen", "ftcore_qwen")]
+    core_only = _models_with("")
+    assert not [n for n in core_only if n.startswith("qwen")]
+    with_qwen = _models_with("ftcore-qwen")
+    assert set(SEED) <= set(with_qwen)
+    assert {r["plugin"].split(" ")[0] for n, r in with_qwen.items() if n.startswith("qwen")} == {"ftcore-qwen"}
+    assert set(with_qwen) - set(core_only) == {n for n in with_qwen if with_qwen[n]["plugin"].startswith("ftcore-qwen")}
