@@ -239,3 +239,12 @@ def test_row_numbers_survive_a_per_dataset_sample(tmp_path, jsonl, make_cfg, fak
     src = out.report.sources[0]
     assert src.rows == 40
     assert all(r % 10 == 1 for r in src.examples["missing field"])
+
+
+def test_cache_entry_leaves_no_work_files(tmp_path, jsonl, make_cfg, fake_template):
+    jsonl(tmp_path / "a.jsonl", qr(20))
+    out = prepare_data(make_cfg(datasets=["a.jsonl"], cache_dir="cc", test_ratio=0.1), fake_template())
+    entries = sorted(p.name for p in (tmp_path / "cc").iterdir())
+    assert entries == [out.fingerprints["data"]]
+    assert sorted(p.name for p in (tmp_path / "cc" / entries[0]).iterdir()) == [
+        "meta.json", "report.json", "train", "validation"]

@@ -21,6 +21,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -51,6 +52,13 @@ ENCODED_COLUMNS = ("input_ids", "labels", "length")
 BATCH = 256
 #: smaller sets are prepared without progress bars (they take a blink)
 PROGRESS_MIN_ROWS = 20_000
+#: where intermediate map results go while a cache entry is built (removed once it is saved)
+_WORK_DIR: ContextVar[Path | None] = ContextVar("ftcore_data_work_dir", default=None)
+
+
+def _map_file(fingerprint: str | None) -> str | None:
+    work = _WORK_DIR.get()
+    return str(work / f"{fingerprint}.arrow") if work is not None and fingerprint else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -245,7 +253,8 @@ def normalize_dataset(ds: Any, source: Source, src: int, *, num_proc: int = 1, f
         return ds.map(
             fn, batched=True, batch_size=BATCH, with_indices=True, features=normalized_features(),
             remove_columns=ds.column_names, num_proc=_num_proc(ds, num_proc), load_from_cache_file=False,
-            new_fingerprint=fingerprint or uuid.uuid4().hex, desc=f"ftcore: reading {source.label}",
+            new_fingerprint=fingerprint or uuid.uuid4().hex, cache_file_name=_map_file(fingerprint),
+            desc=f"ftcore: reading {source.label}",
         )
 
 
@@ -498,7 +507,8 @@ def encode_dataset(ds: Any, template: Any, labels: Sequence[str], part: str, rep
         enc = ds.map(
             fn, batched=True, batch_size=BATCH, remove_columns=["messages", "images"], features=features,
             num_proc=_num_proc(ds, num_proc), load_from_cache_file=False,
-            new_fingerprint=fingerprint or uuid.uuid4().hex, desc=f"ftcore: tokenizing {part}",
+            new_fingerprint=fingerprint or uuid.uuid4().hex, cache_file_name=_map_file(fingerprint),
+            desc=f"ftcore: tokenizing {part}",
         )
     table = enc.data
     errors = table.column("_error").to_pylist()
@@ -535,8 +545,24 @@ def _code_hash(fn: Any) -> str | None:
     return hashlib.sha256(code.co_code + repr(code.co_consts).encode()).hexdigest()[:16]
 
 
+def _set_fields(spec: Any) -> dict[str, Any]:
+    """A spec's fields that differ from their defaults (a field added to the class later changes no key)."""
+    out = {}
+    full = spec_to_dict(spec)
+    for f in dataclasses.fields(spec):
+        if f.default is not dataclasses.MISSING:
+            default: Any = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = dataclasses.MISSING
+        if getattr(spec, f.name) != default:
+            out[f.name] = full[f.name]
+    return out
+
+
 def spec_fingerprint(spec: DatasetSpec) -> str:
-    d = spec_to_dict(spec)
+    d = _set_fields(spec)
     d["preprocess_code"] = _code_hash(spec.preprocess)
     d["get_code"] = _code_hash(spec.get)
     d.pop("description", None)
@@ -551,7 +577,7 @@ def template_fingerprint(template: Any) -> str:
     spec = getattr(template, "spec", None)
     d = {
         "class": f"{type(template).__module__}.{type(template).__qualname__}",
-        "spec": spec_to_dict(spec) if dataclasses.is_dataclass(spec) else repr(spec),
+        "spec": _set_fields(spec) if dataclasses.is_dataclass(spec) else repr(spec),
         "settings": {k: getattr(template, k, None)
                      for k in ("system", "max_length", "truncation", "loss_on", "train_on_prompt")},
     }
@@ -671,8 +697,27 @@ def prepare_data(cfg: Any, template: Any, tokenizer: Any = None) -> PreparedData
             log.info("data: using the tokenized cache %s (delete it to re-tokenize)", folder)
             report.log()
             return PreparedData(train, val, report, fingerprints, cache_hit=True, cache_dir=str(folder))
+    work = None
+    if folder is not None:
+        work = folder.with_name(f"{folder.name}.work-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        work.mkdir(parents=True, exist_ok=True)
+    token = _WORK_DIR.set(work)
+    try:
+        return _prepare_eager(cfg, template, loaded, key, folder, fingerprints, work)
+    finally:
+        _WORK_DIR.reset(token)
+
+
+def _prepare_eager(cfg: Any, template: Any, loaded: _Loaded, key: str | None, folder: Path | None,
+                   fingerprints: dict[str, str], work: Path | None) -> PreparedData:
+    data = cfg.data
     report = DataReport()
-    train, val = _normalize_all(loaded, data, report, key)
+    try:
+        train, val = _normalize_all(loaded, data, report, key)
+    except BaseException:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     labels = [s.label for s in loaded.sources]
     if data.lazy:
         from ftcore.data.lazy import LazyEncodedDataset
@@ -689,16 +734,23 @@ def prepare_data(cfg: Any, template: Any, tokenizer: Any = None) -> PreparedData
                              strict=data.strict, fingerprint=_fp(key, "encode-val") if key else None)
         if len(val) == 0:
             val = None
-    report.check_usable()
-    if len(train) == 0:
-        raise FtcoreError(f"data: no usable training rows in {', '.join(labels)}")
+    try:
+        report.check_usable()
+        if len(train) == 0:
+            raise FtcoreError(f"data: no usable training rows in {', '.join(labels)}")
+    except BaseException:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     report.log()
     _log_stats("train", train)
     _log_stats("validation", val)
     if folder is not None:
         folder.parent.mkdir(parents=True, exist_ok=True)
         _save_cached(folder, train, val, report, {"key": key, "sources": fingerprints})
-        cached = _load_cached(folder)  # serve from the cache files (memory-mapped, independent of temp files)
+        cached = _load_cached(folder)  # serve from the cache files (memory-mapped, independent of the work files)
         if cached is not None:
             train, val, _ = cached
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
     return PreparedData(train, val, report, fingerprints, cache_dir=str(folder) if folder else None)
