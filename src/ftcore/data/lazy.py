@@ -31,7 +31,7 @@ class LazyEncodedDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def _encode(self, i: int) -> dict[str, list[int]] | None:
+    def _encode(self, i: int) -> dict[str, Any] | None:
         from ftcore.data.pipeline import encode_rows
 
         row = self.rows[i]
