@@ -390,6 +390,7 @@ def cross_check(cfg: RunConfig) -> list[str]:
         )
     if cfg.tuner.method == "qlora" and not quantized:
         cfg.model.quantization.bits = 4
+        quantized = True
     if cfg.train.deepspeed and cfg.model.device_map not in (None, "none"):
         out.append(
             "train.deepspeed: DeepSpeed cannot be combined with model.device_map (model parallel); remove one of them"
@@ -410,9 +411,15 @@ def cross_check(cfg: RunConfig) -> list[str]:
         out.append("data.sample: must be > 0, or -1 to use every row")
     if cfg.hub.push and cfg.hub.hub == "local" and not cfg.hub.local_dir:
         out.append("hub.local_dir: hub = 'local' pushes to a folder; set hub.local_dir")
-    if cfg.train.only_save_model is False and cfg.train.deepspeed and cfg.tuner.method == "full":
+    if quantized and cfg.train.ddp_backend == "gloo":
         out.append(
-            "train.only_save_model: optimizer states of a full DeepSpeed run are not saved; leave it unset"
+            "train.ddp_backend: gloo cannot run DDP over a bitsandbytes-quantized model; "
+            "leave ddp_backend unset (nccl on GPUs) or set model.quantization.bits = 0"
+        )
+    if cfg.train.test_oom_error and (cfg.data.lazy or cfg.data.streaming):
+        out.append(
+            "train.test_oom_error: sorting longest-first needs every sample tokenized ahead of training; "
+            "set data.lazy = false and data.streaming = false"
         )
     return out
 

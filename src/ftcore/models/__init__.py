@@ -131,17 +131,39 @@ def model_options(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model
     m = cfg.model
     q = m.quantization
     trust = m.trust_remote_code if m.trust_remote_code is not None else spec.trust_remote_code
+    device_map, max_memory = process_devices(m.device_map, m.max_memory)
     return ModelOptions(
         model_dir=model_dir,
         dtype=dtype or resolve_dtype(m.dtype, spec),
         attn=None if m.attn == "auto" else m.attn,
         trust_remote_code=bool(trust),
         load_model=load_model,
-        device_map=m.device_map,
-        max_memory=m.max_memory,
+        device_map=device_map,
+        max_memory=max_memory,
         quantization=q.model_dump() if q.bits else None,
         revision=m.revision or spec.revision,
     )
+
+
+def process_devices(device_map: Any, max_memory: dict[str, str] | None) -> tuple[Any, Any]:
+    """``model.device_map`` / ``model.max_memory`` as this process loads with: under torchrun each process gets its
+    own GPU (DDP) or its own group of GPUs (MP+DDP), see :func:`ftcore.training.distributed.process_device_map`;
+    GPU numbers written as TOML keys (``"0"``) become ints, as accelerate wants them."""
+    from ftcore.training import distributed as dist
+
+    n_gpus = 0
+    if dist.is_distributed() or device_map not in (None, "none"):
+        import torch
+
+        n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    device_map, budget, _ = dist.process_device_map(
+        device_map, max_memory, n_gpus=n_gpus, local_rank=dist.local_rank(),
+        local_world_size=dist.local_world_size(), distributed=dist.is_distributed())
+    if budget:
+        budget = {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in budget.items()}
+    if isinstance(device_map, dict):
+        device_map = {k: int(v) if isinstance(v, str) and v.isdigit() else v for k, v in device_map.items()}
+    return device_map, budget
 
 
 def load(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model: bool = True,

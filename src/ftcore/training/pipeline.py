@@ -30,6 +30,10 @@ def _rank() -> int:
     return int(os.environ.get("RANK", "0") or 0)
 
 
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
 def _is_main() -> bool:
     return _rank() == 0
 
@@ -144,22 +148,57 @@ def _training_arguments(cfg: RunConfig, run_dir: Path, *, lr: float, dtype: str,
         remove_unused_columns=False,
         disable_tqdm=False,
         prediction_loss_only=True,
-        train_sampling_strategy="group_by_length" if cfg.data.group_by_length else "random",
+        train_sampling_strategy=_sampling_strategy(cfg),
         ddp_backend=t.ddp_backend,
         log_level="warning",
     )
+    if _cpu_only() and not t.deepspeed:
+        kwargs["use_cpu"] = True  # DDP over gloo on a machine without GPUs (DeepSpeed: DS_ACCELERATOR=cpu)
+    if world_size() > 1:
+        # the seed: with gradient checkpointing every parameter is used once per step (no search, no buffer sync)
+        kwargs["ddp_find_unused_parameters"] = not t.gradient_checkpointing
+        kwargs["ddp_broadcast_buffers"] = not t.gradient_checkpointing
     if t.deepspeed:
         kwargs["deepspeed"] = deepspeed_config(cfg)
     return TrainingArguments(**kwargs)
 
 
+def _cpu_only() -> bool:
+    """No accelerator: accelerate then needs ``cpu=True`` to run several processes (gloo), DeepSpeed excepted."""
+    from ftcore.models import _accelerator
+
+    return _accelerator() == "cpu"
+
+
+def _sampling_strategy(cfg: RunConfig) -> str:
+    if cfg.train.test_oom_error:
+        return "sequential"  # the training set is sorted longest-first: keep that order
+    return "group_by_length" if cfg.data.group_by_length else "random"
+
+
 def deepspeed_config(cfg: RunConfig) -> Any:
-    """The ``deepspeed`` TrainingArguments value of ``train.deepspeed`` (a JSON file; presets come with issue 7)."""
-    value = cfg.train.deepspeed
-    path = Path(cfg.resolve_path(value)) if value else None
-    if path is not None and path.is_file():
-        return str(path)
-    raise FtcoreError(f"{cfg.source}: train.deepspeed: {value} is not a DeepSpeed JSON config file")
+    """The ``deepspeed`` TrainingArguments value of ``train.deepspeed``: a shipped preset's JSON file
+    (``ftcore/training/ds_configs/<preset>.json``) or the user's file; ``"auto"`` values are filled by transformers."""
+    from ftcore.training.distributed import check_deepspeed_installed, deepspeed_config_path
+
+    check_deepspeed_installed()
+    return deepspeed_config_path(str(cfg.train.deepspeed), cfg.base_dir, cfg.source)
+
+
+#: the seed keeps at most this many of the longest samples with ``test_oom_error``
+OOM_TEST_ROWS = 20000
+
+
+def longest_first(dataset: Any, limit: int = OOM_TEST_ROWS, source: str = "run.toml") -> Any:
+    """``dataset`` reordered longest sample first (ties keep their order), at most ``limit`` rows — the seed's
+    ``test_oom_error``: the first steps meet the longest batches, so an out-of-memory error shows at once."""
+    if not hasattr(dataset, "select") or not hasattr(dataset, "column_names") or \
+            "input_ids" not in (dataset.column_names or []):
+        raise FtcoreError(f"{source}: train.test_oom_error: needs a tokenized training set (not data.lazy or "
+                          "data.streaming)")
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])[:limit]
+    return dataset.select(order)
 
 
 def _resume_path(cfg: RunConfig, model_name: str) -> str | None:
@@ -180,6 +219,28 @@ def _resume_path(cfg: RunConfig, model_name: str) -> str | None:
     return path
 
 
+def _check_resumable(cfg: RunConfig, path: str) -> None:
+    """A checkpoint saved with only_save_model holds no optimizer / scheduler / RNG state."""
+    folder = Path(path)
+    has_ds_state = any(p.is_dir() and p.name.startswith("global_step") for p in folder.iterdir())
+    has_state = (folder / "optimizer.pt").is_file() or (folder / "scheduler.pt").is_file() or has_ds_state
+    if has_state:
+        return
+    if cfg.train.deepspeed:
+        raise FtcoreError(
+            f"{cfg.source}: train.resume_from_checkpoint: {path} holds no DeepSpeed state (it was saved with "
+            "train.only_save_model = true, the default for DeepSpeed); train with only_save_model = false to resume")
+    _say(f"resume: {path} holds weights only (only_save_model): the optimizer and scheduler start afresh")
+
+
+def _allow_split_model_under_ddp(model: Any) -> None:
+    """MP+DDP: a process's model spans its group of GPUs; accelerate then must wrap it in DDP without device_ids."""
+    device_map = getattr(model, "hf_device_map", None) or {}
+    gpus = {d for d in device_map.values() if d not in ("cpu", "disk")}
+    if world_size() > 1 and len(gpus) > 1:
+        os.environ["ACCELERATE_BYPASS_DEVICE_MAP"] = "true"
+
+
 # ------------------------------------------------------------------------------------------------ train
 
 
@@ -197,8 +258,13 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     check_references(cfg)
 
     from accelerate import PartialState
+    from transformers import set_seed
 
-    PartialState()  # joins the process group under torchrun, so the output folder can be broadcast
+    if cfg.train.deepspeed and _cpu_only():
+        os.environ.setdefault("DS_ACCELERATOR", "cpu")  # before deepspeed is first imported
+    # joins the process group under torchrun, so the output folder can be broadcast
+    PartialState(cpu=_cpu_only(), **({"backend": cfg.train.ddp_backend} if cfg.train.ddp_backend else {}))
+    set_seed(cfg.train.seed + _rank())  # the seed: seed + rank, before the model and the adapters are created
 
     from ftcore.models import load, resolve_dtype, resolve_model
     from ftcore.plugins import get_plugin_manager
@@ -210,6 +276,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     load_dtype = "fp32" if dtype == "fp16" and cfg.tuner.method == "full" else dtype
     _say(f"model {spec.name}: {model_dir} ({load_dtype})")
     model, tokenizer = load(cfg, spec, model_dir, dtype=load_dtype)
+    _allow_split_model_under_ddp(model)
 
     from ftcore.data.collate import make_collator
     from ftcore.data.pipeline import prepare_data
@@ -228,6 +295,8 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     data = prepare_data(cfg, template, tokenizer)
     if data.train is None or len(data.train) == 0:
         raise FtcoreError(f"{cfg.source}: data.datasets: no usable training rows")
+    if cfg.train.test_oom_error:
+        data.train = longest_first(data.train, source=cfg.source)
     has_eval = data.validation is not None and len(data.validation) > 0
     _say(f"data: {len(data.train)} training rows, {len(data.validation) if has_eval else 0} validation rows")
     report = getattr(data, "report", None)
@@ -253,6 +322,8 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
 
     lr = resolved_lr(cfg)
     resume = _resume_path(cfg, spec.name)
+    if resume:
+        _check_resumable(cfg, resume)
     run_dir_text = None
     if _is_main():
         run_dir_text = str(new_run_dir(cfg.resolve_path(cfg.output.dir), spec.name, add_suffix=cfg.output.add_suffix))
