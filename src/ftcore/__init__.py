@@ -29,8 +29,10 @@ _LAZY: dict[str, str] = {
     "sft_main": "ftcore.training:sft_main",
     "infer": "ftcore.inference:infer",
     "infer_main": "ftcore.inference:infer_main",
-    "inference": "ftcore.inference:inference",
+    # the package ftcore.inference is callable as the function: Python binds ftcore.inference to the package anyway
+    "inference": "ftcore.inference",
     "inference_stream": "ftcore.inference:inference_stream",
+    "load_checkpoint": "ftcore.inference:load_checkpoint",
 }
 
 __all__ = [
@@ -54,8 +56,9 @@ def __getattr__(name: str) -> Any:
     target = _LAZY.get(name)
     if target is None:
         raise AttributeError(f"module 'ftcore' has no attribute {name!r}")
-    module_name, attr = target.split(":")
-    value = getattr(importlib.import_module(module_name), attr)
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attr) if attr else module  # no attribute: the (callable) module itself
     globals()[name] = value
     return value
 
@@ -63,7 +66,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.config import RunConfig, load_config
     from ftcore.data import get_dataset
-    from ftcore.inference import infer, infer_main, inference, inference_stream
+    from ftcore.inference import infer, infer_main, inference, inference_stream, load_checkpoint
     from ftcore.models import get_model_tokenizer
     from ftcore.registry import get_catalog
     from ftcore.templates import Template, get_template

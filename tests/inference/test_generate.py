@@ -155,3 +155,12 @@ def test_errors_in_generation_reach_the_stream_consumer(loaded) -> None:
     model, _, template, _ = loaded
     with pytest.raises(Exception, match="out of range|index|size"):
         list(inference_stream(model, template, input_ids=[10**9], max_new_tokens=3))
+
+
+def test_ftcore_inference_is_the_function_and_the_package(loaded) -> None:
+    import ftcore
+    import ftcore.inference.main  # noqa: F401 - importing a submodule binds ftcore.inference to the package
+
+    model, _, template, _ = loaded
+    assert ftcore.inference.load_checkpoint is ftcore.load_checkpoint
+    assert ftcore.inference(model, template, "hi", **GREEDY) == inference(model, template, "hi", **GREEDY)

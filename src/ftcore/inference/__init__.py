@@ -10,6 +10,10 @@ Importing this package is light; torch / transformers / peft load when a functio
 
 from __future__ import annotations
 
+import sys
+import types
+from typing import Any
+
 from ftcore.inference.checkpoint import (
     checkpoint_config,
     is_adapter,
@@ -48,3 +52,14 @@ __all__ = [
     "stop_token_ids",
     "template_for",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``ftcore.inference`` is both this package and the seed's ``inference`` function: once the package is imported,
+    Python binds the attribute ``ftcore.inference`` to the package, so the package answers calls as the function."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> str:
+        return inference(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
