@@ -51,14 +51,18 @@ _MOE = dict(hidden_size=64, intermediate_size=128, moe_intermediate_size=32, num
 _VL_TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
                 num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
                 rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]})
-_VL_VISION = dict(depth=2, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2, in_chans=3, in_channels=3,
-                  patch_size=14, spatial_merge_size=2, temporal_patch_size=2, out_hidden_size=64,
-                  intermediate_size=64, fullatt_block_indexes=[1], window_size=56)
+# Qwen2-VL's vision ``hidden_size`` is its output width (= the text hidden size); Qwen2.5-VL calls that
+# ``out_hidden_size`` and uses ``hidden_size`` for the tower's own width.
+_VL_VISION = dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2, in_chans=3, patch_size=14,
+                  spatial_merge_size=2, temporal_patch_size=2)
+_VL25_VISION = dict(depth=2, hidden_size=32, out_hidden_size=64, intermediate_size=64, num_heads=2, in_channels=3,
+                    patch_size=14, spatial_merge_size=2, temporal_patch_size=2, fullatt_block_indexes=[1],
+                    window_size=56)
 EXTRA_TINY_CONFIGS: dict[str, dict[str, Any]] = {
     "qwen2_moe": dict(_MOE, shared_expert_intermediate_size=64),
     "qwen3_moe": dict(_MOE, head_dim=16),
     "qwen2_vl": {"text_config": _VL_TEXT, "vision_config": _VL_VISION},
-    "qwen2_5_vl": {"text_config": _VL_TEXT, "vision_config": _VL_VISION},
+    "qwen2_5_vl": {"text_config": _VL_TEXT, "vision_config": _VL25_VISION},
 }
 VISION_ARCHS = ("qwen2_vl", "qwen2_5_vl")
 

@@ -70,10 +70,12 @@ QWEN_TEMPLATES: tuple[TemplateSpec, ...] = (
             "a system block is always written",
         ],
     ),
+    # built by ftcore-qwen's build_template (kind "custom"): ChatML plus image blocks and pixel inputs
     _chatml(
         "qwen2-vl",
         "You are a helpful assistant.",
         "Qwen2-VL / Qwen2.5-VL: ChatML; images become <|vision_start|><|image_pad|>...<|vision_end|>",
+        kind="custom",
         tags=["multimodal"],
     ),
 )
