@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from ftcore_baichuan.loading import load_baichuan
 
 import ftcore
 from ftcore import ModelOptions, ModelSpec
 from ftcore.plugins import get_plugin_manager
 from ftcore.registry import get_catalog
-from ftcore_baichuan.loading import load_baichuan
 
 
 def load(name_or_spec, model_dir, **options):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import types
 
 import pytest
+from ftcore_qwen.loading import load_qwen
 
 import ftcore
 from ftcore import ModelOptions, ModelSpec
 from ftcore.plugins import get_plugin_manager
 from ftcore.registry import get_catalog
-from ftcore_qwen.loading import load_qwen
 
 
 def spec(name: str) -> ModelSpec:

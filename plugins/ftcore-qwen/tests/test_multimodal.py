@@ -49,8 +49,8 @@ def test_images_become_vision_tokens_that_carry_no_loss(tokenizer, images):
     assert enc["input_ids"].count(pad) == n > 1
     assert len(enc["pixel_values"]) == grid[0] * grid[1] * grid[2]
     vision = {pad, tokenizer.convert_tokens_to_ids("<|vision_start|>"), tokenizer.convert_tokens_to_ids("<|vision_end|>")}
-    assert all(label == IGNORE_INDEX for tok, label in zip(enc["input_ids"], enc["labels"]) if tok in vision)
-    learned = tokenizer.decode([i for i, label in zip(enc["input_ids"], enc["labels"]) if label != IGNORE_INDEX])
+    assert all(label == IGNORE_INDEX for tok, label in zip(enc["input_ids"], enc["labels"], strict=True) if tok in vision)
+    learned = tokenizer.decode([i for i, label in zip(enc["input_ids"], enc["labels"], strict=True) if label != IGNORE_INDEX])
     assert learned == "Mostly noise.<|im_end|>"
     text = tokenizer.decode(enc["input_ids"])
     assert "<|im_start|>user\n<|vision_start|><|image_pad|>" in text and "<|vision_end|>What colour" in text
@@ -81,11 +81,11 @@ def test_mismatched_placeholders_and_too_long_samples_are_skipped(tokenizer, ima
 
 def test_lora_train_step_with_images_on_tiny_qwen2_vl(vl_dir, tokenizer, images):
     import torch
+    from ftcore_qwen.multimodal import collate_vision
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForImageTextToText
 
     from ftcore.registry import get_catalog
-    from ftcore_qwen.multimodal import collate_vision
 
     torch.manual_seed(0)
     model = AutoModelForImageTextToText.from_pretrained(vl_dir, dtype=torch.float32)

@@ -38,7 +38,7 @@ def ids_of(rendered) -> list[int]:
 
 
 def labelled_text(tok, enc) -> str:
-    return tok.decode([i for i, label in zip(enc["input_ids"], enc["labels"]) if label != IGNORE_INDEX])
+    return tok.decode([i for i, label in zip(enc["input_ids"], enc["labels"], strict=True) if label != IGNORE_INDEX])
 
 
 @pytest.mark.parametrize("template, chat_template", [("qwen2.5", "qwen2.5-instruct.jinja"),

@@ -428,7 +428,7 @@ def check_plugin(
         returning the report.
     """
     from ftcore.plugins import PluginInfo, get_plugin_manager
-    from ftcore.registry import get_catalog, reset
+    from ftcore.registry import reset
 
     obj, dist, registered, problems = _find_plugin(plugin)
     report = ConformanceReport(plugin=dist, plugin_problems=problems)
