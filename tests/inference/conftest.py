@@ -113,10 +113,13 @@ def lora_ckpt(output_root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def full_ckpt(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: str, data_file: str) -> Path:
-    """A full-weights checkpoint: the tiny model itself, its tokenizer, and a run config with method = full."""
+    """A full-weights checkpoint: the tiny model itself, its tokenizer, and a run config with method = full whose
+    base model is a hub id that is not cached (and the network is off): the checkpoint alone must be enough."""
     ckpt = tmp_path_factory.mktemp("full") / "checkpoint-1"
     shutil.copytree(tiny_model_dir, ckpt)
-    write_run_toml(ckpt, run_config(tiny_model_dir, data_file, tuner={"method": "full", "targets": "auto"}))
+    data = run_config(tiny_model_dir, data_file, tuner={"method": "full", "targets": "auto"})
+    data["model"] = {"repo": "nobody/tiny-model-not-cached"}
+    write_run_toml(ckpt, data)
     return ckpt
 
 

@@ -90,18 +90,47 @@ def load_checkpoint(
         raise FtcoreError(
             f"{path}: no adapter ({ADAPTER_CONFIG}) and no weights (*.safetensors) in the checkpoint"
         )
-    spec, model_dir = resolve_model(cfg)
     if adapter:
+        spec, model_dir = resolve_model(cfg)
         model, tokenizer = load(cfg, spec, model_dir)
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(path), is_trainable=False)
     else:
+        spec = full_weights_spec(cfg, path)
         model, tokenizer = load(cfg, spec, str(path))
     model.eval()
     _place(model, device)
     template = template_for(cfg, tokenizer, spec)
     return model, tokenizer, template, cfg
+
+
+def full_weights_spec(cfg: RunConfig, ckpt_dir: str | os.PathLike[str]) -> Any:
+    """The model spec of a full-weights checkpoint, without fetching the base model: the checkpoint holds every
+    weight, so only the spec (family loader, default template) is needed — the catalog entry the run named, else an
+    ad-hoc spec for the checkpoint folder."""
+    import dataclasses
+
+    from ftcore.plugins import load_local_plugins
+    from ftcore.registry import get_catalog
+
+    if cfg.plugins:
+        load_local_plugins(cfg.plugins, cfg.base_dir)
+    catalog = get_catalog()
+    m = cfg.model
+    known = None
+    if m.name:
+        known = catalog.models.get(m.name)
+    elif m.repo:
+        known = next(
+            (s for s in catalog.models if m.repo.lower() in (v.lower() for v in s.hub.values())), None
+        )
+    if known is not None:
+        return dataclasses.replace(known, path=str(ckpt_dir))
+    from ftcore.models import spec_slug
+    from ftcore.specs import ModelSpec
+
+    return ModelSpec(name=spec_slug(m.path or m.repo or str(ckpt_dir)), path=str(ckpt_dir))
 
 
 def template_for(cfg: RunConfig, tokenizer: Any, spec: Any = None) -> Any:
