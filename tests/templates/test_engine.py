@@ -233,5 +233,22 @@ def test_jinja_train_on_prompt_and_truncation(tok25):
 def test_labels_carry_their_own_ids(tok25):
     for name in ("chatml", "jinja"):
         enc = get_template(name, tok25, loss_on="all").encode(AGENT)
-        assert all(lab in (IGNORE_INDEX, tid) for tid, lab in zip(enc["input_ids"], enc["labels"]))
+        assert all(lab in (IGNORE_INDEX, tid) for tid, lab in zip(enc["input_ids"], enc["labels"], strict=True))
         assert label_runs(tok25, enc["input_ids"], enc["labels"])[0][0] is False
+
+
+def test_default_system_is_the_configs():
+    from ftcore.config import DEFAULT_SYSTEM as CONFIG_DEFAULT
+    from ftcore.templates import DEFAULT_SYSTEM
+
+    assert DEFAULT_SYSTEM == CONFIG_DEFAULT == "you are a helpful assistant!"
+
+
+def test_slow_tokenizer_path_tokenizes_in_pieces(qwen_tok):
+    """Without a Rust backend (slow tokenizers) each labelled / unlabelled piece is tokenized on its own."""
+    fast = get_template("chatml", qwen_tok, loss_on="all")
+    slow = get_template("chatml", qwen_tok, loss_on="all")
+    slow._backend = None
+    msgs = AGENT[1:]
+    assert slow.encode(msgs) == fast.encode(msgs)
+    assert slow.encode_prompt(msgs[:-1]) == fast.encode_prompt(msgs[:-1])

@@ -145,7 +145,7 @@ def _load_tokenizer(model: str, *, trust_remote_code: bool = False) -> tuple[Any
         from ftcore.models import get_model_tokenizer
     except ImportError:
         raise FtcoreError(f"--model {model}: resolving registered models is not available; pass a local folder") from None
-    kwargs = {"trust_remote_code": True} if trust_remote_code else {}
+    kwargs: dict[str, Any] = {"trust_remote_code": True} if trust_remote_code else {}
     _, tokenizer = get_model_tokenizer(model, load_model=False, **kwargs)
     return tokenizer, spec
 
@@ -186,13 +186,11 @@ def to_messages(row: Any) -> tuple[list[dict[str, Any]], list[Any]]:
     try:
         from ftcore.data.formats import normalize_row
     except ImportError:  # pragma: no cover - the data package is part of the core
-        normalize_row = None
-    if normalize_row is not None:
-        out = normalize_row(row)
-        return out["messages"], out.get("images") or []
-    if isinstance(row, dict) and isinstance(row.get("messages"), list):
-        return row["messages"], row.get("images") or []
-    raise ValueError("a sample needs a 'messages' list")
+        if isinstance(row, dict) and isinstance(row.get("messages"), list):
+            return row["messages"], row.get("images") or []
+        raise ValueError("a sample needs a 'messages' list") from None
+    out = normalize_row(row)
+    return out["messages"], out.get("images") or []
 
 
 def run_encode(args: argparse.Namespace) -> int:

@@ -261,8 +261,8 @@ class Template:
         train_on_prompt: bool = False,
     ):
         self.spec = spec
-        self.tokenizer = getattr(tokenizer, "tokenizer", None) if _is_processor(tokenizer) else tokenizer
-        self.processor = tokenizer
+        self.tokenizer: Any = tokenizer.tokenizer if _is_processor(tokenizer) else tokenizer
+        self.processor: Any = tokenizer
         self._backend = _fast_backend(self.tokenizer)
         self.configure(
             system=system,
@@ -458,21 +458,34 @@ class Template:
 
     # ------------------------------------------------------------------ tokenizing
 
-    def _tokenize(self, texts: list[str], need_offsets: list[bool]) -> list[tuple[list[int], Any]]:
-        """``(ids, offsets or None)`` per text, in one batched call on a fast tokenizer."""
+    def _tokenize(self, texts: list[str], spans: list[Any]) -> list[tuple[list[int], Any]]:
+        """``(ids, offsets or None)`` per text; offsets only where ``spans`` (the labelled char spans) is given.
+
+        A fast tokenizer encodes the whole batch in one call. A slow one tokenizes each text in pieces cut at the
+        span boundaries (the seed's way) and gives every token its piece's span as offsets.
+        """
         if not texts:
             return []
         if self._backend is not None:
             encs = self._backend.encode_batch(texts, add_special_tokens=False)
-            return [(e.ids, e.offsets if need else None) for e, need in zip(encs, need_offsets)]
-        out = []
-        for text, need in zip(texts, need_offsets):
-            if need:
-                enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-                out.append((list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]))
-            else:
-                out.append((list(self.tokenizer(text, add_special_tokens=False)["input_ids"]), None))
+            return [(e.ids, e.offsets if sp else None) for e, sp in zip(encs, spans, strict=True)]
+        out: list[tuple[list[int], Any]] = []
+        for text, sp in zip(texts, spans, strict=True):
+            if not sp:
+                out.append((self._encode_text(text), None))
+                continue
+            cuts = sorted({0, len(text), *(x for span in sp for x in span)})
+            ids: list[int] = []
+            offsets: list[tuple[int, int]] = []
+            for a, b in zip(cuts, cuts[1:], strict=False):
+                piece = self._encode_text(text[a:b])
+                ids += piece
+                offsets += [(a, b)] * len(piece)
+            out.append((ids, offsets))
         return out
+
+    def _encode_text(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _assemble(self, segments: list[tuple[Any, list[Any]]], tokens: Iterable[tuple[list[int], Any]]):
         input_ids: list[int] = []
@@ -491,7 +504,7 @@ class Template:
                     labels.extend(_span_labels(ids, offsets, marks))
             else:
                 input_ids.extend(payload)
-                labels.extend(t if f else IGNORE_INDEX for t, f in zip(payload, marks))
+                labels.extend(t if f else IGNORE_INDEX for t, f in zip(payload, marks, strict=True))
         return input_ids, labels
 
     # ------------------------------------------------------------------ public API
@@ -514,7 +527,7 @@ class Template:
         :class:`SkipSample` in place of the dict (nothing is raised)."""
         built: list[Any] = []
         texts: list[str] = []
-        need: list[bool] = []
+        spans: list[Any] = []
         for messages in conversations:
             try:
                 segments = self._segments(messages, generation=False)
@@ -525,8 +538,8 @@ class Template:
             for payload, marks in segments:
                 if isinstance(payload, str):
                     texts.append(payload)
-                    need.append(bool(marks) and not self.train_on_prompt)
-        tokens = iter(self._tokenize(texts, need))
+                    spans.append(marks if marks and not self.train_on_prompt else None)
+        tokens = iter(self._tokenize(texts, spans))
         out: list[dict[str, list[int]] | SkipSample] = []
         for item in built:
             if isinstance(item, SkipSample):
@@ -560,7 +573,7 @@ class Template:
         """
         segments = self._segments(messages, generation=True)
         texts = [p for p, _ in segments if isinstance(p, str)]
-        tokens = self._tokenize(texts, [False] * len(texts))
+        tokens = self._tokenize(texts, [None] * len(texts))
         ids: list[int] = []
         it = iter(tokens)
         for payload, _ in segments:

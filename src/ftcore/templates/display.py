@@ -11,7 +11,7 @@ from ftcore.templates.base import IGNORE_INDEX
 def label_runs(tokenizer: Any, input_ids: list[int], labels: list[int]) -> list[tuple[bool, str]]:
     """``[(labelled, text), ...]``: the decoded text of each run of tokens that do / do not carry loss."""
     out: list[tuple[bool, str]] = []
-    for labelled, group in itertools.groupby(zip(input_ids, labels), key=lambda p: p[1] != IGNORE_INDEX):
+    for labelled, group in itertools.groupby(zip(input_ids, labels, strict=True), key=lambda p: p[1] != IGNORE_INDEX):
         ids = [t for t, _ in group]
         out.append((labelled, tokenizer.decode(ids)))
     return out

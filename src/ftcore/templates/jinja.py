@@ -15,6 +15,7 @@ The text is tokenized in one piece, so ``input_ids`` equal ``apply_chat_template
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,6 +49,10 @@ class JinjaTemplate(Template):
             tid = _single_token_id(self.tokenizer, self.turn_end)
             if tid is not None and tid not in self.stop_token_ids:
                 self.stop_token_ids.append(tid)
+        # special tokens other than the stop words mark where the next message begins (<|im_start|> …): a turn
+        # end is only looked for before the first of them
+        others = [t for t in self._special_tokens() if t not in self.stop_words]
+        self._next_message = re.compile("|".join(map(re.escape, others))) if others else None
 
     @property
     def system(self) -> str | None:  # type: ignore[override]
@@ -74,20 +79,23 @@ class JinjaTemplate(Template):
         if pos < 0:
             return None
         tail = text[pos + len(_PROBE) :]
-        specials = sorted(
-            {t for t in getattr(self.tokenizer, "all_special_tokens", []) if t}
-            | {t.content for t in getattr(self.tokenizer, "added_tokens_decoder", {}).values() if t.special},
-            key=len,
-            reverse=True,
-        )
         stripped = tail.lstrip(" \n")
-        for token in specials:
+        for token in self._special_tokens():
             if stripped.startswith(token):
                 return token
         eos = getattr(self.tokenizer, "eos_token", None)
         if eos and eos in tail:
             return eos
         return None
+
+    def _special_tokens(self) -> list[str]:
+        """The tokenizer's special tokens as text, longest first."""
+        tok = self.tokenizer
+        found = {t for t in getattr(tok, "all_special_tokens", []) if isinstance(t, str) and t}
+        for added in getattr(tok, "added_tokens_decoder", {}).values():
+            if getattr(added, "special", False) and getattr(added, "content", ""):
+                found.add(added.content)
+        return sorted(found, key=len, reverse=True)
 
     def _render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = False) -> str:
         try:
@@ -182,10 +190,10 @@ class JinjaTemplate(Template):
             raise SkipSample("labels not derivable", f"assistant message {idx} not found in the rendered text")
         after = content_end if content_end is not None else start
         bound = len(text)
-        if idx + 1 < len(msgs) and msgs[idx + 1]["content"]:
-            nxt = text.find(msgs[idx + 1]["content"], after)
-            if nxt >= 0:
-                bound = nxt
+        if self._next_message is not None:
+            nxt = self._next_message.search(text, after)
+            if nxt is not None:
+                bound = nxt.start()
         hits = [p for p in (text.find(w, after, bound) for w in self.stop_words if w) if p >= 0]
         if hits:
             pos = min(hits)
