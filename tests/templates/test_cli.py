@@ -143,3 +143,15 @@ def test_command_module_imports_nothing_heavy():
         "print(bad); sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).returncode == 0
+
+
+def test_check_a_registered_model_uses_its_template(folders, capsys):
+    from ftcore.specs import ModelSpec
+
+    catalog = get_catalog()
+    catalog.add("model", ModelSpec(name="test-tokenizer-only-qwen25", path=folders[0], template="chatml"), "tests 0")
+    try:
+        assert main(["template", "check", "--model", "test-tokenizer-only-qwen25"]) == 0
+        assert "template 'chatml'" in capsys.readouterr().out
+    finally:
+        del catalog.models.specs["test-tokenizer-only-qwen25"]
