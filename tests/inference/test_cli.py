@@ -165,3 +165,28 @@ def test_help_lists_the_modes(capsys: pytest.CaptureFixture[str]) -> Any:
         "latest:",
     ):
         assert flag in out
+
+
+def test_system_flag_reaches_the_prompt(
+    recorded: Any, lora_ckpt: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["infer", str(lora_ckpt), "--query", "hi", "--system", "be brief", *GREEDY]) == 0
+    assert recorded.prompts == [
+        [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    ]
+
+
+def test_chat_with_a_single_turn_template_answers_each_line_alone(loaded, make_recording) -> None:
+    from ftcore.inference import chat_loop
+    from ftcore.templates import get_template
+
+    model, tokenizer, _, _ = loaded
+    rec = make_recording(get_template("default-generation", tokenizer))
+    lines = iter(["one\n", "two\n", ""])
+    out = io.StringIO()
+    history = chat_loop(
+        model, rec, generation={"do_sample": False, "max_new_tokens": 4}, read=lambda: next(lines), out=out
+    )
+    assert history == []
+    assert rec.prompts == [[{"role": "user", "content": "one"}], [{"role": "user", "content": "two"}]]
+    assert "single-turn" in out.getvalue()
