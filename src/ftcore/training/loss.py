@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 def unwrap_model(model: nn.Module) -> nn.Module:
     """The transformers ``*ForCausalLM`` inside DDP / DeepSpeed / torch.compile / peft wrappers."""
-    m = model
+    m: Any = model
     for _ in range(10):
         if hasattr(m, "get_base_model") and callable(m.get_base_model):  # peft PeftModel
             m = m.get_base_model()
@@ -66,7 +66,7 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 
 def find_decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
     """(decoder, lm_head) of a causal LM, through wrappers; raises ``LookupError`` when there is none."""
-    base = unwrap_model(model)
+    base: Any = unwrap_model(model)
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
     decoder = None
     if hasattr(base, "get_decoder"):
@@ -81,7 +81,7 @@ def find_decoder_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
     return decoder, head
 
 
-def _plain_linear(head: nn.Module) -> nn.Linear | None:
+def _plain_linear(head: Any) -> nn.Linear | None:
     """The ``nn.Linear`` that computes the head's output, if it is one whose weight we can use directly."""
     if type(head).__name__ == "ModulesToSaveWrapper":  # peft: the trained copy, or the original when disabled
         adapters = list(getattr(head, "active_adapters", []) or [])
