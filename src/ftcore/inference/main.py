@@ -91,6 +91,20 @@ def _supports_history(template: Any) -> bool:
     return bool(getattr(template, "supports_multi_turn", True))
 
 
+def _read_line() -> str:
+    """The next line of stdin ('' at its end); on a terminal through input(), with line editing where available."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline()
+    try:
+        import readline  # noqa: F401 - gives input() line editing and history
+    except ImportError:  # pragma: no cover - Windows
+        pass
+    try:
+        return input() + "\n"
+    except EOFError:
+        return ""
+
+
 def chat_loop(
     model: Any,
     template: Any,
@@ -107,7 +121,7 @@ def chat_loop(
     each line on its own. Returns the history at the end.
     """
     out = out or sys.stdout
-    read = read or sys.stdin.readline
+    read = read or _read_line
     gen = generation_settings(generation)
     keep = _supports_history(template)
     _say(
