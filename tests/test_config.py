@@ -523,3 +523,37 @@ def test_hub_token_is_never_written_or_shown():
     assert cfg.hub.token == "ms-secret-123"  # usable by the push code
     assert "ms-secret-123" not in config_to_toml(cfg)
     assert "ms-secret-123" not in repr(cfg) and "ms-secret-123" not in str(cfg.model_dump(mode="json"))
+
+
+def test_docs_config_md_defaults_match_the_code():
+    """The "Every key" table of docs/config.md shows each key's real default."""
+    import json
+    import re
+
+    from pydantic import BaseModel
+
+    def shown(value):  # type: ignore[no-untyped-def]
+        if value is None:
+            return "—"
+        if isinstance(value, bool):
+            return "`true`" if value else "`false`"
+        if isinstance(value, str):
+            return f'`"{value}"`'
+        return f"`{json.dumps(value)}`"
+
+    def leaves(model, prefix):  # type: ignore[no-untyped-def]
+        for name, field in model.model_fields.items():
+            if name in ("base_dir", "source"):
+                continue
+            if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                yield from leaves(field.annotation, f"{prefix}{name}.")
+            else:
+                yield f"{prefix}{name}", field.get_default(call_default_factory=True)
+
+    doc = (ROOT / "docs" / "config.md").read_text()
+    wrong = {}
+    for key, default in leaves(RunConfig, ""):
+        row = re.search(rf"^\| `{re.escape(key)}` \| (.*?) \|", doc, re.M)
+        if row is None or row.group(1) != shown(default):
+            wrong[key] = (row.group(1) if row else None, shown(default))
+    assert wrong == {}, f"docs/config.md defaults differ (doc, code): {wrong}"
