@@ -89,8 +89,8 @@ def _plain_linear(head: Any) -> nn.Linear | None:
             head = head.original_module
         else:
             head = head.modules_to_save[adapters[0]]
-    if type(head) is not nn.Linear:
-        return None
+    if type(head) is not nn.Linear or hasattr(head, "_hf_hook"):
+        return None  # accelerate hooks (device_map, offloading) move or materialize weights in the module call
     w = head.weight
     if w.dim() != 2 or w.numel() == 0 or hasattr(w, "ds_id") or type(w) not in (torch.Tensor, nn.Parameter):
         return None  # ZeRO-3 partition, DTensor, quantized storage …
@@ -188,6 +188,7 @@ def head_cross_entropy_sum(
     vocab = linear.out_features if linear is not None else getattr(head, "out_features", None) or 32000
     chunk = chunk_tokens or max(64, DEFAULT_CHUNK_BYTES // (4 * vocab))
     if linear is not None:
+        hidden, targets = hidden.to(linear.weight.device), targets.to(linear.weight.device)
         return _LinearCrossEntropy.apply(hidden, linear.weight, linear.bias, targets, chunk, torch.is_grad_enabled())
     return _generic_head_ce(hidden, targets, head, chunk)
 
