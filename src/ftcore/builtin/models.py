@@ -18,7 +18,8 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
             template="chatml",
             lora_targets=["q_proj", "k_proj", "v_proj", "o_proj"],
             tags=["chat", "tiny", "quickstart"],
-            description="a tiny Qwen2-architecture model built on first use (random weights, real Qwen2.5 tokenizer)",
+            description="a tiny Qwen2-architecture model built on first use (random weights, a small BPE tokenizer "
+            "trained on the spot, ChatML tokens)",
         )
     )
 

@@ -137,21 +137,7 @@ def snapshot(
 def materialize_builtin(name: str) -> str:
     """The folder of an embedded model (``builtin:<name>``), built into the ftcore cache on first use."""
     if name == "tiny-qwen2":
-        from ftcore.testing import build_tiny_model_dir
+        from ftcore.models.tiny import build_tiny_qwen2
 
-        folder = ftcore_cache_dir() / "models" / "tiny-qwen2"
-        if (folder / "config.json").is_file() and any(folder.glob("*.safetensors")):
-            return str(folder)
-        # Build next to the final place and rename, so an interrupted first build is never mistaken for a model.
-        tmp = folder.with_name(f".tmp-tiny-qwen2-{os.getpid()}")
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        build_tiny_model_dir(tmp, arch="qwen2", seed=0)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(tmp, folder)
-        except OSError:  # another process won the race
-            shutil.rmtree(tmp, ignore_errors=True)
-        return str(folder)
+        return build_tiny_qwen2(ftcore_cache_dir() / "models" / "tiny-qwen2")
     raise FtcoreError(f"unknown embedded model builtin:{name} (known: builtin:tiny-qwen2)")
