@@ -252,3 +252,13 @@ def test_slow_tokenizer_path_tokenizes_in_pieces(qwen_tok):
     msgs = AGENT[1:]
     assert slow.encode(msgs) == fast.encode(msgs)
     assert slow.encode_prompt(msgs[:-1]) == fast.encode_prompt(msgs[:-1])
+
+
+def test_templates_pickle_for_multiprocess_encoding(qwen_tok):
+    import pickle
+
+    msgs = turns("hi", "yo")
+    for name in ("chatml", "jinja"):
+        t = get_template(name, qwen_tok, loss_on="all")
+        again = pickle.loads(pickle.dumps(t))
+        assert again.encode(msgs) == t.encode(msgs) and again.fingerprint() == t.fingerprint()
