@@ -262,3 +262,20 @@ def test_templates_pickle_for_multiprocess_encoding(qwen_tok):
         t = get_template(name, qwen_tok, loss_on="all")
         again = pickle.loads(pickle.dumps(t))
         assert again.encode(msgs) == t.encode(msgs) and again.fingerprint() == t.fingerprint()
+
+
+def test_round_placeholders_and_a_plugin_style_spec(qwen_tok):
+    from ftcore.specs import TemplateSpec
+
+    spec = TemplateSpec(name="rounds", prompt=["R{{ROUND0}}/{{ROUND1}}:{{QUERY}}\n"], chat_sep=[], suffix=[["eos_token_id"]])
+    enc = Template(spec, qwen_tok, loss_on="all").encode(turns("a", "b", "{{ROUND1}}", "d"))
+    # placeholders inside user text are left alone (the seed substituted them)
+    assert qwen_tok.decode(enc["input_ids"]) == "R0/1:a\nbR1/2:{{ROUND1}}\nd<|im_end|>"
+    assert labelled_texts(qwen_tok, enc) == ["b", "d<|im_end|>"]
+    tigerbot = TemplateSpec(  # the docs' example plugin template
+        name="tigerbot", prompt=["\n\n### Instruction:\n{{QUERY}}\n\n### Response:\n"], chat_sep=[],
+        suffix=[["eos_token_id"]],
+    )
+    enc = Template(tigerbot, qwen_tok).encode(turns("q", "a"))
+    assert qwen_tok.decode(enc["input_ids"]) == "\n\n### Instruction:\nq\n\n### Response:\na<|im_end|>"
+    assert labelled_texts(qwen_tok, enc) == ["a<|im_end|>"]
