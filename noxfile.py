@@ -36,9 +36,21 @@ def install_plugins(session: nox.Session, names: list[str]) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the core's tests and every plugin's tests in one environment (what CI runs)."""
-    install_core(session, "dev", "metrics", "vision")
+    install_core(session, "dev", "metrics", "vision", "bnb")
+    # DeepSpeed builds against the installed torch; its ops are JIT-built on first use (tests/scale)
+    session.install("--no-build-isolation", "deepspeed>=0.15", env={"DS_BUILD_OPS": "0"})
     install_plugins(session, PLUGINS)
     session.run("pytest", *PYTEST_FLAGS, "tests", *(f"plugins/{p}/tests" for p in PLUGINS), *session.posargs)
+
+
+@nox.session
+def gptq(session: nox.Session) -> None:
+    """Pre-quantized GPTQ models (the ``gptq`` extra: optimum + gptqmodel, which needs torch >= 2.14.1 and, for its
+    kernels, a CUDA GPU): quantize a tiny model, LoRA-train on it, save, answer. Not in the default run."""
+    session.install("torch>=2.14.1")
+    session.install("-e", ".[dev,gptq]")
+    install_plugins(session, PLUGINS)
+    session.run("python", "tests/scale/gptq_check.py", *session.posargs, env={"TOKENIZERS_PARALLELISM": "false"})
 
 
 @nox.session
