@@ -42,3 +42,12 @@ def test_infer_main_returns_records(recorded: Any, lora_ckpt: Path) -> None:
     assert all(set(r) == {"prompt", "response", "reference"} for r in records)
     records = infer_main(lora_ckpt, ["a", "b"], out=buf, stream=False, do_sample=False, max_new_tokens=4)
     assert [r["query"] for r in records] == ["a", "b"]
+
+
+def test_defaults_come_from_the_runs_infer_section(recorded: Any, lora_ckpt: Path) -> None:
+    from ftcore.inference import infer_main
+
+    buf = io.StringIO()
+    records = infer_main(lora_ckpt, out=buf, do_sample=False, max_new_tokens=2)  # [infer] show_samples = 10
+    assert len(records) == 3  # every validation row
+    assert "[PROMPT]" in buf.getvalue()

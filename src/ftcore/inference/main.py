@@ -213,10 +213,10 @@ def infer_main(
     ckpt: str | os.PathLike[str],
     query: str | Sequence[str] | None = None,
     *,
-    chat: bool = False,
+    chat: bool | None = None,
     dataset_sample: int | None = None,
     system: str | None = None,
-    stream: bool = True,
+    stream: bool | None = None,
     seed: int | None = 42,
     out: IO[str] | None = None,
     read: Callable[[], str] | None = None,
@@ -226,17 +226,29 @@ def infer_main(
 
     * ``query`` (a string or several): answer each on its own;
     * ``chat=True``: interactive multi-turn chat on stdin (``clear``, ``exit``);
-    * otherwise: show ``dataset_sample`` validation samples (default 10) with prompt, prediction and reference.
+    * otherwise: show ``dataset_sample`` validation samples with prompt, prediction and reference.
 
-    Generation settings start from the run's ``[generation]``; keyword arguments override them. Returns one
-    record per answer: ``{"query", "response"}``, or ``{"prompt", "response", "reference"}`` in dataset mode.
+    ``None`` arguments take the run's ``[infer]`` defaults (``interactive`` for ``chat``, ``show_samples`` for
+    ``dataset_sample`` — 10 as in the seed —, ``stream``). Generation settings start from the run's
+    ``[generation]``; keyword arguments override them. Returns one record per answer: ``{"query", "response"}``, or
+    ``{"prompt", "response", "reference"}`` in dataset mode.
     """
     out = out or sys.stdout
     path = resolve_checkpoint(ckpt)
+    run = checkpoint_config(path)
     # bad generation options fail before the model loads
-    gen = generation_settings(checkpoint_config(path).generation, **generation)
-    if dataset_sample is not None and dataset_sample < 1:
-        raise FtcoreError(f"dataset_sample: must be at least 1 (got {dataset_sample})")
+    gen = generation_settings(run.generation, **generation)
+    defaults = getattr(run, "infer", None)
+    if chat is None:
+        chat = bool(getattr(defaults, "interactive", False)) and query is None and dataset_sample is None
+    if stream is None:
+        stream = bool(getattr(defaults, "stream", True))
+    if dataset_sample is None:
+        dataset_sample = int(getattr(defaults, "show_samples", 10))
+    if dataset_sample < 1 and not chat and query is None:
+        raise FtcoreError(
+            f"dataset_sample: must be at least 1 (got {dataset_sample}); or give a query, or chat"
+        )
     model, _tokenizer, template, cfg = load_checkpoint(path)
     _seed(seed)
     print(f"checkpoint: {path}", file=sys.stderr)
@@ -256,7 +268,7 @@ def infer_main(
         model,
         template,
         cfg,
-        10 if dataset_sample is None else dataset_sample,
+        dataset_sample,
         generation=gen,
         stream=stream,
         out=out,
