@@ -11,7 +11,13 @@ from typing import Any
 
 from ftcore.config import RunConfig, config_from_dict, config_to_toml, load_config
 from ftcore.errors import FtcoreError
-from ftcore.training.output import RUN_FILE_IN_CHECKPOINT, latest_run, new_run_dir, read_state, resolve_checkpoint
+from ftcore.training.output import (
+    RUN_FILE_IN_CHECKPOINT,
+    latest_run,
+    new_run_dir,
+    read_state,
+    resolve_checkpoint,
+)
 
 LR_AUTO = {"lora": 1e-4, "qlora": 1e-4, "full": 2e-5}
 
@@ -24,6 +30,8 @@ class TrainResult:
     best_checkpoint: str | None
     last_checkpoint: str | None
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: the trained model as training left it (the last checkpoint's weights), for use in the same process
+    model: Any = field(default=None, repr=False, compare=False)
 
 
 def _rank() -> int:
@@ -52,7 +60,10 @@ def as_config(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overr
         from ftcore.config import apply_overrides
 
         data = apply_overrides(config.model_dump(mode="json", exclude_none=True), list(overrides))
-        return config_from_dict(data, source=config.source, base_dir=config.base_dir)
+        rebuilt = config_from_dict(data, source=config.source, base_dir=config.base_dir)
+        if rebuilt.hub.token is None and config.hub.token:  # hub.token is never dumped: carry it over
+            rebuilt.hub.token = config.hub.token
+        return rebuilt
     if isinstance(config, dict):
         from ftcore.config import apply_overrides
 
@@ -134,8 +145,8 @@ def _training_arguments(cfg: RunConfig, run_dir: Path, *, lr: float, dtype: str,
         logging_steps=t.logging_steps,
         save_total_limit=limit,
         save_only_model=only_save_model,
-        metric_for_best_model="loss" if has_eval else None,
-        greater_is_better=False if has_eval else None,
+        metric_for_best_model=best_metric(cfg) if has_eval else None,
+        greater_is_better=best_metric(cfg) not in ("loss", "eval_loss") if has_eval else None,
         load_best_model_at_end=False,
         seed=t.seed + _rank(),
         data_seed=cfg.data.seed,
@@ -161,6 +172,14 @@ def _training_arguments(cfg: RunConfig, run_dir: Path, *, lr: float, dtype: str,
     if t.deepspeed:
         kwargs["deepspeed"] = deepspeed_config(cfg)
     return TrainingArguments(**kwargs)
+
+
+def best_metric(cfg: RunConfig) -> str:
+    """The metric choosing the best checkpoint: ``eval.metric``, else rouge-l with predict_with_generate (higher
+    is better), else the loss (the seed's metric_for_best_model)."""
+    if cfg.eval.metric:
+        return cfg.eval.metric.removeprefix("eval_")
+    return "rouge-l" if cfg.eval.predict_with_generate else "loss"
 
 
 def _cpu_only() -> bool:
@@ -253,6 +272,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     'output/ftcore-tiny-qwen2/v0-20261128-101500/checkpoint-40'
     """
     cfg = as_config(config, overrides)
+    hub_token = cfg.hub.token or (config.hub.token if isinstance(config, RunConfig) else None)
     from ftcore.validation import check_references
 
     check_references(cfg)
@@ -314,6 +334,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     from ftcore.data.packing import adapt_collator, pack_for_training, packing_length, resolve_packing
 
     cfg.data.packing = resolve_packing(cfg, model)  # "auto" → true/false, recorded in run.toml
+    generation_rows = data.validation if has_eval else None  # unpacked: generation needs one sample per row
     if cfg.data.packing:
         data.train = pack_for_training(cfg, data.train)
         if has_eval:
@@ -356,10 +377,11 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
         args=args,
         train_dataset=data.train,
         eval_dataset=data.validation if has_eval else None,
-        data_collator=adapt_collator(make_collator(cfg, tokenizer), model),
+        data_collator=adapt_collator(make_collator(cfg, tokenizer, template=template, model=model), model),
         processing_class=tokenizer,
         run_toml=run_toml,
         loss_only_head=cfg.train.loss_only_head,
+        generation_evaluator=_generation_evaluator(cfg, template, generation_rows),
     )
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ProgressBarCallback(trainer))
@@ -375,6 +397,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
                 run_dir / "logs")
             trainer.add_callback(tb)
 
+    _add_post_callbacks(trainer, cfg, template, spec.name, hub_token)
     output = trainer.train(resume_from_checkpoint=resume)
 
     metrics: dict[str, Any] = dict(output.metrics)
@@ -382,7 +405,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     best = str(run_dir / state["best"]) if state["best"] else None
     last = str(run_dir / state["last"]) if state["last"] else None
     if trainer.state.best_metric is not None:
-        metrics["best_eval_loss"] = trainer.state.best_metric
+        metrics[f"best_eval_{best_metric(cfg)}"] = trainer.state.best_metric
     evals = [r["eval_loss"] for r in trainer.state.log_history if "eval_loss" in r]
     if evals:
         metrics["eval_loss"] = evals[-1]
@@ -397,7 +420,44 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
             json.dumps({"best_checkpoint": best, "last_checkpoint": last, "metrics": metrics}, indent=2,
                        default=str) + "\n", encoding="utf-8")
         _say(f"best checkpoint: {best}\nlast checkpoint: {last}\nloss plot: {run_dir / 'loss.png'}")
-    return TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last, metrics=metrics)
+    return TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last, metrics=metrics,
+                       model=trainer.model)
+
+
+def _generation_evaluator(cfg: RunConfig, template: Any, rows: Any) -> Any:
+    """eval.predict_with_generate: ROUGE / BLEU on answers generated for the validation rows."""
+    if not cfg.eval.predict_with_generate or rows is None or len(rows) == 0:
+        return None
+    from ftcore.inference.evaluate import GenerationEvaluator
+
+    return GenerationEvaluator(template, rows, cfg.generation)
+
+
+def _add_post_callbacks(trainer: Any, cfg: RunConfig, template: Any, model_name: str, token: str | None) -> None:
+    """eval.overwrite_generation_config (generation_config.json in each checkpoint) and hub.push."""
+    if not _is_main():
+        return
+    if cfg.eval.overwrite_generation_config:
+        from ftcore.inference.evaluate import GenerationConfigCallback
+
+        trainer.add_callback(GenerationConfigCallback(cfg.generation, template))
+    if cfg.hub.push:
+        from ftcore.training.hub import (
+            PushCallback,
+            Pusher,
+            default_model_id,
+            make_uploader,
+            model_card,
+            resolve_token,
+        )
+
+        uploader = make_uploader(cfg.hub, model_name, cfg.tuner.method, token=token, base_dir=cfg.base_dir)
+        model_id = cfg.hub.model_id or default_model_id(model_name, cfg.tuner.method)
+        secret = resolve_token(cfg.hub.hub, token)
+        if cfg.hub.hub != "local" and not secret:
+            _say(f"warning: hub.push: no token for {cfg.hub.hub} (hub.token, or the environment); pushes may fail")
+        pusher = Pusher(cfg.hub.strategy, uploader, token=secret, card=model_card(cfg, str(model_id)), say=_say)
+        trainer.add_callback(PushCallback(pusher))
 
 
 def sft_main(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides: list[str] | tuple[str, ...] = ()
