@@ -209,3 +209,35 @@ def test_run_entry_with_repo_subset_and_split(hub_env):
     assert source.spec.train == ["zh:train"] and source.label == "acme/multi"
     train, val = load_source(source, data)
     assert len(train) == 1 and val is None
+
+
+def test_val_split_matches_the_datasets_validation_name_in_a_cache(hub_env):
+    """Specs say "zh:val" (medical-zh, medical-en); the datasets library names val.jsonl "validation"."""
+    fill_hf_cache(hub_env / "hf", "acme/medical", {
+        "zh/train.jsonl": ROWS, "zh/val.jsonl": ROWS[:2], "zh/test.jsonl": ROWS[:1],
+    })
+    spec = DatasetSpec(name="med", hub={"huggingface": "acme/medical"}, train=["zh:train", "zh:val"],
+                       validation=["zh:test"])
+    train, val = load_spec(spec, DatasetOptions())
+    assert len(train) == 5 and len(val) == 1
+    spec = DatasetSpec(name="med", hub={"huggingface": "acme/medical"}, train=["zh:train"],
+                       validation=["zh:validation"])
+    train, val = load_spec(spec, DatasetOptions())
+    assert len(train) == 3 and len(val) == 2
+
+
+def test_val_and_validation_split_names_are_one_split():
+    assert loading._pick_split({"train": 1, "val": 2}, "validation", "x") == 2
+    assert loading._pick_split({"train": 1, "validation": 2}, "val", "x") == 2
+    assert loading._pick_split({"train": 1, "val": 2, "validation": 3}, "val", "x") == 2
+    with pytest.raises(FtcoreError, match="no split 'test'"):
+        loading._pick_split({"train": 1, "validation": 2}, "test", "x")
+
+
+def test_cached_copy_without_the_wanted_split_is_not_called_uncached(hub_env):
+    fill_hf_cache(hub_env / "hf", "acme/partial", {"zh/train.jsonl": ROWS})
+    spec = DatasetSpec(name="partial", hub={"huggingface": "acme/partial"}, train=["zh:train", "zh:dev"])
+    with pytest.raises(FtcoreError) as info:
+        load_spec(spec, DatasetOptions())
+    msg = str(info.value)
+    assert "\n" not in msg and "not in the local cache" not in msg and "no split 'dev'" in msg

@@ -86,6 +86,10 @@ def _pick_split(dd: Any, split: str, where: str) -> Any:
         return dd
     if split in dd:
         return dd[split]
+    if split in VALIDATION_SPLITS:  # "val" ↔ "validation" (the datasets library's name for val.jsonl) ...
+        for alias in VALIDATION_SPLITS:
+            if alias in dd:
+                return dd[alias]
     if split == "train" and len(dd) == 1:
         return next(iter(dd.values()))
     raise FtcoreError(f"data: {where}: no split {split!r} (it has: {', '.join(dd)})")
@@ -354,6 +358,7 @@ def load_hub(spec: DatasetSpec, options: DatasetOptions) -> tuple[Any, Any]:
     """Cache first (every hub of the spec), then a download (in hub preference order)."""
     hubs = _hub_order(spec, options.hub)
     looked = []
+    unusable = []
     for hub in hubs:
         repo = spec.hub[hub]
         if hub == "huggingface":
@@ -367,11 +372,17 @@ def load_hub(spec: DatasetSpec, options: DatasetOptions) -> tuple[Any, Any]:
                 out = _load_from_folder(spec, folder, options.streaming)
             except FtcoreError as exc:  # e.g. a partial snapshot without the wanted subset
                 log.info("data: %s: cached copy at %s not usable (%s)", spec.name, folder, exc)
+                unusable.append(f"{folder}: {exc}")
                 continue
             log.info("data: %s: using the cached copy at %s", spec.name, folder)
             return out
     if is_offline():
         set_vars = ", ".join(v for v in OFFLINE_VARS if os.environ.get(v))
+        if unusable:
+            raise FtcoreError(
+                f"dataset {spec.name!r}: the cached copy does not fit its spec ({'; '.join(unusable)}) and "
+                f"downloads are off ({set_vars}); fix the spec's train/validation splits or the cached files"
+            )
         raise FtcoreError(
             f"dataset {spec.name!r} ({', '.join(spec.hub.values())}) is not in the local cache "
             f"(looked in {', '.join(dict.fromkeys(looked))}) and downloads are off ({set_vars}); "
