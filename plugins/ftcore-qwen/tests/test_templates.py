@@ -49,9 +49,10 @@ def test_chatml_family_templates_match_the_official_chat_template(template, chat
     t = get_template(template, tok)
     official = ids_of(tok.apply_chat_template(conversation, tokenize=True))
     enc = t.encode(conversation)
-    newline = tok.encode("\n", add_special_tokens=False)
-    # the official rendering ends the last turn with "<|im_end|>\n"; the template ends training samples at <|im_end|>
-    assert enc["input_ids"] + newline == official
+    # token for token, the last turn's "<|im_end|>\n" included; the "\n" after the stop token carries no loss
+    assert enc["input_ids"] == official
+    assert tok.decode(enc["input_ids"][-2:]) == "<|im_end|>\n"
+    assert enc["labels"][-1] == IGNORE_INDEX and enc["labels"][-2] == enc["input_ids"][-2]
     assert labelled_text(tok, enc) == conversation[-1]["content"] + "<|im_end|>"
     prompt = conversation[:-1]
     assert t.encode_prompt(prompt) == ids_of(tok.apply_chat_template(prompt, tokenize=True, add_generation_prompt=True))
@@ -89,3 +90,12 @@ def test_qwen3_without_its_chat_template_falls_back_to_chatml_parts():
     text = t.render([{"role": "user", "content": "hi"}], generation=True)
     assert text == ("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
                     "<|im_start|>assistant\n<think>\n\n</think>\n\n")
+
+
+@pytest.mark.parametrize("conversation", CONVERSATIONS)
+def test_qwen3_chatml_fallback_ends_turns_like_the_official_templates(conversation):
+    tok = tokenizer_with(None)
+    enc = get_template("qwen3", tok).encode(conversation)
+    assert tok.decode(enc["input_ids"]).endswith(conversation[-1]["content"] + "<|im_end|>\n")
+    assert enc["labels"][-1] == IGNORE_INDEX
+    assert labelled_text(tok, enc) == conversation[-1]["content"] + "<|im_end|>"

@@ -11,7 +11,9 @@ from ftcore import TemplateSpec
 _IM_PREFIX = ["<|im_start|>system\n{{SYSTEM}}<|im_end|>\n"]
 _IM_PROMPT = ["<|im_start|>user\n{{QUERY}}<|im_end|>\n<|im_start|>assistant\n"]
 _IM_SEP = ["<|im_end|>\n"]
-_IM_SUFFIX = ["<|im_end|>"]
+# like the core chatml: the official templates end every turn with "<|im_end|>\n"; the engine labels the turn up to
+# and including its first stop token (<|im_end|>) and leaves the "\n" after it unlabelled
+_IM_SUFFIX = ["<|im_end|>\n"]
 _IM_STOP = ["<|im_end|>", "<|endoftext|>"]
 
 
