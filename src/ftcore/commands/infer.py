@@ -11,6 +11,7 @@ Generation settings default to the run's [generation] section.
 examples:
   ftcore infer best:output --query "who are you?"
   ftcore infer latest:output --chat
+  ftcore infer best:output --image cat.png --query "<image>What is in the picture?"
   ftcore infer output/my-model/v0-20261128-101500/checkpoint-100 --dataset-sample 5 --greedy
 """
 
@@ -40,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="show N validation samples: prompt, prediction, reference (the default, N = 10)",
     )
     p.add_argument("--system", help="system prompt (default: the one the run trained with)")
+    p.add_argument("--image", action="append", metavar="PATH",
+                   help="an image for the query (repeatable; multimodal checkpoints; in --chat: for the first "
+                        "message, later ones take '/image PATH' lines)")
     g = p.add_argument_group("generation (default: the run's [generation])")
     g.add_argument("--max-new-tokens", type=int, metavar="N")
     sample = g.add_mutually_exclusive_group()
@@ -65,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         chat=args.chat,
         dataset_sample=args.dataset_sample,
         system=args.system,
+        images=args.image,
         stream=args.stream,
         seed=args.seed,
         max_new_tokens=args.max_new_tokens,

@@ -44,7 +44,7 @@ from ftcore.specs import DatasetOptions, DatasetSpec, spec_to_dict
 log = logging.getLogger("ftcore.data")
 
 #: bump when the encoded layout or the pipeline's semantics change (invalidates every cache entry)
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: multimodal rows keep their pixel inputs
 PREPROCESS_FAILED = "preprocess failed"
 INTERNAL = ("_error", "_detail", "_row", "_src")
 ENCODED_COLUMNS = ("input_ids", "labels", "length")
@@ -193,8 +193,27 @@ def normalize_one(row: dict[str, Any], columns: Mapping[str, str] | None,
         return None, PREPROCESS_FAILED, f"{type(exc).__name__}: {exc}"[:200]
 
 
+def image_base_dir(spec: DatasetSpec) -> str | None:
+    """The folder relative image paths of a local dataset resolve against: the data file's folder (or the
+    dataset folder itself); None for hub and bundled datasets."""
+    path = spec.path
+    if not path or path.startswith(BUILTIN_PREFIX) or "://" in path:
+        return None
+    p = Path(os.path.expanduser(path))
+    return str(p if p.is_dir() else p.parent)
+
+
+def resolve_image(item: str, base: str | None) -> str:
+    """An image path of a row: relative paths join ``base``; absolute paths and URLs stay as they are."""
+    if base is None or not item or "://" in item or item.startswith("data:"):
+        return item
+    p = Path(os.path.expanduser(item))
+    return str(p if p.is_absolute() else Path(base) / p)
+
+
 def _normalize_batch(batch: dict[str, list[Any]], indices: list[int], *, columns: Mapping[str, str] | None,
-                     preprocess: Any, src: int, row_ids: Sequence[int] | None = None) -> dict[str, list[Any]]:
+                     preprocess: Any, src: int, row_ids: Sequence[int] | None = None,
+                     image_base: str | None = None) -> dict[str, list[Any]]:
     keys = list(batch)
     if row_ids is not None:  # a selection: report the rows' numbers in the source, not in the selection
         indices = [row_ids[i] for i in indices]
@@ -202,7 +221,7 @@ def _normalize_batch(batch: dict[str, list[Any]], indices: list[int], *, columns
     for i, index in enumerate(indices):
         norm, reason, detail = normalize_one({k: batch[k][i] for k in keys}, columns, preprocess)
         out["messages"].append(norm["messages"] if norm else [])
-        out["images"].append([str(x) for x in norm["images"]] if norm else [])
+        out["images"].append([resolve_image(str(x), image_base) for x in norm["images"]] if norm else [])
         out["_error"].append(reason)
         out["_detail"].append(detail)
         out["_row"].append(index + 1)
@@ -239,7 +258,7 @@ def normalize_dataset(ds: Any, source: Source, src: int, *, num_proc: int = 1, f
     indices = getattr(ds, "_indices", None)
     row_ids = indices.column(0).to_pylist() if indices is not None else None
     fn = partial(_normalize_batch, columns=source.spec.columns or None, preprocess=source.spec.preprocess, src=src,
-                 row_ids=row_ids)
+                 row_ids=row_ids, image_base=image_base_dir(source.spec))
     if not hasattr(ds, "__len__"):  # streaming
         return ds.map(fn, batched=True, batch_size=BATCH, with_indices=True, features=normalized_features(),
                       remove_columns=ds.column_names).select_columns(list(normalized_features()))
@@ -450,16 +469,74 @@ def _skip_types() -> tuple[type[BaseException], ...]:
     return (SkipSample, BadRow)
 
 
-def encoded_features() -> Any:
+def encoded_features(extra: Mapping[str, Any] | None = None) -> Any:
+    """The encoded columns, plus ``extra`` ones a template returns (name → datasets feature, see
+    :func:`extra_features`)."""
     from datasets import Features, List, Value
 
     return Features({
         "input_ids": List(Value("int32")),
         "labels": List(Value("int32")),
         "length": Value("int32"),
+        **dict(extra or {}),
         "_error": Value("string"),
         "_detail": Value("string"),
     })
+
+
+#: the pixel inputs of multimodal templates, typed as the models want them
+MULTIMODAL_FEATURES = {"pixel_values": ("float32", 2), "image_grid_thw": ("int64", 2)}
+
+
+def _feature_of(value: Any) -> Any:
+    """A datasets feature for one encoded value: nested lists of ints (int64) / floats (float32) / bools."""
+    from datasets import List, Value
+
+    depth, leaf = 0, value
+    while isinstance(leaf, (list, tuple)):
+        depth += 1
+        if not leaf:
+            break
+        leaf = leaf[0]
+    if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):  # a tensor / array
+        return _feature_of(value.tolist())
+    kind = "bool" if isinstance(leaf, bool) else "int64" if isinstance(leaf, int) else \
+        "float32" if isinstance(leaf, float) else "string"
+    feature: Any = Value(kind)
+    for _ in range(max(depth, 0)):
+        feature = List(feature)
+    return feature
+
+
+def extra_features(template: Any, ds: Any) -> dict[str, Any]:
+    """The extra columns the template returns beside ``input_ids`` / ``labels`` (e.g. ``pixel_values``,
+    ``image_grid_thw``), found by encoding the first row with images; {} when no row has images."""
+    from datasets import List, Value
+
+    if "images" not in getattr(ds, "column_names", ()) or len(ds) == 0:
+        return {}
+    import pyarrow.compute as pc
+
+    table = ds.data if ds._indices is None else ds.flatten_indices().data
+    counts = pc.fill_null(pc.list_value_length(table.column("images")), 0).to_pylist()
+    first = next((i for i, n in enumerate(counts) if n), None)
+    if first is None:
+        return {}
+    out: dict[str, Any] = {}
+    for name, (kind, depth) in MULTIMODAL_FEATURES.items():
+        feature: Any = Value(kind)
+        for _ in range(depth):
+            feature = List(feature)
+        out[name] = feature
+    for i in [first, *(i for i, n in enumerate(counts[first + 1:], first + 1) if n)][:8]:
+        enc = encode_rows(template, [table.column("messages")[i].as_py()], [table.column("images")[i].as_py()])[0]
+        if isinstance(enc, BaseException):
+            continue  # a skipped row says nothing; try the next one with images
+        for key, value in enc.items():
+            if key not in ("input_ids", "labels", "length") and key not in out:
+                out[key] = _feature_of(value)
+        break
+    return out
 
 
 def encode_rows(template: Any, messages: list[Any], images: list[Any]) -> list[Any]:
@@ -477,10 +554,15 @@ def encode_rows(template: Any, messages: list[Any], images: list[Any]) -> list[A
     return out
 
 
-def _encode_batch(batch: dict[str, list[Any]], *, template: Any) -> dict[str, list[Any]]:
+def _encode_batch(batch: dict[str, list[Any]], *, template: Any, extra: Sequence[str] = ()) -> dict[str, list[Any]]:
+    """``extra``: the template's other outputs to keep (pixel inputs); a row without one gets an empty list."""
     out: dict[str, list[Any]] = {"input_ids": [], "labels": [], "length": [], "_error": [], "_detail": []}
+    for key in extra:
+        out[key] = []
     for enc in encode_rows(template, batch["messages"], batch["images"]):
         if isinstance(enc, BaseException):
+            for key in extra:
+                out[key].append([])
             out["input_ids"].append([])
             out["labels"].append([])
             out["length"].append(0)
@@ -488,6 +570,9 @@ def _encode_batch(batch: dict[str, list[Any]], *, template: Any) -> dict[str, li
             detail = getattr(enc, "detail", None)
             out["_detail"].append(str(detail) if detail else None)
         else:
+            for key in extra:
+                value = enc.get(key)
+                out[key].append([] if value is None else value.tolist() if hasattr(value, "tolist") else value)
             out["input_ids"].append(enc["input_ids"])
             out["labels"].append(enc["labels"])
             out["length"].append(len(enc["input_ids"]))
@@ -499,8 +584,9 @@ def _encode_batch(batch: dict[str, list[Any]], *, template: Any) -> dict[str, li
 def encode_dataset(ds: Any, template: Any, labels: Sequence[str], part: str, report: DataReport, *,
                    num_proc: int = 1, strict: bool = False, fingerprint: str | None = None) -> Any:
     """Normalized rows → ``input_ids`` / ``labels`` / ``length``; skipped samples are counted in ``report``."""
-    fn = partial(_encode_batch, template=template)
-    features = encoded_features()
+    extra = extra_features(template, ds)
+    fn = partial(_encode_batch, template=template, extra=tuple(extra))
+    features = encoded_features(extra)
     features["_row"] = normalized_features()["_row"]
     features["_src"] = normalized_features()["_src"]
     with progress_bars(len(ds)):

@@ -185,6 +185,58 @@ def _prompt_ids(
         ) from None
 
 
+def _prompt_with_images(
+    template: Any,
+    query: str | None,
+    history: Iterable[HistoryItem],
+    system: str | None,
+    images: Sequence[Any],
+) -> tuple[list[int], dict[str, Any]]:
+    """(prompt ids, extra model inputs such as ``pixel_values``) through the template's
+    ``encode_prompt_with_images(messages, images)`` (docs/multimodal.md)."""
+    hook = getattr(template, "encode_prompt_with_images", None)
+    if not callable(hook):
+        raise FtcoreError(f"template {_template_name(template)!r} takes no images (a multimodal template does, "
+                          "e.g. qwen2-vl)")
+    if query is None:
+        raise FtcoreError("give a query with the images")
+    history = list(history)
+    mark = str(getattr(template, "image_placeholder", "<image>"))
+    if history and mark not in query:  # the images belong to this turn, not to the first one
+        query = mark * len(images) + query
+    messages = build_messages(query, history, system)
+    try:
+        enc = dict(hook(messages, list(images)))
+    except Exception as exc:  # SkipSample (image not found, placeholder mismatch): one line
+        if isinstance(exc, FtcoreError):
+            raise
+        detail = getattr(exc, "detail", None)
+        reason = (getattr(exc, "reason", None) or str(exc)) + (f" ({detail})" if detail else "")
+        raise FtcoreError(f"cannot build the prompt with images ({_template_name(template)!r}): {reason}") from None
+    ids = list(enc.pop("input_ids"))
+    return ids, enc
+
+
+def _extra_tensors(model: Any, extra: dict[str, Any] | None, n_ids: int) -> dict[str, Any]:
+    """Extra model inputs as tensors on the model's device (float ones in the model's dtype; per-token lists as a
+    batch of one)."""
+    import torch
+
+    if not extra:
+        return {}
+    device = _device_of(model)
+    dtype = getattr(model, "dtype", None)
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        t = value if torch.is_tensor(value) else torch.as_tensor(value)
+        if t.dim() == 1 and len(t) == n_ids:
+            t = t.unsqueeze(0)
+        if t.is_floating_point() and isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+            t = t.to(dtype)
+        out[key] = t.to(device)
+    return out
+
+
 def _template_name(template: Any) -> str:
     spec = getattr(template, "spec", None)
     return str(getattr(spec, "name", type(template).__name__))
@@ -198,7 +250,8 @@ def _device_of(model: Any) -> Any:
 
 
 def _generate_kwargs(
-    model: Any, template: Any, ids: list[int], gen: Any, cancel: threading.Event | None
+    model: Any, template: Any, ids: list[int], gen: Any, cancel: threading.Event | None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     import torch
     from transformers import StoppingCriteriaList
@@ -210,6 +263,7 @@ def _generate_kwargs(
         attention_mask=torch.ones_like(tensor),
         generation_config=_hf_generation_config(gen, template),
         stopping_criteria=StoppingCriteriaList([_make_stopper(template, len(ids), cancel)]),
+        **_extra_tensors(model, extra, len(ids)),
     )
 
 
@@ -231,6 +285,7 @@ def inference(
     *,
     generation: Any = None,
     input_ids: Sequence[int] | None = None,
+    images: Sequence[Any] | None = None,
     **options: Any,
 ) -> str:
     """Answer ``query`` after ``history`` (``(query, response)`` pairs or message dicts) and return the text.
@@ -238,13 +293,18 @@ def inference(
     ``generation`` is a :class:`ftcore.config.GenerationConfig` (or dict) to start from; ``options`` override
     single settings (``max_new_tokens``, ``do_sample``, ``temperature``, ``top_k``, ``top_p``,
     ``repetition_penalty``). ``input_ids`` replaces the query by a ready prompt (as in dataset mode).
+    ``images`` (paths or PIL images) go with the query through a multimodal template (docs/multimodal.md).
     """
     import torch
 
     gen = generation_settings(generation, **options)
-    ids = _prompt_ids(template, query, history, system, input_ids)
+    extra: dict[str, Any] = {}
+    if images:
+        ids, extra = _prompt_with_images(template, query, history, system, images)
+    else:
+        ids = _prompt_ids(template, query, history, system, input_ids)
     with torch.inference_mode():
-        out = model.generate(**_generate_kwargs(model, template, ids, gen, None))
+        out = model.generate(**_generate_kwargs(model, template, ids, gen, None, extra))
     return decode_response(template, out[0, len(ids) :].tolist())
 
 
@@ -290,6 +350,7 @@ def inference_stream(
     *,
     generation: Any = None,
     input_ids: Sequence[int] | None = None,
+    images: Sequence[Any] | None = None,
     **options: Any,
 ) -> Iterator[str]:
     """Like :func:`inference`, but yields the answer's text deltas as they are generated.
@@ -298,16 +359,21 @@ def inference_stream(
     Generation runs in a thread; closing the iterator early stops it.
     """
     gen = generation_settings(generation, **options)
-    ids = _prompt_ids(template, query, history, system, input_ids)
-    return _stream(model, template, ids, gen)
+    extra: dict[str, Any] = {}
+    if images:
+        ids, extra = _prompt_with_images(template, query, history, system, images)
+    else:
+        ids = _prompt_ids(template, query, history, system, input_ids)
+    return _stream(model, template, ids, gen, extra)
 
 
-def _stream(model: Any, template: Any, ids: list[int], gen: Any) -> Iterator[str]:
+def _stream(model: Any, template: Any, ids: list[int], gen: Any, extra: dict[str, Any] | None = None
+            ) -> Iterator[str]:
     import torch
 
     cancel = threading.Event()
     streamer = _DeltaStreamer(template)
-    kwargs = _generate_kwargs(model, template, ids, gen, cancel)
+    kwargs = _generate_kwargs(model, template, ids, gen, cancel, extra)
     failure: list[BaseException] = []
 
     def work() -> None:

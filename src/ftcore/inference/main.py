@@ -15,6 +15,8 @@ from ftcore.inference.generate import HistoryItem, generation_settings, inferenc
 #: commands of the chat loop
 EXIT_WORDS = ("exit", "quit")
 CLEAR_WORDS = ("clear",)
+#: a chat line ``/image PATH`` attaches an image to the next message (multimodal templates)
+IMAGE_COMMAND = "/image"
 
 #: the last checkpoint ``infer`` loaded, so repeated calls do not reload it: (key, loaded)
 _LAST: list[tuple[tuple[str, int], tuple[Any, Any, Any, Any]]] = []
@@ -36,9 +38,12 @@ def infer(
     query: str,
     history: Iterable[HistoryItem] = (),
     system: str | None = None,
+    images: Sequence[Any] | None = None,
     **generation: Any,
 ) -> str:
     """Answer ``query`` with a trained checkpoint and return the text.
+
+    ``images``: image paths (or PIL images) for a multimodal checkpoint (docs/multimodal.md).
 
     ``ckpt`` is a checkpoint folder, a run folder, ``latest:<output dir>`` or ``best:<output dir>``. The generation
     settings start from the run's ``[generation]`` section; keyword arguments (``max_new_tokens``, ``do_sample``,
@@ -46,7 +51,8 @@ def infer(
     the next call with the same checkpoint.
     """
     model, _tokenizer, template, cfg = _loaded(ckpt)
-    return inference(model, template, query, history, system, generation=cfg.generation, **generation)
+    return inference(model, template, query, history, system, generation=cfg.generation, images=images,
+                     **generation)
 
 
 def _seed(seed: int | None) -> None:
@@ -71,15 +77,17 @@ def _answer(
     stream: bool,
     out: IO[str],
     input_ids: Sequence[int] | None = None,
+    images: Sequence[Any] | None = None,
 ) -> str:
     """Generate one answer, writing it to ``out`` as it comes (``stream``) or at the end."""
     if not stream:
-        text = inference(model, template, query, history, system, generation=gen, input_ids=input_ids)
+        text = inference(model, template, query, history, system, generation=gen, input_ids=input_ids,
+                         images=images)
         _say(out, text)
         return text
     parts = []
     for delta in inference_stream(
-        model, template, query, history, system, generation=gen, input_ids=input_ids
+        model, template, query, history, system, generation=gen, input_ids=input_ids, images=images
     ):
         parts.append(delta)
         _say(out, delta, end="")
@@ -114,11 +122,13 @@ def chat_loop(
     stream: bool = True,
     read: Callable[[], str] | None = None,
     out: IO[str] | None = None,
+    images: Sequence[Any] | None = None,
 ) -> list[tuple[str, str]]:
     """Interactive multi-turn chat: read a line, answer it with the history so far, repeat.
 
     ``clear`` forgets the history, ``exit`` / ``quit`` (or end of input) leaves. A single-turn template answers
-    each line on its own. Returns the history at the end.
+    each line on its own. ``/image PATH`` attaches an image to the next message (multimodal templates; ``images``
+    are attached to the first one). Returns the history at the end.
     """
     out = out or sys.stdout
     read = read or _read_line
@@ -130,6 +140,7 @@ def chat_loop(
         + ("" if keep else " (this template is single-turn: each line is answered on its own)"),
     )
     history: list[tuple[str, str]] = []
+    pending: list[Any] = list(images or [])
     while True:
         _say(out, "<<< ", end="")
         line = read()
@@ -142,12 +153,32 @@ def chat_loop(
             break
         if word in CLEAR_WORDS:
             history.clear()
+            pending.clear()
             _say(out, "(history cleared)")
+            continue
+        if word == IMAGE_COMMAND or word.startswith(IMAGE_COMMAND + " "):
+            path = os.path.expanduser(query.strip()[len(IMAGE_COMMAND):].strip())
+            if not path or not os.path.isfile(path):
+                _say(out, f"(no image file {path!r}; usage: {IMAGE_COMMAND} PATH)")
+            else:
+                pending.append(path)
+                _say(out, f"(image {len(pending)} attached to the next message: {path})")
             continue
         if not query.strip():
             continue
         _say(out, ">>> ", end="")
-        answer = _answer(model, template, query, history, system, gen, stream, out)
+        try:
+            answer = _answer(model, template, query, history, system, gen, stream, out, images=pending or None)
+        except FtcoreError as exc:
+            if not pending:
+                raise
+            _say(out, f"(error: {exc})")
+            pending.clear()
+            continue
+        mark = str(getattr(template, "image_placeholder", "<image>"))
+        if pending:  # the history keeps the text: its images are not sent again
+            query = query.replace(mark, "").strip()
+        pending.clear()
         if keep:
             history.append((query, answer))
     return history
@@ -220,6 +251,7 @@ def infer_main(
     seed: int | None = 42,
     out: IO[str] | None = None,
     read: Callable[[], str] | None = None,
+    images: Sequence[Any] | None = None,
     **generation: Any,
 ) -> list[dict[str, str]]:
     """Load a checkpoint and run one of the seed's inference modes, printing as it goes.
@@ -245,6 +277,8 @@ def infer_main(
         stream = bool(getattr(defaults, "stream", True))
     if dataset_sample is None:
         dataset_sample = int(getattr(defaults, "show_samples", 10))
+    if images and not chat and query is None:
+        raise FtcoreError("--image goes with --query or --chat (validation samples bring their own images)")
     if dataset_sample < 1 and not chat and query is None:
         raise FtcoreError(
             f"dataset_sample: must be at least 1 (got {dataset_sample}); or give a query, or chat"
@@ -253,7 +287,8 @@ def infer_main(
     _seed(seed)
     print(f"checkpoint: {path}", file=sys.stderr)
     if chat:
-        history = chat_loop(model, template, system=system, generation=gen, stream=stream, read=read, out=out)
+        history = chat_loop(model, template, system=system, generation=gen, stream=stream, read=read, out=out,
+                            images=images)
         return [{"query": q, "response": r} for q, r in history]
     if query is not None:
         queries = [query] if isinstance(query, str) else list(query)
@@ -261,7 +296,7 @@ def infer_main(
         for q in queries:
             if len(queries) > 1:
                 _say(out, f"[QUERY] {q}")
-            answer = _answer(model, template, q, (), system, gen, stream, out)
+            answer = _answer(model, template, q, (), system, gen, stream, out, images=images)
             records.append({"query": q, "response": answer})
         return records
     return dataset_samples(

@@ -95,6 +95,22 @@ def ensure_pad_token(tokenizer: Any, where: str = "") -> None:
         tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.unk_token
 
 
+def _auto_class_name(spec: ModelSpec, model_dir: str) -> str:
+    """The spec's auto class; an ad hoc spec (``model.path``) of an image-text model gets
+    ``AutoModelForImageTextToText`` (its config.json has a ``vision_config``)."""
+    if spec.auto_class != "AutoModelForCausalLM":
+        return spec.auto_class
+    import json
+
+    try:
+        config = json.loads(Path(model_dir, "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return spec.auto_class
+    if isinstance(config, dict) and config.get("vision_config") and not config.get("auto_map"):
+        return "AutoModelForImageTextToText"
+    return spec.auto_class
+
+
 def load_hf_model(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` from ``options.model_dir`` with transformers (model None when not wanted)."""
     check_requires(spec)
@@ -109,7 +125,7 @@ def load_hf_model(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any]:
     import transformers
 
     try:
-        auto_class = getattr(transformers, spec.auto_class)
+        auto_class = getattr(transformers, _auto_class_name(spec, model_dir))
     except AttributeError:
         raise FtcoreError(f"model {spec.name!r}: auto_class {spec.auto_class!r} is not in transformers") from None
     kwargs: dict[str, Any] = {"dtype": torch_dtype(options.dtype), "trust_remote_code": trust}

@@ -40,10 +40,27 @@ def _head_names(model: Any) -> set[str]:
     return names
 
 
+#: module name components of vision towers and their projectors (multimodal models): never LoRA targets of ``all``
+VISION_MODULES = frozenset({"visual", "vision_tower", "vision_model", "vision_encoder", "vision",
+                            "multi_modal_projector", "mm_projector", "image_encoder", "vpm", "resampler"})
+
+
+def is_vision_module(name: str) -> bool:
+    """Whether a module (full name) belongs to a vision tower or its projector."""
+    return any(part in VISION_MODULES for part in name.split("."))
+
+
+def _vision_linear_names(model: Any) -> set[str]:
+    import torch
+
+    return {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and is_vision_module(n)}
+
+
 def linear_module_names(model: Any) -> list[str]:
     """The last name component of every Linear layer except the output head (the seed's ``ALL``), sorted.
 
-    bitsandbytes ``Linear4bit`` / ``Linear8bitLt`` subclass ``torch.nn.Linear`` and are included.
+    bitsandbytes ``Linear4bit`` / ``Linear8bitLt`` subclass ``torch.nn.Linear`` and are included. The vision tower
+    of a multimodal model is left out (LoRA tunes the language part; the vision tower stays frozen).
     """
     import torch
 
@@ -51,7 +68,7 @@ def linear_module_names(model: Any) -> list[str]:
     head_lasts = {h.rsplit(".", 1)[-1] for h in heads}
     out: set[str] = set()
     for name, module in model.named_modules():
-        if not isinstance(module, torch.nn.Linear) or name in heads:
+        if not isinstance(module, torch.nn.Linear) or name in heads or is_vision_module(name):
             continue
         last = name.rsplit(".", 1)[-1]
         if last in head_lasts:
@@ -67,6 +84,14 @@ def resolve_targets(model: Any, targets: str | list[str], spec: ModelSpec | None
     if isinstance(targets, str):
         key = targets.lower()
         if key == "all":
+            vision = _vision_linear_names(model)
+            if any(v.rsplit(".", 1)[-1] in linear for v in vision):
+                # a name the vision tower shares (q_proj in a CLIP tower): full names of the language part instead
+                heads = _head_names(model)
+                import torch
+
+                return sorted(n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)
+                              and n not in heads and not is_vision_module(n) and n.rsplit(".", 1)[-1] in linear)
             return linear
         if key == "auto":
             if spec is not None and spec.lora_targets:
