@@ -173,3 +173,18 @@ def test_prompt_with_images_places_them_in_the_current_turn(template, dataset: P
     assert set(extra) >= {"pixel_values", "image_grid_thw", "mm_token_type_ids"}
     with pytest.raises(FtcoreError, match="image not found"):
         _prompt_with_images(template, "x", [], None, ["/no/such.png"])
+
+
+def test_a_text_template_ignores_images_with_a_warning(tmp_path: Path, dataset: Path, tokenizer,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    from ftcore.config import config_from_dict
+    from ftcore.data import prepare_data
+    from ftcore.templates import get_template
+
+    cfg = config_from_dict({"model": {"path": "unused"},
+                            "data": {"datasets": [{"path": str(dataset)}], "test_ratio": 0.0, "sample": -1,
+                                     "cache_dir": str(tmp_path)}})
+    with caplog.at_level("WARNING", logger="ftcore.data"):
+        data = prepare_data(cfg, get_template("chatml", tokenizer), tokenizer)
+    assert set(data.train.column_names) == {"input_ids", "labels", "length"}
+    assert "takes no images" in caplog.text

@@ -522,21 +522,24 @@ def extra_features(template: Any, ds: Any) -> dict[str, Any]:
     first = next((i for i, n in enumerate(counts) if n), None)
     if first is None:
         return {}
-    out: dict[str, Any] = {}
+    known: dict[str, Any] = {}
     for name, (kind, depth) in MULTIMODAL_FEATURES.items():
         feature: Any = Value(kind)
         for _ in range(depth):
             feature = List(feature)
-        out[name] = feature
+        known[name] = feature
     for i in [first, *(i for i, n in enumerate(counts[first + 1:], first + 1) if n)][:8]:
         enc = encode_rows(template, [table.column("messages")[i].as_py()], [table.column("images")[i].as_py()])[0]
         if isinstance(enc, BaseException):
             continue  # a skipped row says nothing; try the next one with images
-        for key, value in enc.items():
-            if key not in ("input_ids", "labels", "length") and key not in out:
-                out[key] = _feature_of(value)
-        break
-    return out
+        out = {key: known.get(key) or _feature_of(value) for key, value in enc.items()
+               if key not in ("input_ids", "labels", "length")}
+        if not out:
+            name = getattr(getattr(template, "spec", None), "name", type(template).__name__)
+            log.warning("data: template %r takes no images; the rows' images are ignored (a multimodal template "
+                        "such as qwen2-vl uses them, see docs/multimodal.md)", name)
+        return out
+    return known  # every probed row was skipped: keep the usual pixel inputs
 
 
 def encode_rows(template: Any, messages: list[Any], images: list[Any]) -> list[Any]:
