@@ -148,3 +148,15 @@ def test_killed_while_saving_leaves_no_complete_looking_checkpoint(tmp_path: Pat
     again = train(_config(tmp_path, max_steps=2, eval_steps=2))
     assert Path(again.output_dir).name.startswith("v1-")
     assert Path(again.last_checkpoint).name == "checkpoint-2"
+
+
+@pytest.mark.slow
+def test_resume_latest_continues_in_a_new_version(run) -> None:  # type: ignore[no-untyped-def]
+    from ftcore.training import train
+
+    tmp = Path(run.output_dir).parents[2]
+    again = train(_config(tmp, max_steps=26, resume_from_checkpoint="latest"))
+    assert Path(again.output_dir).name.startswith("v1-")
+    assert Path(again.last_checkpoint).name == "checkpoint-26"
+    manifest = json.loads(Path(again.output_dir, "manifest.json").read_text())
+    assert manifest["resumed_from"] == run.last_checkpoint

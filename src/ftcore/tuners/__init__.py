@@ -115,10 +115,7 @@ def tuner_options(cfg: RunConfig, spec: ModelSpec, model: Any) -> TunerOptions:
     t = cfg.tuner
     method = t.method
     targets = resolve_targets(model, t.targets, spec) if method in ("lora", "qlora") else []
-    resume = cfg.train.resume_from_checkpoint
-    adapter_dir = None
-    if resume and method in ("lora", "qlora") and resume != "latest":
-        adapter_dir = cfg.resolve_path(resume)
+    # train.resume_from_checkpoint is handled by the Trainer (it restores the adapter with the optimizer state)
     return TunerOptions(
         method=method,
         rank=t.rank,
@@ -129,7 +126,6 @@ def tuner_options(cfg: RunConfig, spec: ModelSpec, model: Any) -> TunerOptions:
         modules_to_save=list(t.modules_to_save),
         model_spec=spec,
         gradient_checkpointing=cfg.train.gradient_checkpointing,
-        adapter_dir=adapter_dir,
     )
 
 
@@ -167,7 +163,7 @@ def apply_tuner(model: Any, options: TunerOptions) -> Any:
         _enable_checkpointing(model, lora=True)
     if options.adapter_dir:
         if not os.path.isfile(os.path.join(options.adapter_dir, "adapter_config.json")):
-            raise FtcoreError(f"train.resume_from_checkpoint: {options.adapter_dir} holds no adapter_config.json")
+            raise FtcoreError(f"tuner: adapter folder {options.adapter_dir} holds no adapter_config.json")
         return PeftModel.from_pretrained(model, options.adapter_dir, is_trainable=True)
     if not options.targets:
         raise FtcoreError("tuner.targets: no modules to wrap with LoRA (give a list, or 'all')")
