@@ -49,6 +49,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory, dataset: Path, template, 
     return first, second
 
 
+@pytest.mark.slow  # builds the tiny model and tokenizes twice (the cache)
 def test_pipeline_keeps_pixel_inputs_through_encoding_and_cache(prepared) -> None:
     first, second = prepared
     assert not first.cache_hit and second.cache_hit

@@ -33,6 +33,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, vl_dir: str, dataset: Path
     return Path(result.best_checkpoint)
 
 
+@pytest.mark.slow
 def test_train_two_steps_with_images_then_infer_with_an_image(trained: Path, dataset: Path) -> None:
     import ftcore
 
@@ -42,6 +43,7 @@ def test_train_two_steps_with_images_then_infer_with_an_image(trained: Path, dat
     assert ftcore.infer(str(trained), QUERY, images=[str(image)], do_sample=False, max_new_tokens=4) == answer
 
 
+@pytest.mark.slow
 def test_cli_infer_with_image_and_chat_image_command(trained: Path, dataset: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     import io
