@@ -7,7 +7,13 @@ import pytest
 from ftcore.errors import FtcoreError
 from ftcore.specs import ModelSpec, TunerOptions
 from ftcore.testing import build_tiny_model_dir
-from ftcore.tuners import apply_tuner, count_parameters, describe_parameters, linear_module_names, resolve_targets
+from ftcore.tuners import (
+    apply_tuner,
+    count_parameters,
+    describe_parameters,
+    linear_module_names,
+    resolve_targets,
+)
 
 ALL = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
 

@@ -43,12 +43,12 @@ def plot_loss(metrics_path: str | Path, out_path: str | Path) -> Path | None:
 
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     if train:
-        steps, losses = zip(*train)
+        steps, losses = zip(*train, strict=True)
         ax.plot(steps, losses, color="tab:blue", alpha=0.35, linewidth=1, label="train loss")
         if len(losses) > 2:
             ax.plot(steps, _smooth(list(losses)), color="tab:blue", linewidth=1.8, label="train loss (smoothed)")
     if evals:
-        steps, losses = zip(*evals)
+        steps, losses = zip(*evals, strict=True)
         ax.plot(steps, losses, color="tab:orange", marker="o", linewidth=1.8, label="eval loss")
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
