@@ -189,3 +189,14 @@ def test_a_text_template_ignores_images_with_a_warning(tmp_path: Path, dataset: 
         data = prepare_data(cfg, get_template("chatml", tokenizer), tokenizer)
     assert set(data.train.column_names) == {"input_ids", "labels", "length"}
     assert "takes no images" in caplog.text
+
+
+def test_lazy_mode_keeps_pixel_inputs(tmp_path: Path, dataset: Path, template, tokenizer) -> None:
+    from ftcore.config import config_from_dict
+    from ftcore.data import prepare_data
+
+    cfg = config_from_dict({"model": {"path": "unused"},
+                            "data": {"datasets": [{"path": str(dataset)}], "test_ratio": 0.0, "sample": -1,
+                                     "lazy": True, "cache_dir": str(tmp_path)}})
+    row = prepare_data(cfg, template, tokenizer).train[0]
+    assert {"pixel_values", "image_grid_thw"} <= set(row) and len(row["pixel_values"]) > 0

@@ -42,8 +42,9 @@ class LazyEncodedDataset(torch.utils.data.Dataset):
                 label = self.labels[row["_src"]] if "_src" in row else self.labels[0]
                 self.report.source(label, self.part).add(getattr(enc, "reason", type(enc).__name__), row.get("_row"))
             return None
+        extra = {k: v for k, v in enc.items() if k not in ("input_ids", "labels", "length")}  # pixel inputs
         return {"input_ids": list(enc["input_ids"]), "labels": list(enc["labels"]),
-                "length": len(enc["input_ids"])}
+                "length": len(enc["input_ids"]), **extra}
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         n = len(self)
