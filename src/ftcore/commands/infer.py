@@ -44,6 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--image", action="append", metavar="PATH",
                    help="an image for the query (repeatable; multimodal checkpoints; in --chat: for the first "
                         "message, later ones take '/image PATH' lines)")
+    p.add_argument("--merge", action="store_true", default=None,
+                   help="merge the LoRA into the base first, save <ckpt>-merged and answer with it (infer.merge_lora)")
     g = p.add_argument_group("generation (default: the run's [generation])")
     g.add_argument("--max-new-tokens", type=int, metavar="N")
     sample = g.add_mutually_exclusive_group()
@@ -63,8 +65,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ftcore.inference import infer_main
 
+    ckpt = args.ckpt
+    merge = args.merge
+    if merge is None:
+        from ftcore.inference.checkpoint import checkpoint_config, resolve_checkpoint
+
+        merge = checkpoint_config(resolve_checkpoint(ckpt)).infer.merge_lora
+    if merge:
+        from ftcore.inference.checkpoint import is_adapter, resolve_checkpoint
+        from ftcore.inference.merge import merge_lora
+
+        if is_adapter(resolve_checkpoint(ckpt)):
+            ckpt = str(merge_lora(ckpt))
     infer_main(
-        args.ckpt,
+        ckpt,
         args.query,
         chat=args.chat,
         dataset_sample=args.dataset_sample,

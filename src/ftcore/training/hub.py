@@ -43,8 +43,9 @@ except ImportError:  # pragma: no cover
 STRATEGIES = ("end", "push_best", "push_last", "checkpoint", "all_checkpoints")
 TOKEN_ENV = {"modelscope": ("MODELSCOPE_API_TOKEN",), "huggingface": ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")}
 #: training state that stays out of the repo root (it goes up only with whole checkpoints)
+#: (and peft's placeholder README.md: the repo's card is ftcore's, pushed at the end when the repo has none)
 STATE_FILES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state*.pth", "global_step*", "trainer_state.json",
-               "training_args.bin", "eval_report.json")
+               "training_args.bin", "eval_report.json", "README.md")
 #: the local target's push log
 PUSH_LOG = ".ftcore_pushes.jsonl"
 
@@ -280,7 +281,10 @@ class PushQueue:
 def snapshot(folder: str | os.PathLike[str], *, model_only: bool) -> str:
     """A private copy of ``folder`` (hard links where possible: instant, no extra disk) that the upload owns, so
     checkpoint rotation cannot delete files under it. ``model_only`` leaves training state out."""
-    target = tempfile.mkdtemp(prefix=".tmp-push-", dir=str(Path(folder).parent))  # same disk: hard links work
+    try:
+        target = tempfile.mkdtemp(prefix=".tmp-push-", dir=str(Path(folder).parent))  # same disk: hard links work
+    except OSError:  # a read-only run folder (ftcore push of a shared checkpoint)
+        target = tempfile.mkdtemp(prefix="ftcore-push-")
 
     def link(src: str, dst_: str) -> Any:
         try:

@@ -34,9 +34,13 @@ class FtcoreTrainer(Trainer):
       ``ftcore_run.toml``), then records best and last in ``checkpoints.json``.
     """
 
-    def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True, **kwargs: Any):
+    def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True,
+                 generation_evaluator: Any = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.run_toml = run_toml
+        #: ``eval.predict_with_generate``: called with the model at each evaluation, returns extra metrics
+        #: (rouge-1/2/l, bleu-4; ftcore.inference.evaluate.GenerationEvaluator) logged as eval_<name>
+        self.generation_evaluator = generation_evaluator
         self.loss_only_head = loss_only_head
         self.tokens_seen = 0
         self.train_start_time: float | None = None
@@ -72,6 +76,18 @@ class FtcoreTrainer(Trainer):
         if return_outputs:
             return loss, (outputs if outputs is not None else {})
         return loss
+
+    def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+        output = super().evaluation_loop(*args, **kwargs)
+        if self.generation_evaluator is not None:
+            prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
+            model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+            metrics: dict[str, float] = output.metrics if output.metrics is not None else {}
+            if output.metrics is None:
+                output = output._replace(metrics=metrics)
+            for name, value in self.generation_evaluator(model).items():
+                metrics[f"{prefix}_{name}"] = value
+        return output
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         """data.group_by_length: ftcore's deterministic length-grouped sampler (ftcore.training.sampler)."""
