@@ -99,7 +99,14 @@ def build_tiny_dir(out_dir: str | os.PathLike[str], arch: str, *, tokenizer_dir:
     out = Path(out_dir)
     if (out / "config.json").is_file() and any(out.glob("*.safetensors")):
         return str(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from ftcore.testing import build_once
+
+    key = ["build_tiny_dir", arch, str(Path(tokenizer_dir).resolve()) if tokenizer_dir else None, seed,
+           EXTRA_TINY_CONFIGS[arch]]
+    return build_once(out, key, lambda folder: _build_extra(folder, arch, tokenizer_dir, seed))
+
+
+def _build_extra(out: Path, arch: str, tokenizer_dir: str | None, seed: int) -> None:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 
@@ -128,7 +135,6 @@ def build_tiny_dir(out_dir: str | os.PathLike[str], arch: str, *, tokenizer_dir:
     tok.save_pretrained(out)
     if arch in VISION_ARCHS:
         _save_vision_processor(out, tok, arch)
-    return str(out)
 
 
 def _save_vision_processor(out: Path, tok: Any, arch: str) -> None:
