@@ -129,7 +129,7 @@ def _training_arguments(cfg: RunConfig, run_dir: Path, *, lr: float, dtype: str,
         num_train_epochs=t.epochs,
         max_steps=t.max_steps if t.max_steps > 0 else -1,
         per_device_train_batch_size=t.batch_size,
-        per_device_eval_batch_size=t.eval_batch_size or t.batch_size,
+        per_device_eval_batch_size=t.eval_batch_size or (1 if cfg.eval.predict_with_generate else t.batch_size),
         gradient_accumulation_steps=t.grad_accum,
         learning_rate=lr,
         weight_decay=t.weight_decay,
@@ -171,7 +171,14 @@ def _training_arguments(cfg: RunConfig, run_dir: Path, *, lr: float, dtype: str,
         kwargs["ddp_broadcast_buffers"] = not t.gradient_checkpointing
     if t.deepspeed:
         kwargs["deepspeed"] = deepspeed_config(cfg)
+        if _deepspeed_on_cpu(cfg):
+            kwargs["accelerator_config"] = {"use_configured_state": True}
     return TrainingArguments(**kwargs)
+
+
+def _deepspeed_on_cpu(cfg: RunConfig) -> bool:
+    """A multi-process DeepSpeed run on a machine without GPUs (DS_ACCELERATOR=cpu, gloo)."""
+    return bool(cfg.train.deepspeed) and _cpu_only() and world_size() > 1
 
 
 def best_metric(cfg: RunConfig) -> str:
@@ -283,7 +290,13 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     if cfg.train.deepspeed and _cpu_only():
         os.environ.setdefault("DS_ACCELERATOR", "cpu")  # before deepspeed is first imported
     # joins the process group under torchrun, so the output folder can be broadcast
-    PartialState(cpu=_cpu_only(), **({"backend": cfg.train.ddp_backend} if cfg.train.ddp_backend else {}))
+    if _deepspeed_on_cpu(cfg):
+        # accelerate finds no backend for DeepSpeed without CUDA (world size 1, DeepSpeed's batch check fails):
+        # configure the DeepSpeed state over gloo here; TrainingArguments reuses it (use_configured_state)
+        os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+        PartialState(backend=cfg.train.ddp_backend or "gloo")
+    else:
+        PartialState(cpu=_cpu_only(), **({"backend": cfg.train.ddp_backend} if cfg.train.ddp_backend else {}))
     set_seed(cfg.train.seed + _rank())  # the seed: seed + rank, before the model and the adapters are created
 
     from ftcore.models import load, resolve_dtype, resolve_model
