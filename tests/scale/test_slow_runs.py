@@ -61,9 +61,6 @@ def test_ddp_two_processes(tiny_model: str, data_file: str, tmp_path: Path) -> N
     assert state["global_step"] == 2
 
 
-@pytest.mark.xfail(reason="open: on a machine without CUDA accelerate's PartialState does not count the DeepSpeed "
-                   "processes (world size 1), so DeepSpeed's batch check fails (train_batch_size 2 != 2 * 1 * 2); "
-                   "see the issue 6 report", strict=False)
 @pytest.mark.parametrize("preset", ["zero2", "zero3"])
 def test_deepspeed_two_processes(tiny_model: str, data_file: str, tmp_path: Path, preset: str) -> None:
     out = tmp_path / "out"
