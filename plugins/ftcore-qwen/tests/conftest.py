@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -14,6 +15,15 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@functools.cache
+def _vocab_size() -> int:
+    """Largest token id + 1 of the Qwen2.5 tokenizer.json (parsed once per session: it takes seconds)."""
+    from ftcore.testing import qwen25_tokenizer_dir
+
+    vocab = json.loads((Path(qwen25_tokenizer_dir()) / "tokenizer.json").read_text(encoding="utf-8"))
+    return max([*vocab["model"]["vocab"].values(), *(t["id"] for t in vocab["added_tokens"])]) + 1
 
 
 def build_qwen1_dir(out: str | Path, *, visual: bool = False, seed: int = 0) -> str:
@@ -30,8 +40,7 @@ def build_qwen1_dir(out: str | Path, *, visual: bool = False, seed: int = 0) -> 
     for src in (FIXTURES / "qwen1").glob("*.py"):
         shutil.copy(src, out / src.name)
     shutil.copy(Path(qwen25_tokenizer_dir()) / "tokenizer.json", out / "tokenizer.json")
-    vocab = json.loads((out / "tokenizer.json").read_text(encoding="utf-8"))
-    vocab_size = max([*vocab["model"]["vocab"].values(), *(t["id"] for t in vocab["added_tokens"])]) + 1
+    vocab_size = _vocab_size()
     (out / "tokenizer_config.json").write_text(json.dumps({
         "auto_map": {"AutoTokenizer": ["tokenization_qwen.QWenTokenizer", None]},
         "tokenizer_class": "QWenTokenizer",
