@@ -66,7 +66,14 @@ def test_cli_under_torchrun_trains_in_place(monkeypatch: pytest.MonkeyPatch) -> 
     class Result:
         output_dir = best_checkpoint = last_checkpoint = "x"
 
-    monkeypatch.setattr(pipeline, "train", lambda config, overrides: seen.append(config) or Result())
+    import ftcore.training
+
+    def fake_train(config, overrides):  # type: ignore[no-untyped-def]
+        seen.append(config)
+        return Result()
+
+    monkeypatch.setattr(pipeline, "train", fake_train)
+    monkeypatch.setattr(ftcore.training, "train", fake_train)  # the name commands/train.py imports
     args = _parse(["run.toml", "--nproc-per-node", "2"])
     assert args.func(args) == 0 and seen == ["run.toml"]
 
