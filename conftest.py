@@ -51,8 +51,22 @@ def _guarded_connect_ex(self: socket.socket, address: object):  # type: ignore[n
     return _real_connect_ex(self, address)
 
 
-socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
-socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+def _install_guard() -> None:
+    """Guard whatever class ``socket.socket`` is now (a library may have replaced or re-patched it)."""
+    cls = socket.socket
+    if getattr(cls, "connect", None) is not _guarded_connect:
+        cls.connect = _guarded_connect  # type: ignore[method-assign]
+    if getattr(cls, "connect_ex", None) is not _guarded_connect_ex:
+        cls.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+_install_guard()
+
+
+@pytest.fixture(autouse=True)
+def _network_guard() -> None:
+    """Re-apply the guard before every test: imports during earlier tests may have replaced it."""
+    _install_guard()
 
 _cache_root = tempfile.mkdtemp(prefix="ftcore-test-cache-")
 for _var, _sub in (
