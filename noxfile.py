@@ -81,10 +81,13 @@ def demo(session: nox.Session) -> None:
     """Install ftcore, fine-tune the embedded tiny model on the bundled data (offline, CPU), then chat with it."""
     install_core(session, "dev")
     env = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    session.run("ftcore", "train", "examples/quickstart.toml", "--set", "output.dir=output/demo", env=env)
-    session.run(
-        "ftcore", "infer", "latest:output/demo", "--query", "Who are you?", "--max-new-tokens", "40", env=env
-    )
+    out = ROOT / "output" / "demo"  # run-file paths resolve against examples/, so give an absolute folder
+    session.run("ftcore", "train", "examples/quickstart.toml", "--set", f"output.dir={out}", env=env)
+    for question in ("Who are you?", "你是谁？"):  # both held back from the bundled data
+        session.run(
+            "ftcore", "infer", f"latest:{out}", "--query", question, "--max-new-tokens", "40", "--greedy", env=env
+        )
+    session.log(f"outputs (checkpoints, loss.png, metrics.jsonl, run.toml): {out}")
 
 
 @nox.session

@@ -27,7 +27,7 @@ def _config(tmp: Path, **train: object) -> object:
             "template": {"max_length": 64},
             "data": {"datasets": [{"path": str(data)}], "test_ratio": 0.2, "packing": False, "sample": -1},
             "tuner": {"method": "lora", "targets": "all", "rank": 8, "alpha": 16, "dropout": 0.0},
-            "train": {"max_steps": 24, "batch_size": 4, "grad_accum": 1, "lr": 5e-3, "eval_steps": 8,
+            "train": {"max_steps": 48, "batch_size": 4, "grad_accum": 1, "lr": 5e-3, "eval_steps": 16,
                       "logging_steps": 2, "save_total_limit": 2, "dataloader_num_workers": 0, "warmup_ratio": 0.0,
                       **train},
             "output": {"dir": str(tmp / "out")},
@@ -51,7 +51,7 @@ def test_loss_falls_by_half(run) -> None:  # type: ignore[no-untyped-def]
     assert losses[-1] <= losses[0] / 2
     assert run.metrics["last_loss"] == pytest.approx(losses[-1])
     assert any("tokens_per_second" in r for r in records)
-    assert any("eval_loss" in r for r in records if r["step"] == 24)  # the final step is always evaluated
+    assert any("eval_loss" in r for r in records if r["step"] == 48)  # the final step is always evaluated
 
 
 @pytest.mark.slow
@@ -66,10 +66,10 @@ def test_run_folder_layout(run) -> None:  # type: ignore[no-untyped-def]
     assert manifest["datasets"] and manifest["model"]["name"] == "ftcore-tiny-qwen2"
     assert "token" not in json.dumps(manifest).lower().replace("tokens", "").replace("tokenizer", "")
     kept = [p.name for p in checkpoint_dirs(out)]
-    assert len(kept) <= 2 and "checkpoint-24" in kept
+    assert len(kept) <= 2 and "checkpoint-48" in kept
     assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
     state = read_state(out)
-    assert Path(run.last_checkpoint).name == state["last"] == "checkpoint-24"
+    assert Path(run.last_checkpoint).name == state["last"] == "checkpoint-48"
     assert Path(run.best_checkpoint).name == state["best"] and Path(run.best_checkpoint).is_dir()
     last = Path(run.last_checkpoint)
     for name in ("adapter_model.safetensors", "adapter_config.json", "tokenizer.json", "ftcore_run.toml"):
@@ -155,8 +155,8 @@ def test_resume_latest_continues_in_a_new_version(run) -> None:  # type: ignore[
     from ftcore.training import train
 
     tmp = Path(run.output_dir).parents[2]
-    again = train(_config(tmp, max_steps=26, resume_from_checkpoint="latest"))
+    again = train(_config(tmp, max_steps=50, resume_from_checkpoint="latest"))
     assert Path(again.output_dir).name.startswith("v1-")
-    assert Path(again.last_checkpoint).name == "checkpoint-26"
+    assert Path(again.last_checkpoint).name == "checkpoint-50"
     manifest = json.loads(Path(again.output_dir, "manifest.json").read_text())
     assert manifest["resumed_from"] == run.last_checkpoint
