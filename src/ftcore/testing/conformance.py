@@ -147,7 +147,7 @@ def _save_vision_processor(out: Path, tok: Any, arch: str) -> None:
             Qwen2VLImageProcessorPil as ImageProcessor,
         )
     except ImportError:  # pragma: no cover - other transformers versions
-        from transformers import Qwen2VLImageProcessor as ImageProcessor
+        from transformers import Qwen2VLImageProcessor as ImageProcessor  # type: ignore[assignment]
     ImageProcessor(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 16).save_pretrained(out)
 
 
@@ -228,9 +228,9 @@ def _find_plugin(plugin: ModuleType | object | str) -> tuple[Any, str, str | Non
             if plugin in (info.dist, info.name, info.module):
                 return None, info.dist, None, [info.error or f"plugin {plugin} failed to load"]
         return None, plugin, None, [f"plugin {plugin!r} is not installed (ftcore plugins lists the installed ones)"]
-    name = pm.get_name(plugin)
+    name = pm.get_name(plugin)  # type: ignore[assignment]
     if name is not None:
-        info = pm.infos.get(name)
+        info = pm.infos.get(name)  # type: ignore[assignment]
         return plugin, info.dist if info else name, name, []
     return plugin, getattr(plugin, "__name__", type(plugin).__name__), None, []
 
@@ -496,8 +496,8 @@ def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[
         else:
             registered = catalog.models.specs.get(spec.name)
             if registered is None or not registered.plugin.startswith(dist):
-                owner = registered.plugin if registered is not None else "nobody"
-                check.problems.append(f"the catalog does not list it as {dist}'s (owner: {owner})")
+                owner_name = registered.plugin if registered is not None else "nobody"
+                check.problems.append(f"the catalog does not list it as {dist}'s (owner: {owner_name})")
         if spec.template and spec.template not in catalog.templates:
             check.problems.append(f"template {spec.template!r} is not registered (ftcore templates)")
         found = _builder_for(spec.name, tiny_models)

@@ -331,7 +331,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     if cfg.train.test_oom_error:
         data.train = longest_first(data.train, source=cfg.source)
     has_eval = data.validation is not None and len(data.validation) > 0
-    _say(f"data: {len(data.train)} training rows, {len(data.validation) if has_eval else 0} validation rows")
+    _say(f"data: {len(data.train)} training rows, {len(data.validation) if has_eval else 0} validation rows")  # type: ignore[arg-type]
     report = getattr(data, "report", None)
     for line in (report.lines() if report is not None and hasattr(report, "lines") else []):
         _say(f"data: {line}")
@@ -373,7 +373,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
         write_manifest(run_dir, build_manifest(
             cfg=cfg, model_spec=spec, model_dir=model_dir, fingerprints=fingerprints,
             extra={"dtype": dtype, "tuner": {"method": cfg.tuner.method, "targets": options.targets},
-                   "rows": {"train": len(data.train), "validation": len(data.validation) if has_eval else 0},
+                   "rows": {"train": len(data.train), "validation": len(data.validation) if has_eval else 0},  # type: ignore[arg-type]
                    "resumed_from": resume},
         ))
     _say(f"output: {run_dir}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    records = []
+    records: list[dict] = []
     p = Path(path)
     if not p.is_file():
         return records

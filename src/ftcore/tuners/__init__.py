@@ -172,7 +172,7 @@ def apply_tuner(model: Any, options: TunerOptions) -> Any:
         lora_alpha=options.alpha,
         lora_dropout=options.dropout,
         target_modules=list(options.targets),
-        bias=options.bias,
+        bias=options.bias,  # type: ignore[arg-type]  # checked by TunerConfig
         modules_to_save=list(options.modules_to_save) or None,
         task_type="CAUSAL_LM",
     )
