@@ -200,3 +200,21 @@ def test_lazy_mode_keeps_pixel_inputs(tmp_path: Path, dataset: Path, template, t
                                      "lazy": True, "cache_dir": str(tmp_path)}})
     row = prepare_data(cfg, template, tokenizer).train[0]
     assert {"pixel_values", "image_grid_thw"} <= set(row) and len(row["pixel_values"]) > 0
+
+
+def test_streaming_mode_keeps_pixel_inputs(tmp_path: Path, dataset: Path, template, tokenizer) -> None:
+    from ftcore.config import config_from_dict
+    from ftcore.data import prepare_data
+
+    cfg = config_from_dict({"model": {"path": "unused"},
+                            "data": {"datasets": [{"path": str(dataset)}], "test_ratio": 0.0, "sample": -1,
+                                     "streaming": True, "cache_dir": str(tmp_path)},
+                            "train": {"max_steps": 2}})
+    rows = list(prepare_data(cfg, template, tokenizer).train)
+    assert len(rows) == 4
+    for row in rows:
+        assert {"input_ids", "labels", "length", "pixel_values", "image_grid_thw"} == set(row)
+        pad = tokenizer.convert_tokens_to_ids("<|image_pad|>")
+        grid = row["image_grid_thw"][0]
+        assert row["input_ids"].count(pad) == grid[0] * grid[1] * grid[2] // 4
+        assert len(row["pixel_values"]) == grid[0] * grid[1] * grid[2]

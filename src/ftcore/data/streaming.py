@@ -21,6 +21,7 @@ from ftcore.data.pipeline import (
     _load_all,
     encode_dataset,
     encoded_features,
+    extra_features,
     normalize_dataset,
     normalized_features,
 )
@@ -28,6 +29,8 @@ from ftcore.data.report import DataReport, strict_error
 
 #: validation rows held out when nothing else bounds them (no ``data.sample``)
 STREAM_VALIDATION_ROWS = 1000
+#: training rows read ahead to learn whether the template returns pixel inputs (multimodal rows)
+PROBE_ROWS = 256
 
 
 class _Tally:
@@ -95,14 +98,18 @@ def prepare_streaming(cfg: Any, template: Any) -> PreparedData:
         stream = stream.skip(n_val)
     if data.sample > 0:
         stream = stream.take(data.sample)
-    features = encoded_features()
+    # the template's pixel inputs (multimodal): found on the first rows with images, as for a map-style set
+    probe = _materialize(stream, PROBE_ROWS)
+    extra = extra_features(template, probe) if probe is not None else {}
+    features = encoded_features(extra)
     features["_row"] = normalized_features()["_row"]
     features["_src"] = normalized_features()["_src"]
-    encoded = stream.map(partial(_encode_batch, template=template), batched=True, batch_size=BATCH,
-                         remove_columns=["messages", "images", "_error", "_detail"], features=features)
+    encoded = stream.map(partial(_encode_batch, template=template, extra=tuple(extra)), batched=True,
+                         batch_size=BATCH, remove_columns=["messages", "images", "_error", "_detail"],
+                         features=features)
     encoded = encoded.filter(_Tally(report, labels, "train", data.strict, count_rows=False), batched=True,
                              batch_size=BATCH)
-    train = encoded.select_columns(list(ENCODED_COLUMNS))
+    train = encoded.select_columns([*ENCODED_COLUMNS, *extra])
     val_parts = [v.remove_columns(["_error", "_detail"]) for v in vals if v is not None]
     val = None
     if val_parts:
