@@ -62,3 +62,30 @@ def test_cli_infer_with_image_and_chat_image_command(trained: Path, dataset: Pat
     text = out.getvalue()
     assert "image 1 attached to the next message" in text and "no image file" in text
     assert [r["query"] for r in records] == ["What is in the picture?", "and now?"]
+
+
+@pytest.mark.slow
+def test_full_weights_checkpoint_and_merged_model_carry_the_image_processor(
+        tmp_path: Path, vl_dir: str, dataset: Path, trained: Path) -> None:
+    """A full fine-tune's checkpoint (and a merged LoRA model) holds preprocessor_config.json, so it infers with an
+    image on its own, without the base model folder."""
+    import shutil
+
+    import ftcore
+    from ftcore.inference.merge import merge_lora
+
+    base = tmp_path / "base"
+    shutil.copytree(vl_dir, base)
+    cfg = run_config(str(base), dataset, tmp_path, max_steps=1)
+    cfg["tuner"] = {"method": "full"}
+    ckpt = Path(ftcore.train(cfg).last_checkpoint)
+    assert (ckpt / "preprocessor_config.json").is_file() and not (ckpt / "adapter_config.json").exists()
+    copy = tmp_path / "moved"  # the checkpoint moved elsewhere, the base folder gone
+    shutil.copytree(ckpt, copy)
+    shutil.rmtree(base)
+    image = str(dataset.parent / "images" / "img0.png")
+    assert isinstance(ftcore.infer(str(copy), QUERY, images=[image], do_sample=False, max_new_tokens=2), str)
+    assert (trained / "preprocessor_config.json").is_file()
+    merged = merge_lora(trained, tmp_path / "merged")
+    assert (merged / "preprocessor_config.json").is_file()
+    assert isinstance(ftcore.infer(str(merged), QUERY, images=[image], do_sample=False, max_new_tokens=2), str)

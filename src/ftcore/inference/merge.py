@@ -92,6 +92,10 @@ def merge_lora(
     for name in COPIED_FILES:
         if (path / name).is_file():
             shutil.copy2(path / name, staging / name)
+    from ftcore.models import copy_processor_files
+
+    copy_processor_files(path, staging)  # a multimodal model's image processor (the checkpoint has a copy)
+    copy_processor_files(model_dir, staging)
     (staging / RUN_FILE).write_text(
         _full_run_toml(path / RUN_FILE if (path / RUN_FILE).is_file() else None, cfg), encoding="utf-8"
     )

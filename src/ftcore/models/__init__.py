@@ -22,6 +22,26 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["get_model_tokenizer", "load", "model_options", "resolve_dtype", "resolve_model", "spec_slug"]
 
 
+#: a multimodal model's processor files (image / video preprocessing), saved with the tokenizer in checkpoints and
+#: merged models so that a full-weights checkpoint is complete on its own
+PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json")
+
+
+def copy_processor_files(model_dir: str | Path | None, dest: str | Path) -> list[str]:
+    """Copy the processor files of ``model_dir`` that ``dest`` lacks; returns the names copied."""
+    import shutil
+
+    if not model_dir or not Path(model_dir).is_dir():
+        return []
+    copied = []
+    for name in PROCESSOR_FILES:
+        src, dst = Path(model_dir, name), Path(dest, name)
+        if src.is_file() and not dst.exists():
+            shutil.copy2(src, dst)
+            copied.append(name)
+    return copied
+
+
 def spec_slug(text: str) -> str:
     """A catalog-style name for an ad-hoc model: ``Qwen/Qwen2.5-0.5B`` → ``qwen2.5-0.5b``."""
     last = text.rstrip("/\\").replace("\\", "/").split("/")[-1].lower()

@@ -393,6 +393,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
         data_collator=adapt_collator(make_collator(cfg, tokenizer, template=template, model=model), model),
         processing_class=tokenizer,
         run_toml=run_toml,
+        model_dir=model_dir,
         loss_only_head=cfg.train.loss_only_head,
         generation_evaluator=_generation_evaluator(cfg, template, generation_rows),
     )

@@ -35,9 +35,11 @@ class FtcoreTrainer(Trainer):
     """
 
     def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True,
-                 generation_evaluator: Any = None, **kwargs: Any):
+                 generation_evaluator: Any = None, model_dir: str | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.run_toml = run_toml
+        #: the base model's folder: its processor files (multimodal) go into every checkpoint
+        self.model_dir = model_dir
         #: ``eval.predict_with_generate``: called with the model at each evaluation, returns extra metrics
         #: (rouge-1/2/l, bleu-4; ftcore.inference.evaluate.GenerationEvaluator) logged as eval_<name>
         self.generation_evaluator = generation_evaluator
@@ -136,6 +138,9 @@ class FtcoreTrainer(Trainer):
             written = os.path.join(staging, name)
             if self.run_toml is not None:
                 Path(written, RUN_FILE_IN_CHECKPOINT).write_text(self.run_toml, encoding="utf-8")
+            from ftcore.models import copy_processor_files
+
+            copy_processor_files(self.model_dir, written)
             best_step = self.state.best_global_step
             best_dir = os.path.join(run_dir, f"{PREFIX_CHECKPOINT_DIR}-{best_step}") if best_step else None
             if best_step == self.state.global_step:
