@@ -39,6 +39,14 @@ def test_local_path(tmp_path: Path, tiny_dir: Path) -> None:
     assert spec.name == spec_slug(str(tiny_dir))
 
 
+def test_registered_name_with_a_local_folder_uses_the_folder_and_the_spec(tmp_path: Path, tiny_dir: Path) -> None:
+    """model.name + model.path: the catalog entry (template, targets) with its files already on disk, no hub."""
+    spec, folder = resolve_model(_cfg(tmp_path, name="ftcore-tiny-qwen2", path=str(tiny_dir)))
+    assert (spec.name, folder) == ("ftcore-tiny-qwen2", str(tiny_dir))
+    with pytest.raises(FtcoreError, match="model.path: folder ./nope not found"):
+        resolve_model(_cfg(tmp_path, name="ftcore-tiny-qwen2", path="./nope"))
+
+
 def test_missing_local_path_is_one_line_error(tmp_path: Path) -> None:
     with pytest.raises(FtcoreError, match="model.path: folder ./nope not found") as err:
         resolve_model(_cfg(tmp_path, path="./nope"))

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+#: the stand-in Qwen-VL's image span (path bytes + pads; 256 in the real model)
+VL_SPAN = 256
 
 
 @functools.cache
@@ -41,12 +43,16 @@ def build_qwen1_dir(out: str | Path, *, visual: bool = False, seed: int = 0) -> 
         shutil.copy(src, out / src.name)
     shutil.copy(Path(qwen25_tokenizer_dir()) / "tokenizer.json", out / "tokenizer.json")
     vocab_size = _vocab_size()
-    (out / "tokenizer_config.json").write_text(json.dumps({
+    tokenizer_config = {
         "auto_map": {"AutoTokenizer": ["tokenization_qwen.QWenTokenizer", None]},
         "tokenizer_class": "QWenTokenizer",
         "model_max_length": 8192,
         "clean_up_tokenization_spaces": False,
-    }, indent=2))
+    }
+    if visual:  # Qwen-VL's image tokens, after the text vocabulary (the real ones are 151857-151859)
+        tokenizer_config.update(image_start_id=vocab_size, image_span=VL_SPAN)
+        vocab_size += 3
+    (out / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2))
     config = {
         "architectures": ["QWenLMHeadModel"],
         "auto_map": {"AutoConfig": "configuration_qwen.QWenConfig",
@@ -57,7 +63,8 @@ def build_qwen1_dir(out: str | Path, *, visual: bool = False, seed: int = 0) -> 
         "emb_dropout_prob": 0.0, "fp16": False, "bf16": False, "fp32": False, "use_flash_attn": "auto",
     }
     if visual:
-        config["visual"] = {"width": 16, "output_dim": 32, "image_size": 16, "patch_size": 4}
+        config["visual"] = {"width": 16, "output_dim": 32, "image_size": 16, "patch_size": 4, "n_queries": VL_SPAN,
+                            "image_start_id": tokenizer_config["image_start_id"]}
     (out / "config.json").write_text(json.dumps(config, indent=2))
     torch.manual_seed(seed)
     cfg = AutoConfig.from_pretrained(out, trust_remote_code=True)

@@ -21,9 +21,10 @@ SEED = {
     "qwen-14b-chat-int4": ("qwen/Qwen-14B-Chat-Int4", "chatml", True, "fp16"),
     "qwen-7b-chat-int8": ("qwen/Qwen-7B-Chat-Int8", "chatml", True, "fp16"),
     "qwen-14b-chat-int8": ("qwen/Qwen-14B-Chat-Int8", "chatml", True, "fp16"),
-    "qwen-vl": ("qwen/Qwen-VL", "default", False, None),
-    "qwen-vl-chat": ("qwen/Qwen-VL-Chat", "chatml", False, None),
-    "qwen-vl-chat-int4": ("qwen/Qwen-VL-Chat-Int4", "chatml", True, "fp16"),
+    # the seed's default / chatml with the images field as <img> tags (test_qwen_vl.py checks they encode the same)
+    "qwen-vl": ("qwen/Qwen-VL", "qwen-vl-generation", False, None),
+    "qwen-vl-chat": ("qwen/Qwen-VL-Chat", "qwen-vl", False, None),
+    "qwen-vl-chat-int4": ("qwen/Qwen-VL-Chat-Int4", "qwen-vl", True, "fp16"),
 }
 
 

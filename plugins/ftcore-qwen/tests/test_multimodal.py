@@ -66,6 +66,17 @@ def test_without_placeholder_images_go_first_and_text_only_still_works(tokenizer
     assert set(text_only) == {"input_ids", "labels"}
 
 
+def test_qwen_vl_img_tags_mark_the_image_place(tokenizer, images):
+    """The seed's coco-en rows carry ``<img>PATH</img>`` in the text and the path in ``images``: the tag becomes
+    the image block (no path text left)."""
+    t = get_template("qwen2-vl", tokenizer)
+    coco = [{"role": "user", "content": f"<img>{images[0]}</img>please describe the image"},
+            {"role": "assistant", "content": "noise"}]
+    text = tokenizer.decode(t.encode(coco, [images[0]])["input_ids"])
+    assert "<|vision_end|>please describe the image" in text and "<img>" not in text and images[0] not in text
+    assert text.count("<|vision_start|>") == 1
+
+
 def test_mismatched_placeholders_and_too_long_samples_are_skipped(tokenizer, images):
     from ftcore.templates import SkipSample
 

@@ -534,7 +534,7 @@ def extra_features(template: Any, ds: Any) -> dict[str, Any]:
             continue  # a skipped row says nothing; try the next one with images
         out = {key: known.get(key) or _feature_of(value) for key, value in enc.items()
                if key not in ("input_ids", "labels", "length")}
-        if not out:
+        if not out and not getattr(template, "takes_images", False):  # Qwen-VL: images in the text
             name = getattr(getattr(template, "spec", None), "name", type(template).__name__)
             log.warning("data: template %r takes no images; the rows' images are ignored (a multimodal template "
                         "such as qwen2-vl uses them, see docs/multimodal.md)", name)

@@ -80,6 +80,11 @@ def resolve_model(cfg: RunConfig) -> tuple[ModelSpec, str]:
     revision = m.revision
     if m.name:
         spec = get_catalog().models.get(m.name)
+        if m.path:  # that model's files already on disk (the seed's model_cache_dir)
+            folder = Path(cfg.resolve_path(m.path))
+            if not folder.is_dir():
+                raise FtcoreError(f"{cfg.source}: model.path: folder {m.path} not found")
+            return spec, str(folder)
     elif m.path:
         folder = Path(cfg.resolve_path(m.path))
         if not folder.is_dir():

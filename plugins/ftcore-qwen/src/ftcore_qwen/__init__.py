@@ -38,6 +38,12 @@ def build_template(spec: TemplateSpec, tokenizer: Any) -> Any | None:
         from ftcore_qwen.chat import build_qwen3_template
 
         return build_qwen3_template(spec, tokenizer)
+    from ftcore_qwen.qwen_vl import QWEN_VL_TEMPLATES
+
+    if spec.kind == "custom" and spec.name in QWEN_VL_TEMPLATES:
+        from ftcore_qwen.qwen_vl import build_qwen_vl_template
+
+        return build_qwen_vl_template(spec, tokenizer)
     if spec.kind == "custom" and spec.name == "qwen2-vl":
         from ftcore_qwen.multimodal import build_qwen2_vl_template
 

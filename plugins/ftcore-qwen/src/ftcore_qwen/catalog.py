@@ -194,9 +194,10 @@ _QWEN1_ROWS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("qwen-14b-chat-int4", "Qwen-14B-Chat-Int4", "chatml", ("chat", "int4", "gptq"), 8192),
     ("qwen-7b-chat-int8", "Qwen-7B-Chat-Int8", "chatml", ("chat", "int8", "gptq"), 8192),
     ("qwen-14b-chat-int8", "Qwen-14B-Chat-Int8", "chatml", ("chat", "int8", "gptq"), 8192),
-    ("qwen-vl", "Qwen-VL", "default", ("base", "multimodal", "vision"), 2048),
-    ("qwen-vl-chat", "Qwen-VL-Chat", "chatml", ("chat", "multimodal", "vision"), 2048),
-    ("qwen-vl-chat-int4", "Qwen-VL-Chat-Int4", "chatml", ("chat", "multimodal", "vision", "int4", "gptq"), 2048),
+    # the seed's default / chatml, plus the `images` field written as <img> tags (text-only encodes the same)
+    ("qwen-vl", "Qwen-VL", "qwen-vl-generation", ("base", "multimodal", "vision"), 2048),
+    ("qwen-vl-chat", "Qwen-VL-Chat", "qwen-vl", ("chat", "multimodal", "vision"), 2048),
+    ("qwen-vl-chat-int4", "Qwen-VL-Chat-Int4", "qwen-vl", ("chat", "multimodal", "vision", "int4", "gptq"), 2048),
 )
 
 

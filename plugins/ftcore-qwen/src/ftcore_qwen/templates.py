@@ -80,4 +80,19 @@ QWEN_TEMPLATES: tuple[TemplateSpec, ...] = (
         kind="custom",
         tags=["multimodal"],
     ),
+    # built by ftcore-qwen's build_template (kind "custom"): Qwen-1 VL, images as <img>PATH</img> in the text
+    TemplateSpec(
+        name="qwen-vl",
+        extends="chatml",
+        kind="custom",
+        tags=["multimodal"],
+        description="Qwen-VL-Chat: ChatML; images become 'Picture N: <img>PATH</img>' in the user turn",
+    ),
+    TemplateSpec(
+        name="qwen-vl-generation",
+        extends="default",
+        kind="custom",
+        tags=["multimodal"],
+        description="Qwen-VL (base): the default template; images become 'Picture N: <img>PATH</img>' in the text",
+    ),
 )
