@@ -66,6 +66,15 @@ def test_without_placeholder_images_go_first_and_text_only_still_works(tokenizer
     assert set(text_only) == {"input_ids", "labels"}
 
 
+def test_encode_batch_with_images_encodes_each_sample_and_keeps_skips_in_place(tokenizer, images):
+    t = get_template("qwen2-vl", tokenizer)
+    two = [{"role": "user", "content": "<image><image>?"}, {"role": "assistant", "content": "x"}]
+    out = t.encode_batch([CONVERSATION, two, CONVERSATION], [[images[0]], [images[0]], []])
+    assert out[0] == t.encode(CONVERSATION, [images[0]])
+    assert getattr(out[1], "reason", None) == "image count mismatch"
+    assert out[2] == t.encode(CONVERSATION)
+
+
 def test_qwen_vl_img_tags_mark_the_image_place(tokenizer, images):
     """The seed's coco-en rows carry ``<img>PATH</img>`` in the text and the path in ``images``: the tag becomes
     the image block (no path text left)."""

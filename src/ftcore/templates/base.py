@@ -524,7 +524,16 @@ class Template:
         self, conversations: Sequence[Sequence[dict[str, Any]]], images: Any = None
     ) -> list[dict[str, list[int]] | SkipSample]:
         """Encode many conversations with one batched tokenizer call; a sample that cannot be used yields its
-        :class:`SkipSample` in place of the dict (nothing is raised)."""
+        :class:`SkipSample` in place of the dict (nothing is raised). With ``images`` (one list per conversation)
+        each sample goes through ``encode(messages, images)`` instead, so multimodal templates need not batch."""
+        if images is not None and any(images):
+            encoded: list[dict[str, list[int]] | SkipSample] = []
+            for messages, imgs in zip(conversations, images, strict=True):
+                try:
+                    encoded.append(self.encode(messages, imgs or None))
+                except SkipSample as exc:
+                    encoded.append(exc)
+            return encoded
         built: list[Any] = []
         texts: list[str] = []
         spans: list[Any] = []

@@ -145,17 +145,6 @@ def _template_class() -> type:
                 "image_grid_thw": pixels["image_grid_thw"].tolist(),
             }
 
-        def encode_batch(self, conversations: Any, images: Any = None) -> list[Any]:
-            if not images or not any(images):
-                return super().encode_batch(conversations)
-            out: list[Any] = []
-            for messages, imgs in zip(conversations, images, strict=True):
-                try:
-                    out.append(self.encode(messages, imgs))
-                except SkipSample as exc:
-                    out.append(exc)
-            return out
-
         def encode_prompt_with_images(self, messages: Any, images: Any = None) -> dict[str, Any]:
             """The generation prompt plus the pixel inputs (inference with images)."""
             if not images:

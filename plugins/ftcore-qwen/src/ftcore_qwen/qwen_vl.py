@@ -102,17 +102,6 @@ def _template_class() -> type:
                 raise SkipSample("too long", f"{len(enc['input_ids'])} tokens with images > max_length {limit}")
             return enc
 
-        def encode_batch(self, conversations: Any, images: Any = None) -> list[Any]:
-            if not images or not any(images):
-                return super().encode_batch(conversations)
-            out: list[Any] = []
-            for messages, imgs in zip(conversations, images, strict=True):
-                try:
-                    out.append(self.encode(messages, imgs))
-                except SkipSample as exc:
-                    out.append(exc)
-            return out
-
         def encode_prompt_with_images(self, messages: Any, images: Any = None) -> dict[str, Any]:
             """The generation prompt with the images as ``<img>`` tags (Qwen-VL's model opens them itself)."""
             if not images:
