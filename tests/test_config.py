@@ -438,13 +438,12 @@ def test_seed_spellings_are_accepted():
 
 
 def test_qlora_means_4_bit():
-    assert config_from_dict({"tuner": {"method": "qlora"}}).model.quantization.bits == 4
-    assert (
-        config_from_dict(
-            {"tuner": {"method": "qlora"}, "model": {"quantization": {"bits": 8}}}
-        ).model.quantization.bits
-        == 8
-    )
+    from ftcore.training.resolved import resolve_run
+
+    assert resolve_run(config_from_dict({"tuner": {"method": "qlora"}})).quantization_bits == 4
+    assert resolve_run(
+        config_from_dict({"tuner": {"method": "qlora"}, "model": {"quantization": {"bits": 8}}})
+    ).quantization_bits == 8
 
 
 def test_name_with_path_is_the_seed_model_cache_dir():

@@ -380,7 +380,7 @@ class RunConfig(Section):
 
 
 def cross_check(cfg: RunConfig) -> list[str]:
-    """Problems that involve several keys; each as ``key: message``."""
+    """Problems that involve several keys; each as ``key: message``. Reads ``cfg``, never changes it."""
     out = []
     quantized = cfg.model.quantization.bits != 0
     if cfg.tuner.method == "full" and quantized:
@@ -388,9 +388,8 @@ def cross_check(cfg: RunConfig) -> list[str]:
             "tuner.method: full fine-tuning cannot train a quantized model "
             "(set model.quantization.bits = 0, or use method = 'qlora')"
         )
-    if cfg.tuner.method == "qlora" and not quantized:
-        cfg.model.quantization.bits = 4
-        quantized = True
+    if cfg.tuner.method == "qlora":
+        quantized = True  # the run loads the model in 4 bits unless the file says 8 (ResolvedRun)
     if cfg.train.deepspeed and cfg.model.device_map not in (None, "none"):
         out.append(
             "train.deepspeed: DeepSpeed cannot be combined with model.device_map (model parallel); remove one of them"
@@ -794,6 +793,11 @@ def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None
 
 def config_to_toml(cfg: RunConfig) -> str:
     """The fully resolved config as TOML (None values omitted: TOML has no null)."""
+    return dict_to_toml(cfg.model_dump(mode="json"))
+
+
+def dict_to_toml(data: dict[str, Any]) -> str:
+    """A run config's dict as TOML text (None values omitted: TOML has no null)."""
     import tomli_w
 
     def strip(value: Any) -> Any:
@@ -803,7 +807,7 @@ def config_to_toml(cfg: RunConfig) -> str:
             return [strip(v) for v in value if v is not None]
         return value
 
-    return tomli_w.dumps(strip(cfg.model_dump(mode="json")))
+    return tomli_w.dumps(strip(data))
 
 
 def json_schema() -> dict[str, Any]:

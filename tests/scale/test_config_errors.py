@@ -49,8 +49,11 @@ def test_unknown_deepspeed_preset_suggests() -> None:
 
 
 def test_qlora_turns_on_4bit() -> None:
+    from ftcore.training.resolved import resolve_run
+
     cfg = config_from_dict({**BASE, "tuner": {"method": "qlora"}})
-    assert cfg.model.quantization.bits == 4
+    assert resolve_run(cfg).config.model.quantization.bits == 4  # the run decides it
+    assert cfg.model.quantization.bits == 0  # the config as written
 
 
 def test_full_deepspeed_may_save_optimizer_states() -> None:

@@ -179,7 +179,8 @@ def test_deepspeed_file_relative_to_run_toml(tmp_path) -> None:
 
 
 def _args(tmp_path, **train: object):
-    from ftcore.training.pipeline import _training_arguments
+    from ftcore.training.arguments import training_arguments
+    from ftcore.training.resolved import resolve_run
 
     data = {"model": {"name": "ftcore-tiny-qwen2"}, "data": {"datasets": ["self-cognition-mini"]},
             "train": {"report_to": [], **train}}
@@ -188,7 +189,8 @@ def _args(tmp_path, **train: object):
         data["tuner"] = {"method": tuner}
         data["train"].pop("tuner")
     cfg = config_from_dict(data, base_dir=str(tmp_path))
-    return _training_arguments(cfg, tmp_path, lr=1e-4, dtype="fp32", has_eval=False)
+    run = resolve_run(cfg).replace(dtype="fp32")
+    return training_arguments(run, tmp_path, has_eval=False)
 
 
 def test_only_save_model_defaults(tmp_path) -> None:
@@ -209,9 +211,9 @@ def test_gradient_checkpointing_is_non_reentrant(tmp_path) -> None:
 
 
 def test_ddp_settings_follow_the_seed(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import ftcore.training.pipeline as pipeline
+    import ftcore.training.arguments as arguments
 
-    monkeypatch.setattr(pipeline, "world_size", lambda: 2)
+    monkeypatch.setattr(arguments, "world_size", lambda: 2)
     args = _args(tmp_path, gradient_checkpointing=True)
     assert args.ddp_find_unused_parameters is False and args.ddp_broadcast_buffers is False
     args = _args(tmp_path)
@@ -221,7 +223,7 @@ def test_ddp_settings_follow_the_seed(tmp_path, monkeypatch: pytest.MonkeyPatch)
 def test_longest_first() -> None:
     from datasets import Dataset
 
-    from ftcore.training.pipeline import longest_first
+    from ftcore.training.recipe import longest_first
 
     ds = Dataset.from_dict({"input_ids": [[1], [1, 2, 3], [1, 2], [4, 5, 6]], "labels": [[1], [1], [1], [1]]})
     assert [len(x) for x in longest_first(ds)["input_ids"]] == [3, 3, 2, 1]

@@ -60,13 +60,19 @@ def checkpoint_dirs(run_dir: str | os.PathLike[str]) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename: a reader (or a run
+    killed mid-write) sees the old file or the new one, never half of one."""
+    target = Path(path)
+    tmp = target.with_name(f"{TMP_PREFIX}{target.name}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+
+
 def write_state(run_dir: str | os.PathLike[str], best: str | None, last: str | None) -> None:
     """Record the best and last checkpoint of a run (``checkpoints.json``), atomically."""
-    run = Path(run_dir)
     data = {"best": Path(best).name if best else None, "last": Path(last).name if last else None}
-    tmp = run / f"{TMP_PREFIX}{STATE_FILE}"
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, run / STATE_FILE)
+    write_text_atomic(Path(run_dir) / STATE_FILE, json.dumps(data, indent=2) + "\n")
 
 
 def read_state(run_dir: str | os.PathLike[str]) -> dict[str, str | None]:

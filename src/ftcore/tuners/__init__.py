@@ -212,3 +212,12 @@ def describe_parameters(model: Any) -> str:
     trainable, total = count_parameters(model)
     pct = 100.0 * trainable / total if total else 0.0
     return f"trainable params: {trainable:,} || all params: {total:,} || trainable%: {pct:.4f}"
+
+
+#: learning rate of ``train.lr = "auto"`` per method
+DEFAULT_LR = {"lora": 1e-4, "qlora": 1e-4, "full": 2e-5}
+
+
+def default_lr(method: str) -> float:
+    """The learning rate ``train.lr = "auto"`` means for ``method``."""
+    return DEFAULT_LR.get(method, 1e-4)

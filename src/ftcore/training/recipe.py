@@ -1,0 +1,408 @@
+"""Training as a recipe: a short list of named steps, each testable alone, reused by every stage.
+
+    recipe = SFTRecipe(config)            # the user's RunConfig is read, never changed
+    recipe.setup_distributed()            # environment, process group, seed
+    recipe.load_model()                   # spec → local folder → ModelLoader; dtype decided
+    recipe.build_template()               # the template the data is encoded with (and inference uses)
+    recipe.prepare_data()                 # load, normalize, encode, split; packing decided and applied
+    recipe.apply_tuner()                  # the registered tuner wraps the model; targets decided
+    recipe.plan_output()                  # the versioned run folder, run.toml, manifest.json; resume point
+    recipe.build_trainer()                # TrainingArguments, collator, callbacks
+    result = recipe.train()               # the loop, then result.json and loss.png
+
+``recipe.run()`` runs them in this order (:attr:`Recipe.steps`). Every value decided on the way lives in
+``recipe.run_record`` (a frozen :class:`~ftcore.training.resolved.ResolvedRun`). A stage (sft today; dpo, kto,
+grpo … later) is a subclass that swaps what differs — usually :meth:`Recipe.prepare_data` (its data schema) and
+:meth:`Recipe.build_trainer` — and reuses the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ftcore.config import RunConfig
+from ftcore.errors import FtcoreError
+from ftcore.training.distributed import is_main_process, rank
+from ftcore.training.output import latest_run, new_run_dir, read_state, resolve_checkpoint, write_text_atomic
+from ftcore.training.resolved import ResolvedRun, resolve_run
+
+__all__ = ["Recipe", "SFTRecipe", "TrainResult", "get_recipe", "longest_first", "recipe_names"]
+
+
+@dataclass
+class TrainResult:
+    """What a run produced. ``best_checkpoint`` is the lowest eval loss (the last one without evaluation)."""
+
+    output_dir: str
+    best_checkpoint: str | None
+    last_checkpoint: str | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    #: the trained model as training left it (the last checkpoint's weights), for use in the same process
+    model: Any = field(default=None, repr=False, compare=False)
+
+
+def say(text: str) -> None:
+    """A progress line on stderr, from the main process only."""
+    if is_main_process():
+        print(text, file=sys.stderr, flush=True)
+
+
+#: ms-swift keeps at most this many of the longest samples with ``test_oom_error``
+OOM_TEST_ROWS = 20000
+
+
+def longest_first(dataset: Any, limit: int = OOM_TEST_ROWS, source: str = "run.toml") -> Any:
+    """``dataset`` reordered longest sample first (ties keep their order), at most ``limit`` rows — ms-swift's
+    ``test_oom_error``: the first steps meet the longest batches, so an out-of-memory error shows at once."""
+    if not hasattr(dataset, "select") or not hasattr(dataset, "column_names") or \
+            "input_ids" not in (dataset.column_names or []):
+        raise FtcoreError(f"{source}: train.test_oom_error: needs a tokenized training set (not data.lazy or "
+                          "data.streaming)")
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])[:limit]
+    return dataset.select(order)
+
+
+class Recipe:
+    """The steps of a training stage. Subclasses set :attr:`stage` and override the steps that differ."""
+
+    #: the stage's name (``train.stage`` in later releases; ``sft`` today)
+    stage: ClassVar[str] = "sft"
+    #: the steps :meth:`run` calls, in order
+    steps: ClassVar[tuple[str, ...]] = ("setup_distributed", "load_model", "build_template", "prepare_data",
+                                        "apply_tuner", "plan_output", "build_trainer", "train")
+
+    def __init__(self, config: RunConfig, *, hub_token: str | None = None) -> None:
+        self.user_config = config
+        #: every value decided so far; steps replace it with a new record as they decide more
+        self.run_record: ResolvedRun = resolve_run(config, stage=self.stage)
+        self.hub_token = hub_token if hub_token is not None else config.hub.token
+        self.spec: Any = None
+        self.model: Any = None
+        self.tokenizer: Any = None
+        self.template: Any = None
+        self.data: Any = None
+        self.has_eval = False
+        self.generation_rows: Any = None
+        self.tuner_options: Any = None
+        self.run_dir: Path | None = None
+        self.resume: str | None = None
+        self.run_toml: str | None = None
+        self.trainer: Any = None
+        self.result: TrainResult | None = None
+
+    @property
+    def cfg(self) -> RunConfig:
+        """The config with every value decided so far written in (what the steps read)."""
+        return self.run_record.config
+
+    def decide(self, **values: Any) -> None:
+        """Record values decided by a step (a new :class:`ResolvedRun`)."""
+        self.run_record = self.run_record.replace(**values)
+
+    def run(self) -> TrainResult:
+        """Every step in order; returns the result."""
+        for name in self.steps:
+            getattr(self, name)()
+        assert self.result is not None, "the last step must set recipe.result"
+        return self.result
+
+    # -------------------------------------------------------------------------------------------- steps
+
+    def setup_distributed(self) -> None:
+        """The process environment, the process group (under torchrun) and the seed (seed + rank, before the model
+        and the adapters are created, as ms-swift does)."""
+        from accelerate import PartialState
+        from transformers import set_seed
+
+        from ftcore.training.environment import configure_environment, cpu_only, deepspeed_on_cpu
+
+        cfg = self.cfg
+        configure_environment(cfg)
+        if deepspeed_on_cpu(cfg):
+            # configure the DeepSpeed state over gloo here; TrainingArguments reuses it (use_configured_state)
+            PartialState(backend=cfg.train.ddp_backend or "gloo")
+        else:
+            PartialState(cpu=cpu_only(), **({"backend": cfg.train.ddp_backend} if cfg.train.ddp_backend else {}))
+        set_seed(cfg.train.seed + rank())
+
+    def load_model(self) -> None:
+        """Resolve the model (catalog name, local folder or hub id) and load it; decides the dtype."""
+        from ftcore.models import load, resolve_dtype, resolve_model
+
+        cfg = self.cfg
+        spec, model_dir = resolve_model(cfg)
+        dtype = resolve_dtype(cfg.model.dtype, spec)
+        # fp16 mixed precision needs fp32 master weights for parameters that train (ms-swift: full + fp16 → fp32)
+        load_dtype = "fp32" if dtype == "fp16" and cfg.tuner.method == "full" else dtype
+        self.decide(model_name=spec.name, model_dir=str(model_dir), dtype=dtype, load_dtype=load_dtype)
+        say(f"model {spec.name}: {model_dir} ({load_dtype})")
+        self.spec = spec
+        self.model, self.tokenizer = load(self.cfg, spec, model_dir, dtype=load_dtype)
+
+    def build_template(self) -> None:
+        """The template bound to the tokenizer; decides the template name."""
+        from ftcore.templates import get_template
+
+        t = self.cfg.template
+        self.template = get_template(
+            t.name, self.tokenizer, model_spec=self.spec, system=t.system,
+            max_length=t.max_length if (t.max_length or 0) > 0 else None,
+            truncation=t.truncation, loss_on=t.loss_on, train_on_prompt=t.train_on_prompt)
+        self.decide(template_name=self.template.spec.name)
+
+    def prepare_data(self) -> None:
+        """Load, normalize and encode the datasets with the template; decide packing and pack."""
+        from ftcore.data.packing import pack_for_training, packing_length, resolve_packing
+        from ftcore.data.pipeline import prepare_data
+
+        cfg = self.cfg
+        data = prepare_data(cfg, self.template, self.tokenizer)
+        if data.train is None or len(data.train) == 0:
+            raise FtcoreError(f"{cfg.source}: data.datasets: no usable training rows")
+        if cfg.train.test_oom_error:
+            data.train = longest_first(data.train, source=cfg.source)
+        n_val = len(data.validation) if data.validation is not None else 0
+        self.has_eval = n_val > 0
+        say(f"data: {len(data.train)} training rows, {n_val} validation rows")
+        for line in data.report.lines():
+            say(f"data: {line}")
+        self.decide(packing=resolve_packing(cfg, self.model))  # "auto" → true/false, recorded in run.toml
+        self.generation_rows = data.validation if self.has_eval else None  # generation: one sample per row
+        if self.run_record.packing:
+            data.train = pack_for_training(self.cfg, data.train)
+            if self.has_eval:
+                data.validation = pack_for_training(self.cfg, data.validation)
+            say(f"data: packed into {len(data.train)} rows of up to {packing_length(self.cfg)} tokens")
+        self.data = data
+
+    def apply_tuner(self) -> None:
+        """Wrap the model with the registered tuner of ``tuner.method``; decides the target modules."""
+        from ftcore.plugins import get_plugin_manager
+        from ftcore.tuners import describe_parameters, tuner_options
+
+        cfg = self.cfg
+        options = tuner_options(cfg, self.spec, self.model)
+        tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
+        if tuned is None:
+            raise FtcoreError(f"{cfg.source}: tuner.method: no plugin handles {cfg.tuner.method!r}")
+        self.model = tuned
+        self.tuner_options = options
+        self.decide(targets=tuple(options.targets))
+        say(f"tuner {cfg.tuner.method}" + (f" on {', '.join(options.targets)}" if options.targets else "")
+            + f": {describe_parameters(self.model)}")
+
+    def plan_output(self) -> None:
+        """The resume point, the versioned run folder (rank 0 decides, the others receive it), run.toml and
+        manifest.json."""
+        cfg = self.cfg
+        self.resume = resume_path(cfg, str(self.run_record.model_name))
+        if self.resume:
+            check_resumable(cfg, self.resume)
+        run_dir_text = None
+        if is_main_process():
+            run_dir_text = str(new_run_dir(cfg.resolve_path(cfg.output.dir), str(self.run_record.model_name),
+                                           add_suffix=cfg.output.add_suffix))
+        self.run_dir = Path(broadcast_run_dir(run_dir_text))
+        self.run_toml = self.run_record.to_toml()
+        if is_main_process():
+            from ftcore.training.manifest import build_manifest, write_manifest
+
+            write_text_atomic(self.run_dir / "run.toml", self.run_toml)
+            rows = {"train": len(self.data.train), "validation": len(self.data.validation) if self.has_eval else 0}
+            write_manifest(self.run_dir, build_manifest(
+                cfg=cfg, model_spec=self.spec, model_dir=str(self.run_record.model_dir),
+                fingerprints=self.data.fingerprints or {},
+                extra={"dtype": self.run_record.dtype, "stage": self.stage,
+                       "tuner": {"method": cfg.tuner.method, "targets": list(self.run_record.targets or ())},
+                       "rows": rows, "resumed_from": self.resume},
+            ))
+        say(f"output: {self.run_dir}")
+
+    def build_trainer(self) -> None:
+        """The Trainer: arguments, collator, callbacks (progress, metrics.jsonl, TensorBoard, generation eval, hub
+        pushes)."""
+        from transformers.integrations import TensorBoardCallback
+        from transformers.trainer_callback import ProgressCallback
+
+        from ftcore.data.collate import make_collator
+        from ftcore.data.packing import adapt_collator
+        from ftcore.training.arguments import training_arguments
+        from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
+        from ftcore.training.trainer import FtcoreTrainer
+
+        cfg, run_dir = self.cfg, self._run_dir()
+        data = self.data
+        trainer = FtcoreTrainer(
+            model=self.model,
+            args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval),
+            train_dataset=data.train,
+            eval_dataset=data.validation if self.has_eval else None,
+            data_collator=adapt_collator(make_collator(cfg, self.tokenizer, template=self.template,
+                                                       model=self.model), self.model),
+            processing_class=self.tokenizer,
+            run_toml=self.run_toml,
+            model_dir=self.run_record.model_dir,
+            loss_only_head=cfg.train.loss_only_head,
+            generation_evaluator=generation_evaluator(cfg, self.template, self.generation_rows),
+        )
+        trainer.remove_callback(ProgressCallback)
+        trainer.add_callback(ProgressBarCallback(trainer))
+        trainer.add_callback(FinalStepCallback(self.has_eval))
+        trainer.add_callback(MetricsCallback(run_dir / "metrics.jsonl", trainer))
+        if "tensorboard" in cfg.train.report_to and is_main_process():
+            try:
+                tb = TensorBoardCallback()
+            except RuntimeError:  # tensorboard not installed
+                tb = None
+            if tb is not None:
+                tb.logging_dir = cfg.resolve_path(cfg.output.logging_dir) if cfg.output.logging_dir else str(
+                    run_dir / "logs")
+                trainer.add_callback(tb)
+        add_post_callbacks(trainer, cfg, self.template, str(self.run_record.model_name), self.hub_token)
+        self.trainer = trainer
+
+    def train(self) -> None:
+        """The training loop (resuming where :meth:`plan_output` said), then result.json and loss.png."""
+        from ftcore.training.arguments import best_metric
+
+        cfg, run_dir, trainer = self.cfg, self._run_dir(), self.trainer
+        output = trainer.train(resume_from_checkpoint=self.resume)
+        metrics: dict[str, Any] = dict(output.metrics)
+        state = read_state(run_dir)
+        best = str(run_dir / state["best"]) if state["best"] else None
+        last = str(run_dir / state["last"]) if state["last"] else None
+        if trainer.state.best_metric is not None:
+            metrics[f"best_eval_{best_metric(cfg)}"] = trainer.state.best_metric
+        evals = [r["eval_loss"] for r in trainer.state.log_history if "eval_loss" in r]
+        if evals:
+            metrics["eval_loss"] = evals[-1]
+        losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
+        if losses:
+            metrics["first_loss"], metrics["last_loss"] = losses[0], losses[-1]
+        if is_main_process():
+            from ftcore.training.plot import plot_loss
+
+            plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
+            write_text_atomic(run_dir / "result.json", json.dumps(
+                {"best_checkpoint": best, "last_checkpoint": last, "metrics": metrics}, indent=2, default=str) + "\n")
+            say(f"best checkpoint: {best}\nlast checkpoint: {last}\nloss plot: {run_dir / 'loss.png'}")
+        self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
+                                  metrics=metrics, model=trainer.model)
+
+    def _run_dir(self) -> Path:
+        if self.run_dir is None:
+            raise RuntimeError("plan_output has not run")
+        return self.run_dir
+
+
+class SFTRecipe(Recipe):
+    """Supervised fine-tuning: messages → template → input_ids + labels (loss on the answers) → the Trainer."""
+
+    stage = "sft"
+
+
+#: the stages this release ships (later releases collect them from plugins)
+RECIPES: dict[str, type[Recipe]] = {"sft": SFTRecipe}
+
+
+def recipe_names() -> list[str]:
+    return sorted(RECIPES)
+
+
+def get_recipe(stage: str = "sft") -> type[Recipe]:
+    """The recipe class of ``stage``."""
+    try:
+        return RECIPES[stage]
+    except KeyError:
+        raise FtcoreError(f"unknown training stage {stage!r} (known: {', '.join(recipe_names())})") from None
+
+
+# ------------------------------------------------------------------------------------------------ step helpers
+
+
+def broadcast_run_dir(run_dir: str | None) -> str:
+    """Rank 0 decides the versioned folder; the other ranks receive it."""
+    try:
+        import torch.distributed as dist
+    except ImportError:  # pragma: no cover
+        return run_dir or ""
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        box = [run_dir]
+        dist.broadcast_object_list(box, src=0)
+        return str(box[0])
+    return run_dir or ""
+
+
+def resume_path(cfg: RunConfig, model_name: str) -> str | None:
+    """The checkpoint ``train.resume_from_checkpoint`` names (``latest``: the newest run's last one), or None."""
+    value = cfg.train.resume_from_checkpoint
+    if not value:
+        return None
+    if value == "latest":
+        root = Path(cfg.resolve_path(cfg.output.dir))
+        base = root / model_name if cfg.output.add_suffix else root
+        try:
+            run = latest_run(base)
+        except FtcoreError:
+            raise FtcoreError(f"{cfg.source}: train.resume_from_checkpoint: no earlier run in {base}") from None
+        return str(run / str(read_state(run)["last"]))
+    path = resolve_checkpoint(cfg.resolve_path(value))
+    if not Path(path, "trainer_state.json").is_file():
+        raise FtcoreError(f"{cfg.source}: train.resume_from_checkpoint: {value} is not a training checkpoint")
+    return path
+
+
+def check_resumable(cfg: RunConfig, path: str) -> None:
+    """A checkpoint saved with only_save_model holds no optimizer / scheduler / RNG state."""
+    folder = Path(path)
+    has_ds_state = any(p.is_dir() and p.name.startswith("global_step") for p in folder.iterdir())
+    has_state = (folder / "optimizer.pt").is_file() or (folder / "scheduler.pt").is_file() or has_ds_state
+    if has_state:
+        return
+    if cfg.train.deepspeed:
+        raise FtcoreError(
+            f"{cfg.source}: train.resume_from_checkpoint: {path} holds no DeepSpeed state (it was saved with "
+            "train.only_save_model = true, the default for DeepSpeed); train with only_save_model = false to resume")
+    say(f"resume: {path} holds weights only (only_save_model): the optimizer and scheduler start afresh")
+
+
+def generation_evaluator(cfg: RunConfig, template: Any, rows: Any) -> Any:
+    """eval.predict_with_generate: ROUGE / BLEU on answers generated for the validation rows."""
+    if not cfg.eval.predict_with_generate or rows is None or len(rows) == 0:
+        return None
+    from ftcore.inference.evaluate import GenerationEvaluator
+
+    return GenerationEvaluator(template, rows, cfg.generation)
+
+
+def add_post_callbacks(trainer: Any, cfg: RunConfig, template: Any, model_name: str, token: str | None) -> None:
+    """eval.overwrite_generation_config (generation_config.json in each checkpoint) and hub.push."""
+    if not is_main_process():
+        return
+    if cfg.eval.overwrite_generation_config:
+        from ftcore.inference.evaluate import GenerationConfigCallback
+
+        trainer.add_callback(GenerationConfigCallback(cfg.generation, template))
+    if cfg.hub.push:
+        from ftcore.training.hub import (
+            PushCallback,
+            Pusher,
+            default_model_id,
+            make_uploader,
+            model_card,
+            resolve_token,
+        )
+
+        uploader = make_uploader(cfg.hub, model_name, cfg.tuner.method, token=token, base_dir=cfg.base_dir)
+        model_id = cfg.hub.model_id or default_model_id(model_name, cfg.tuner.method)
+        secret = resolve_token(cfg.hub.hub, token)
+        if cfg.hub.hub != "local" and not secret:
+            say(f"warning: hub.push: no token for {cfg.hub.hub} (hub.token, or the environment); pushes may fail")
+        pusher = Pusher(cfg.hub.strategy, uploader, token=secret, card=model_card(cfg, str(model_id)), say=say)
+        trainer.add_callback(PushCallback(pusher))
+
