@@ -79,7 +79,3 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
-
-@pytest.fixture
-def no_network() -> None:
-    """Explicit marker fixture for tests that document they run offline (the guard is always on)."""
