@@ -617,6 +617,13 @@ def _unknown_key_hint(raw_loc: tuple[Any, ...], clean_loc: tuple[Any, ...]) -> s
     return ""
 
 
+def unknown_key_hint(path: str) -> str:
+    """The `` (did you mean …?)`` hint for an unknown dotted key such as ``tuner.lr``; "" when there is none."""
+    loc = tuple(path.split("."))
+    hint = _unknown_key_hint(loc, loc)
+    return "" if hint.startswith(" (known keys:") else hint
+
+
 #: pydantic error type -> what the value must be, for messages that read "must be a number (got 'fast')"
 _EXPECTED = {
     "float_parsing": "a number",

@@ -113,6 +113,10 @@ def test_unknown_tuner_keys(builtins_only: None, tmp_path: Path) -> None:
     assert _problems(_cfg(tmp_path, {"method": "full", "layers": 2})) == [
         "run.toml: tuner.layers: unknown key for tuner method 'full' (it takes: no keys of its own)"
     ]
+    assert _problems(_cfg(tmp_path, {"method": "lora", "lr": 1e-4, "lora_alpha": 8})) == [
+        "run.toml: tuner.lr: unknown key (did you mean train.lr?)",
+        "run.toml: tuner.lora_alpha: unknown key (did you mean tuner.alpha?)",
+    ]
     # the flat LoRA keys stay accepted with every method (a full run's run.toml holds them too)
     check_references(_cfg(tmp_path, {"method": "full", "rank": 16}))
 

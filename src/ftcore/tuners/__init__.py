@@ -65,6 +65,8 @@ def option_problems(tuner: Any, spec: TunerSpec) -> list[str]:
     The flat keys every run has (rank, alpha, dropout, targets, bias, modules_to_save) are validated by the config
     and ignored by methods that do not take them; any other key must be one of the method's options.
     """
+    from ftcore.config import unknown_key_hint
+
     model = spec.options_model()
     own = set(model.model_fields) if model is not None else set()
     extras = dict(tuner.model_extra or {})
@@ -72,10 +74,10 @@ def option_problems(tuner: Any, spec: TunerSpec) -> list[str]:
     for key in extras:
         if key in own:
             continue
-        known = sorted(own | (set(type(tuner).model_fields) - {"method"}))
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        if close:
-            problems.append(f"tuner.{key}: unknown key (did you mean tuner.{close[0]}?)")
+        close = difflib.get_close_matches(key, sorted(own), n=1, cutoff=0.6)
+        hint = f" (did you mean tuner.{close[0]}?)" if close else unknown_key_hint(f"tuner.{key}")
+        if hint:
+            problems.append(f"tuner.{key}: unknown key{hint}")
         else:
             takes = ", ".join(sorted(own)) or "no keys of its own"
             problems.append(f"tuner.{key}: unknown key for tuner method {spec.name!r} (it takes: {takes})")
