@@ -121,9 +121,13 @@ class Catalog:
         if name in table:
             owner = table.specs[name].plugin
             who = f"twice by {plugin}" if owner == plugin else f"by both {owner} and {plugin}"
+            other = (
+                f"register the new one under another name with extends={name!r}"
+                if hasattr(spec, "extends")
+                else "register the new one under another name"
+            )
             message = (
-                f"{kind} {name!r} is registered {who}; uninstall one of them "
-                f"(or set FTCORE_LOAD_PLUGINS), or register the new one under another name with extends={name!r}"
+                f"{kind} {name!r} is registered {who}; uninstall one of them (or set FTCORE_LOAD_PLUGINS), or {other}"
             )
             table.conflicts[name] = message
             self.errors.append(message)

@@ -68,7 +68,7 @@ def test_duplicate_tuner_names_are_reported_like_models() -> None:
     catalog.add("tuner", TunerSpec(name="dora", apply=print), "ftcore-b 2.0", "b")
     message = (
         "tuner 'dora' is registered by both ftcore-a 1.0 and ftcore-b 2.0; uninstall one of them "
-        "(or set FTCORE_LOAD_PLUGINS), or register the new one under another name with extends='dora'"
+        "(or set FTCORE_LOAD_PLUGINS), or register the new one under another name"
     )
     assert catalog.errors == [message]
     with pytest.raises(PluginError, match="registered by both"):
