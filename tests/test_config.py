@@ -104,7 +104,8 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
     "bad-choice": (
         VALID + '[tuner]\nmethod = "qlora2"\n',
         [],
-        "run.toml: tuner.method: must be 'lora', 'qlora' or 'full' (got 'qlora2')",
+        "run.toml: tuner.method: unknown tuner 'qlora2' (did you mean qlora, lora? known: lora, qlora, full; "
+        "see: ftcore tuners)",
     ),
     "bad-targets": (
         VALID + '[tuner]\ntargets = "qkv"\n',

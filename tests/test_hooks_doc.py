@@ -40,6 +40,7 @@ def test_hookspecs_found():
         "register_models",
         "register_templates",
         "register_datasets",
+        "register_tuners",
         "load_model",
         "build_template",
         "load_dataset",

@@ -24,7 +24,7 @@ SCRIPT = textwrap.dedent(
                 pass
         after_help = sorted(m for m in {heavy} + ("pydantic", "rich") if m in sys.modules)
         for argv in (
-            ["models", "--json"], ["templates", "--json"], ["datasets", "--json"],
+            ["models", "--json"], ["templates", "--json"], ["datasets", "--json"], ["tuners", "--json"], ["tuners"],
             ["models"], ["plugins", "--all", "--json"], ["plugins"], ["validate", sys.argv[1]],
         ):
             assert main(argv) in (0, 2), argv

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from ftcore.errors import ConfigError, FtcoreError, MissingDependencyError, PluginError
 from ftcore.hookspecs import hookimpl
-from ftcore.specs import DatasetOptions, DatasetSpec, ModelOptions, ModelSpec, TemplateSpec, TunerOptions
+from ftcore.specs import (
+    DatasetOptions,
+    DatasetSpec,
+    ModelOptions,
+    ModelSpec,
+    TemplateSpec,
+    TunerOptions,
+    TunerSpec,
+)
 
 __version__ = "0.1.0"
 
@@ -46,6 +54,7 @@ __all__ = [
     "PluginError",
     "TemplateSpec",
     "TunerOptions",
+    "TunerSpec",
     "__version__",
     "hookimpl",
     *_LAZY,

@@ -176,9 +176,16 @@ class DataConfig(Section):
 
 
 class TunerConfig(Section):
-    """How the model is tuned."""
+    """How the model is tuned. ``method`` is a registered tuning method (``ftcore tuners``); the flat keys below
+    are LoRA's (other methods ignore them), and any other key is an option of the method, checked by the method's
+    options model when the run is validated."""
 
-    method: Literal["lora", "qlora", "full"] = Field("lora", description="seed: sft_type")
+    model_config = ConfigDict(extra="allow", validate_assignment=True, populate_by_name=True)
+
+    method: str = Field(
+        "lora", description="a registered tuning method: lora, qlora, full or a plugin's (ftcore tuners); "
+        "ms-swift: sft_type"
+    )
     rank: int = Field(8, ge=1, description="seed: lora_rank")
     alpha: int = Field(32, ge=1, description="seed: lora_alpha")
     dropout: float = Field(0.05, ge=0.0, lt=1.0, description="seed: lora_dropout_p")
@@ -609,6 +616,13 @@ def _unknown_key_hint(raw_loc: tuple[Any, ...], clean_loc: tuple[Any, ...]) -> s
     return ""
 
 
+def unknown_key_hint(path: str) -> str:
+    """The `` (did you mean …?)`` hint for an unknown dotted key such as ``tuner.lr``; "" when there is none."""
+    loc = tuple(path.split("."))
+    hint = _unknown_key_hint(loc, loc)
+    return "" if hint.startswith(" (known keys:") else hint
+
+
 #: pydantic error type -> what the value must be, for messages that read "must be a number (got 'fast')"
 _EXPECTED = {
     "float_parsing": "a number",
@@ -657,6 +671,11 @@ def _message(err: Any) -> str:
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
     return (msg[:1].lower() + msg[1:]) + _got(err)
+
+
+def error_message(err: Any) -> str:
+    """How a run.toml error reads after ``<key>: `` (``must be >= 1 (got 0)``) for one pydantic error dict."""
+    return _message(err)
 
 
 def _format_errors(source: str, exc: ValidationError) -> list[str]:

@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; keeps plugin discovery free of heavy imports
-    from ftcore.specs import DatasetOptions, DatasetSpec, ModelOptions, ModelSpec, TemplateSpec, TunerOptions
+    from ftcore.specs import (
+        DatasetOptions,
+        DatasetSpec,
+        ModelOptions,
+        ModelSpec,
+        TemplateSpec,
+        TunerOptions,
+        TunerSpec,
+    )
 
 PROJECT = "ftcore"
 
@@ -50,6 +58,17 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     Called once, when the catalog is first built.
 
     :param register: call it with a :class:`ftcore.DatasetSpec` for each dataset the plugin provides.
+    :returns: nothing. Every plugin's implementation is called (collect all).
+    """
+
+
+@hookspec
+def register_tuners(register: Callable[[TunerSpec], None]) -> None:
+    """Add tuning methods (values of ``tuner.method``) to the catalog.
+
+    Called once, when the catalog is first built.
+
+    :param register: call it with a :class:`ftcore.TunerSpec` for each method the plugin provides.
     :returns: nothing. Every plugin's implementation is called (collect all).
     """
 
@@ -97,9 +116,11 @@ def load_dataset(spec: DatasetSpec, options: DatasetOptions) -> Any | None:
 
 @hookspec(firstresult=True)
 def configure_tuner(model: Any, options: TunerOptions) -> Any | None:
-    """Prepare ``model`` for training with ``options.method``.
+    """Prepare ``model`` for training with ``options.method``, overriding the method's registered ``apply``.
 
-    Called once per run after the model is loaded.
+    Called once per run after the model is loaded. A new method is added with ``register_tuners``; this hook
+    is for a plugin that must tune some models differently. The built-in implementation (tried last) calls
+    the ``apply`` of the method's :class:`ftcore.TunerSpec`.
 
     :param model: the loaded ``transformers.PreTrainedModel``.
     :param options: method (``lora``, ``qlora``, ``full`` …), rank, alpha, dropout, resolved target modules.

@@ -83,6 +83,17 @@ class FtcorePluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.broken: list[PluginInfo] = []
+        #: bumped whenever a plugin is registered or unregistered: the catalog (registry.py, which depends on
+        #: this module, never the other way round) is rebuilt when it changes
+        self.generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self.generation += 1
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self.generation += 1
+        return super().unregister(plugin, name)
 
     @property
     def hook_names(self) -> list[str]:
@@ -171,12 +182,9 @@ def get_plugin_manager() -> FtcorePluginManager:
 
 
 def reset() -> None:
-    """Forget the plugin manager and the catalog (tests; the next use loads every plugin again)."""
+    """Forget the plugin manager (tests; the next use loads every plugin again and rebuilds the catalog)."""
     global _pm
     _pm = None
-    from ftcore import registry
-
-    registry.reset()
 
 
 def _build() -> FtcorePluginManager:
@@ -246,11 +254,10 @@ def load_local_plugins(paths: list[str], base_dir: str | os.PathLike[str] = ".")
     """Load plugin files named in run.toml (``plugins = ["./custom.py"]``), relative to ``base_dir``.
 
     Returns the names under which they were registered. A missing file, an import error or a bad hook is a
-    :class:`PluginError` naming the file. Loading a file twice is a no-op; the catalog is rebuilt afterwards.
+    :class:`PluginError` naming the file. Loading a file twice is a no-op; the catalog is rebuilt on its next use.
     """
     pm = get_plugin_manager()
     names = []
-    added = False
     for raw in paths:
         path = (Path(base_dir) / os.path.expanduser(raw)).resolve()
         name = f"local:{path}"
@@ -275,11 +282,6 @@ def load_local_plugins(paths: list[str], base_dir: str | os.PathLike[str] = ".")
             ) from exc
         pm.add(module, PluginInfo(name=name, dist=raw, version="local", module=str(path), local=True))
         names.append(name)
-        added = True
-    if added:
-        from ftcore import registry
-
-        registry.reset()
     return names
 
 

@@ -1,4 +1,4 @@
-"""The catalog of models, templates and datasets gathered from every plugin's ``register_*`` hook.
+"""The catalog of models, templates, datasets and tuners gathered from every plugin's ``register_*`` hook.
 
 Built once, lazily. Each entry remembers the plugin that registered it (``spec.plugin`` is its
 ``"<dist> <version>"``; :meth:`Catalog.owner` is the plugin's registered name). Registering a name another plugin
@@ -15,11 +15,17 @@ from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
 from ftcore.errors import FtcoreError, PluginError
-from ftcore.specs import DatasetSpec, ModelSpec, TemplateSpec
+from ftcore.plugins import FtcorePluginManager, get_plugin_manager
+from ftcore.specs import DatasetSpec, ModelSpec, TemplateSpec, TunerSpec
 
-S = TypeVar("S", ModelSpec, TemplateSpec, DatasetSpec)
+S = TypeVar("S", ModelSpec, TemplateSpec, DatasetSpec, TunerSpec)
 
-KINDS: dict[str, type[Any]] = {"model": ModelSpec, "template": TemplateSpec, "dataset": DatasetSpec}
+KINDS: dict[str, type[Any]] = {
+    "model": ModelSpec,
+    "template": TemplateSpec,
+    "dataset": DatasetSpec,
+    "tuner": TunerSpec,
+}
 
 #: fields ``extends`` never copies from the base
 _OWN_FIELDS = ("name", "extends", "plugin")
@@ -28,8 +34,10 @@ _OWN_FIELDS = ("name", "extends", "plugin")
 class Table(Generic[S]):
     """Specs of one kind by name, in registration order (built-ins first)."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, *, list_known: bool = False):
         self.kind = kind
+        #: unknown-name messages list every known name (short tables: tuners)
+        self.list_known = list_known
         self.specs: dict[str, S] = {}
         #: plugin registration name (``Catalog.owner``) per spec name
         self.owners: dict[str, str] = {}
@@ -60,23 +68,33 @@ class Table(Generic[S]):
     def unknown(self, name: str) -> str:
         """The message for an unknown ``name``, with close matches suggested."""
         close = difflib.get_close_matches(name, list(self.specs), n=3, cutoff=0.6)
-        hint = f" (did you mean {', '.join(close)}?)" if close else f" (see: ftcore {self.kind}s)"
+        if self.list_known:
+            known = f"known: {', '.join(self.specs) or 'none'}; see: ftcore {self.kind}s"
+            hint = f" (did you mean {', '.join(close)}? {known})" if close else f" ({known})"
+        else:
+            hint = f" (did you mean {', '.join(close)}?)" if close else f" (see: ftcore {self.kind}s)"
         return f"unknown {self.kind} {name!r}{hint}"
 
 
 class Catalog:
-    """Every registered model, template and dataset, plus the registration errors met on the way."""
+    """Every registered model, template, dataset and tuner, plus the registration errors met on the way."""
 
     def __init__(self) -> None:
         self.models: Table[ModelSpec] = Table("model")
         self.templates: Table[TemplateSpec] = Table("template")
         self.datasets: Table[DatasetSpec] = Table("dataset")
+        self.tuners: Table[TunerSpec] = Table("tuner", list_known=True)
         #: one line per problem, each naming the plugin at fault
         self.errors: list[str] = []
 
     def table(self, kind: str) -> Table[Any]:
-        """The table of ``kind`` (``model``, ``template`` or ``dataset``)."""
-        tables: dict[str, Table[Any]] = {"model": self.models, "template": self.templates, "dataset": self.datasets}
+        """The table of ``kind`` (``model``, ``template``, ``dataset`` or ``tuner``)."""
+        tables: dict[str, Table[Any]] = {
+            "model": self.models,
+            "template": self.templates,
+            "dataset": self.datasets,
+            "tuner": self.tuners,
+        }
         return tables[kind]
 
     def owner(self, kind: str, name: str) -> str | None:
@@ -103,9 +121,13 @@ class Catalog:
         if name in table:
             owner = table.specs[name].plugin
             who = f"twice by {plugin}" if owner == plugin else f"by both {owner} and {plugin}"
+            other = (
+                f"register the new one under another name with extends={name!r}"
+                if hasattr(spec, "extends")
+                else "register the new one under another name"
+            )
             message = (
-                f"{kind} {name!r} is registered {who}; uninstall one of them "
-                f"(or set FTCORE_LOAD_PLUGINS), or register the new one under another name with extends={name!r}"
+                f"{kind} {name!r} is registered {who}; uninstall one of them (or set FTCORE_LOAD_PLUGINS), or {other}"
             )
             table.conflicts[name] = message
             self.errors.append(message)
@@ -194,28 +216,30 @@ def _copy(value: Any) -> Any:
 
 
 _catalog: Catalog | None = None
+#: the plugin manager and its generation the catalog was built from (a plugin added or removed since: rebuild)
+_built_from: tuple[FtcorePluginManager, int] | None = None
 
 
 def get_catalog() -> Catalog:
-    """The catalog, built from every loaded plugin on first use."""
-    global _catalog
-    if _catalog is None:
-        _catalog = _build()
+    """The catalog, built from every loaded plugin on first use (and again once the set of plugins changed)."""
+    global _catalog, _built_from
+    pm = get_plugin_manager()
+    if _catalog is None or _built_from is None or _built_from[0] is not pm or _built_from[1] != pm.generation:
+        _catalog = _build(pm)
+        _built_from = (pm, pm.generation)
     return _catalog
 
 
 def reset() -> None:
     """Forget the catalog; the next :func:`get_catalog` asks every plugin again."""
-    global _catalog
+    global _catalog, _built_from
     _catalog = None
+    _built_from = None
 
 
-def _build() -> Catalog:
-    from ftcore.plugins import get_plugin_manager
-
-    pm = get_plugin_manager()
+def _build(pm: FtcorePluginManager) -> Catalog:
     catalog = Catalog()
-    for kind in ("model", "template", "dataset"):
+    for kind in KINDS:
         caller = getattr(pm.hook, f"register_{kind}s")
         # get_hookimpls() lists plugins in registration order (built-ins first); pluggy *calls* them in reverse,
         # so call each implementation ourselves to let the first-registered plugin own a name first
@@ -252,6 +276,11 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     return get_catalog().datasets.get(name)
 
 
+def get_tuner_spec(name: str) -> TunerSpec:
+    """The registered tuning method called ``name`` (``tuner.method``)."""
+    return get_catalog().tuners.get(name)
+
+
 __all__ = [
     "Catalog",
     "PluginError",
@@ -260,5 +289,6 @@ __all__ = [
     "get_dataset_spec",
     "get_model_spec",
     "get_template_spec",
+    "get_tuner_spec",
     "reset",
 ]

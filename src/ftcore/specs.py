@@ -1,4 +1,4 @@
-"""The catalog's entries (ModelSpec, TemplateSpec, DatasetSpec) and the option objects hooks receive.
+"""The catalog's entries (ModelSpec, TemplateSpec, DatasetSpec, TunerSpec) and the option objects hooks receive.
 
 Specs are plain dataclasses: building one imports nothing heavy, so a plugin's entry module can declare
 its whole catalog at import time and ``ftcore models`` never loads torch. They carry every field the
@@ -7,10 +7,13 @@ seed's ``register_model`` / ``register_template`` / ``register_dataset`` took, p
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
+
+from ftcore.errors import PluginError
 
 #: Names are lower-case words joined by '-', '_' or '.', e.g. ``qwen2.5-7b-instruct``.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -218,6 +221,75 @@ class DatasetSpec:
         return out
 
 
+@dataclass
+class TunerSpec:
+    """A tuning method the catalog knows by name (``tuner.method``), registered through ``register_tuners``.
+
+    ``apply`` and ``options`` may be ``"module:attribute"`` strings: they are imported only when a run uses the
+    method, so listing the catalog (``ftcore tuners``) never imports peft or torch.
+    """
+
+    name: str
+    #: ``apply(model, options: TunerOptions) -> model``: the model to train (wrapped, or with parameters frozen)
+    apply: Callable[..., Any] | str
+    #: a pydantic model class (or ``"module:Class"``) that validates the method's ``[tuner]`` keys; None = the
+    #: method takes no keys besides ``method``
+    options: Any = None
+    #: the learning rate of ``train.lr = "auto"``
+    default_lr: float = 1e-4
+    #: the result is an adapter that ``ftcore merge`` can fold into the base model
+    supports_merge: bool = False
+    #: trains on a quantized base model (``model.quantization``)
+    supports_quantized: bool = False
+    #: works with DeepSpeed ZeRO-3 (partitioned parameters)
+    supports_zero3: bool = True
+    #: ``tuner.targets`` is resolved against the model (``auto`` / ``all`` / list) for this method
+    needs_targets: bool = False
+    tags: list[str] = field(default_factory=list)
+    description: str = ""
+    plugin: str = ""
+
+    def problems(self) -> list[str]:
+        out = _check_name("tuner", self.name) + _type_problems("tuner", self)
+        if out:
+            return out
+        if not (callable(self.apply) or _is_dotted(self.apply)):
+            out.append(f"tuner {self.name!r}: apply must be callable or a 'module:function' string")
+        if self.options is not None and not (isinstance(self.options, type) or _is_dotted(self.options)):
+            out.append(f"tuner {self.name!r}: options must be a pydantic model class or a 'module:Class' string")
+        if isinstance(self.default_lr, bool) or not isinstance(self.default_lr, (int, float)) or self.default_lr <= 0:
+            out.append(f"tuner {self.name!r}: default_lr must be a number > 0 (got {self.default_lr!r})")
+        return out
+
+    def apply_function(self) -> Callable[..., Any]:
+        """``apply``, imported if it was given as ``"module:function"``."""
+        return resolve_object(self.apply, f"tuner {self.name!r}: apply")  # type: ignore[no-any-return]
+
+    def options_model(self) -> Any:
+        """The options model class (imported if given as ``"module:Class"``), or None."""
+        if self.options is None:
+            return None
+        return resolve_object(self.options, f"tuner {self.name!r}: options")
+
+
+def _is_dotted(value: Any) -> bool:
+    return isinstance(value, str) and ":" in value and all(value.partition(":")[::2])
+
+
+def resolve_object(value: Any, what: str) -> Any:
+    """``value`` itself, or the object a ``"module:attribute"`` string names (imported now)."""
+    if not isinstance(value, str):
+        return value
+    module_name, _, attr = value.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(f"{what}: cannot import {value!r}: {type(exc).__name__}: {exc}") from exc
+    return obj
+
+
 def spec_to_dict(spec: Any) -> dict[str, Any]:
     """A JSON-friendly view of a spec (callables shown by qualified name)."""
     out: dict[str, Any] = {}
@@ -252,7 +324,6 @@ class ModelOptions:
     #: bitsandbytes settings: {"bits": 4|8, "quant_type": "nf4", "double_quant": True, "compute_dtype": "bf16"}
     quantization: dict[str, Any] | None = None
     revision: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -270,9 +341,9 @@ class TunerOptions:
     #: the spec of the model being tuned (for family-specific tuning)
     model_spec: ModelSpec | None = None
     gradient_checkpointing: bool = False
-    #: resume: a folder with an adapter to load as trainable
-    adapter_dir: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: the run's ``[tuner]`` keys validated by the method's options model (``TunerSpec.options``): an instance
+    #: of that model, or None when the options were built by hand
+    method_options: Any = None
 
 
 @dataclass
@@ -286,4 +357,3 @@ class DatasetOptions:
     seed: int = 42
     streaming: bool = False
     cache_dir: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -59,6 +59,8 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
             f"{src}: model: give name (see: ftcore models), path (a local folder) or repo (a hub id)"
         )
 
+    problems.extend(f"{src}: {p}" for p in _tuner_problems(cfg, catalog))
+
     tname = cfg.template.name
     if tname and not (tname == "jinja" and "jinja" not in catalog.templates.conflicts):
         problem = _lookup(catalog.templates, tname)
@@ -91,6 +93,27 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
             warnings.warn(err, FtcoreWarning, stacklevel=2)
     if problems:
         raise ConfigError(problems)
+
+
+def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
+    """``tuner.method`` is a registered method; the ``[tuner]`` keys suit it; a quantized base is one it can train."""
+    method = cfg.tuner.method
+    problem = _lookup(catalog.tuners, method)
+    if problem:
+        return [f"tuner.method: {problem}"]
+    spec = catalog.tuners.get(method)
+    from ftcore.tuners import option_problems
+
+    try:
+        out = option_problems(cfg.tuner, spec)
+    except Exception as exc:  # noqa: BLE001 - a plugin's options model that cannot be imported
+        return [f"tuner.method: {exc}"]
+    if cfg.model.quantization.bits and not spec.supports_quantized:
+        out.append(
+            f"tuner.method: {method!r} cannot train a quantized model "
+            "(set model.quantization.bits = 0, or use method = 'qlora')"
+        )
+    return out
 
 
 def _name_and_path(entry: Any) -> tuple[str | None, str | None]:

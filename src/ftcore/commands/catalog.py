@@ -1,4 +1,4 @@
-"""``ftcore models|templates|datasets``: the catalog with the plugin that owns each entry."""
+"""``ftcore models|templates|datasets|tuners``: the catalog with the plugin that owns each entry."""
 
 from __future__ import annotations
 
@@ -10,15 +10,24 @@ COLUMNS = {
     "model": ("name", "plugin", "template", "hub", "tags"),
     "template": ("name", "plugin", "kind", "description"),
     "dataset": ("name", "plugin", "task", "languages", "tags"),
+    "tuner": ("name", "plugin", "options", "default_lr", "merge", "quantized", "zero3"),
 }
+
+#: table column -> TunerSpec field
+_TUNER_FLAGS = {"merge": "supports_merge", "quantized": "supports_quantized", "zero3": "supports_zero3"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    for kind in ("model", "template", "dataset"):
+    for kind in ("model", "template", "dataset", "tuner"):
+        what = "tuning methods (tuner.method)" if kind == "tuner" else f"{kind}s"
+        extra = (
+            " Each method's [tuner] keys with their defaults, the lr of train.lr = \"auto\", and whether it"
+            " supports merging, quantized base models and DeepSpeed ZeRO-3." if kind == "tuner" else ""
+        )
         p = subparsers.add_parser(
             f"{kind}s",
-            help=f"list registered {kind}s",
-            description=f"List the registered {kind}s and the plugin that owns each. Filters combine (and).",
+            help=f"list registered {what}",
+            description=f"List the registered {what} and the plugin that owns each.{extra} Filters combine (and).",
         )
         p.add_argument("--json", action="store_true", help="print JSON (every field of each spec)")
         p.add_argument("--plugin", help="only entries of this plugin (distribution or entry-point name)")
@@ -66,7 +75,27 @@ def _table_value(spec: Any, column: str) -> Any:
         return hub.get("huggingface") or hub.get("modelscope") or spec.path or ""
     if column == "plugin":
         return spec.plugin.split(" ")[0]
+    if column == "options":
+        try:
+            fields = tuner_option_fields(spec)
+        except Exception as exc:  # noqa: BLE001 - a plugin's options model that cannot be imported
+            return f"error: {exc}"
+        return [f"{name}={field['default']!r}" for name, field in fields.items()] or "none"
+    if column in _TUNER_FLAGS:
+        return "yes" if getattr(spec, _TUNER_FLAGS[column]) else "no"
     return getattr(spec, column)
+
+
+def tuner_option_fields(spec: Any) -> dict[str, dict[str, Any]]:
+    """The ``[tuner]`` keys of a method: name -> default and description (from its options model)."""
+    model = spec.options_model()
+    if model is None:
+        return {}
+    out = {}
+    for name, f in model.model_fields.items():
+        default = None if f.is_required() else f.get_default(call_default_factory=True)
+        out[name] = {"default": default, "required": f.is_required(), "description": f.description or ""}
+    return out
 
 
 def _cell(value: object) -> str:
@@ -86,7 +115,11 @@ def run(args: argparse.Namespace) -> int:
     specs = select(args.kind, args)
     catalog = get_catalog()
     if args.json:
-        print(json.dumps([spec_to_dict(s) for s in specs], indent=2, ensure_ascii=False, default=str))
+        rows = [spec_to_dict(s) for s in specs]
+        if args.kind == "tuner":
+            for row, s in zip(rows, specs, strict=True):
+                row["option_fields"] = tuner_option_fields(s)
+        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
         return 0
     from rich.console import Console
     from rich.table import Table
