@@ -15,9 +15,8 @@ from typing import Any
 #: Names are lower-case words joined by '-', '_' or '.', e.g. ``qwen2.5-7b-instruct``.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
-#: An item of a template part: a string (may hold placeholders) or a list of token ids / tokenizer
-#: attribute names, e.g. ``[195]`` or ``["eos_token_id"]``.
-TemplateItem = "str | list[int | str]"
+#: the default system prompt (ms-swift's), used when neither the run nor the template names one
+DEFAULT_SYSTEM = "you are a helpful assistant!"
 
 HUBS = ("modelscope", "huggingface")
 
@@ -141,12 +140,20 @@ class TemplateSpec:
     known_differences: list[str] = field(default_factory=list)
     #: name of a template whose fields this spec inherits where it leaves them unset
     extends: str | None = None
+    #: the class that encodes with this spec: a :class:`ftcore.templates.Template` subclass, or a
+    #: ``"module:Class"`` string imported only when the template is built (so declaring specs stays light).
+    #: None: :class:`~ftcore.templates.Template` (``kind = "parts"``) or ``JinjaTemplate`` (``kind = "jinja"``).
+    template_class: type | str | None = None
     plugin: str = ""
 
     def problems(self) -> list[str]:
         out = _check_name("template", self.name) + _type_problems("template", self)
         if out:
             return out
+        tc = self.template_class
+        if tc is not None and not isinstance(tc, type) and not (isinstance(tc, str) and _DOTTED_RE.match(tc)):
+            out.append(f"template {self.name!r}: template_class must be a class or a 'module:Class' string "
+                       f"(got {tc!r})")
         if self.kind not in ("parts", "jinja", "custom"):
             out.append(f"template {self.name!r}: kind must be 'parts', 'jinja' or 'custom'")
         if self.kind == "parts" and not self.prompt and not self.extends:
@@ -216,6 +223,30 @@ class DatasetSpec:
         if self.preprocess is not None and not callable(self.preprocess):
             out.append(f"dataset {self.name!r}: preprocess must be callable")
         return out
+
+
+_DOTTED_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def resolve_template_class(spec: TemplateSpec) -> type | None:
+    """``spec.template_class`` as a class (a ``"module:Class"`` string is imported now); None when unset."""
+    tc = spec.template_class
+    if tc is None or isinstance(tc, type):
+        return tc
+    import importlib
+
+    from ftcore.errors import FtcoreError
+
+    module_name, _, qualname = tc.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise FtcoreError(f"template {spec.name!r}: template_class {tc!r} cannot be imported ({exc})") from None
+    if not isinstance(obj, type):
+        raise FtcoreError(f"template {spec.name!r}: template_class {tc!r} is not a class")
+    return obj
 
 
 def spec_to_dict(spec: Any) -> dict[str, Any]:

@@ -32,11 +32,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ftcore.errors import FtcoreError
-from ftcore.specs import TemplateSpec
+from ftcore.specs import DEFAULT_SYSTEM, TemplateSpec
 
-#: the seed's default system prompt (also ``template.system``'s fallback in run.toml)
-DEFAULT_SYSTEM = "you are a helpful assistant!"
-
+#: the label of tokens that carry no loss (the one definition: data, collators and losses import it)
 IGNORE_INDEX = -100
 
 #: bump when the encoding rules change, so that caches of encoded data (keyed by ``fingerprint()``) refresh
@@ -322,6 +320,30 @@ class Template:
     @property
     def supports_multi_turn(self) -> bool:
         return self.spec.chat_sep is not None
+
+    # ------------------------------------------------------------------ multimodal defaults (text-only here)
+
+    #: whether the template uses a row's images (a subclass that does sets True and overrides the two methods
+    #: below; see :class:`ftcore.templates.MultimodalTemplate`)
+    takes_images: bool = False
+    #: the tokenizer's own chat_template when the template renders with it (:class:`JinjaTemplate`)
+    chat_template: str | None = None
+    #: where an image goes in a user turn
+    image_placeholder: str = "<image>"
+
+    def collate(self, features: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """A batch of samples with images; None (the default) lets the core's collator build it."""
+        return None
+
+    def encode_prompt_with_images(self, messages: Sequence[dict[str, Any]], images: Sequence[Any]) -> dict[str, Any]:
+        """The generation prompt with images (multimodal templates override this)."""
+        raise FtcoreError(f"template {self.name!r} takes no images (a multimodal template does, e.g. qwen2-vl)")
+
+    @classmethod
+    def build(cls, spec: TemplateSpec, tokenizer: Any) -> Template:
+        """The template for ``spec`` bound to ``tokenizer``; the built-in ``build_template`` hook calls this on
+        ``spec.template_class``. A subclass overrides it to pick another class for some tokenizers."""
+        return cls(spec, tokenizer)
 
     # ------------------------------------------------------------------ compiled parts
 
@@ -615,7 +637,7 @@ class Template:
             "loss_on": self.loss_on,
             "train_on_prompt": self.train_on_prompt,
             "stop_words": self.stop_words,
-            "chat_template": getattr(self, "chat_template", None),
+            "chat_template": self.chat_template,
         }
         return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
