@@ -23,7 +23,6 @@ from typing import Any
 from ftcore import FtcoreError
 from ftcore.templates import SkipSample, Template
 
-QWEN_VL_TEMPLATES = ("qwen-vl", "qwen-vl-generation")
 IMAGE_PLACEHOLDER = "<image>"
 IMG_TAG = re.compile(r"<img>.*?</img>", re.S)
 
