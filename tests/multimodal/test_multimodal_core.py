@@ -1,5 +1,5 @@
-"""The core's multimodal pieces on a tiny Qwen2-VL: the data pipeline keeps pixel inputs (and resolves relative
-image paths), the collator batches them, the loss-only head equals the model's own loss with images, LoRA ``all``
+"""The core's multimodal pieces on a tiny Qwen2-VL with the core's own test template (ftcore.testing.vision, no
+plugin): the data pipeline keeps pixel inputs (and resolves relative image paths), the collator batches them, the loss-only head equals the model's own loss with images, LoRA ``all``
 leaves the vision tower out, and inference refuses images for a text template."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ def tokenizer(vl_dir: str):
 
 @pytest.fixture(scope="module")
 def template(tokenizer):
-    from ftcore.templates import get_template
+    from ftcore.testing.vision import TINY_VISION_TEMPLATE, TinyVisionTemplate
 
-    return get_template("qwen2-vl", tokenizer)
+    return TinyVisionTemplate.build(TINY_VISION_TEMPLATE, tokenizer)  # the core's own (no plugin)
 
 
 @pytest.fixture(scope="module")
