@@ -1,6 +1,6 @@
 """The core's multimodal pieces on a tiny Qwen2-VL with the core's own test template (ftcore.testing.vision, no
-plugin): the data pipeline keeps pixel inputs (and resolves relative image paths), the collator batches them, the loss-only head equals the model's own loss with images, LoRA ``all``
-leaves the vision tower out, and inference refuses images for a text template."""
+plugin): the data pipeline keeps pixel inputs (and resolves relative image paths), the collator batches them,
+the loss-only head equals the model's own loss with images, LoRA ``all`` leaves the vision tower out, and inference refuses images for a text template."""
 
 from __future__ import annotations
 

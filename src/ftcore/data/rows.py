@@ -1,7 +1,7 @@
 """Row helpers for dataset packs' preprocessing functions (public API; pure Python: no torch, no datasets).
 
-A pack's ``DatasetSpec.preprocess`` builds on these. Every function here works on one raw row (a dict) and either returns the normalized form
-``{"messages": [...], "images": [...]}``, returns None to filter the row out on purpose (ms-swift's
+A pack's ``DatasetSpec.preprocess`` builds on these. Every function here works on one raw row (a dict) and
+either returns the normalized form ``{"messages": [...], "images": [...]}``, returns None to filter the row out on purpose (ms-swift's
 row filters: firefly's kind list, the agent sets' dirty-data rules), or raises
 :class:`ftcore.data.formats.BadRow` with a short stable reason for a row that is broken
 (``missing field``, ``wrong type``, ``empty response``, ``unparseable conversation``, ``malformed field``,
