@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ftcore.templates.base import IGNORE_INDEX
+from ftcore.templates.messages import IGNORE_INDEX
 from ftcore.templates.protocol import MultimodalTemplate, TemplateProtocol
 
 #: keys of an encoded sample that are not extra model inputs

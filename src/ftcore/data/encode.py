@@ -16,7 +16,7 @@ from ftcore.data.formats import BadRow
 from ftcore.data.maps import BATCH, map_cache_file, num_proc_for, progress_bars
 from ftcore.data.normalize import INTERNAL, normalized_features
 from ftcore.data.report import DataReport, strict_error
-from ftcore.templates.base import SkipSample
+from ftcore.templates.messages import SkipSample
 from ftcore.templates.protocol import TemplateProtocol
 
 log = logging.getLogger("ftcore.data")

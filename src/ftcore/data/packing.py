@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ftcore.templates.base import IGNORE_INDEX
+from ftcore.templates.messages import IGNORE_INDEX
 
 
 def pack_lengths(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:

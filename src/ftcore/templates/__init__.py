@@ -12,15 +12,9 @@ from typing import Any
 
 from ftcore.errors import FtcoreError
 from ftcore.specs import ModelSpec, TemplateSpec, resolve_template_class
-from ftcore.templates.base import (
-    DEFAULT_SYSTEM,
-    IGNORE_INDEX,
-    SkipSample,
-    Template,
-    message_text,
-    split_rounds,
-)
+from ftcore.templates.base import DEFAULT_SYSTEM, Template
 from ftcore.templates.jinja import JinjaTemplate
+from ftcore.templates.messages import IGNORE_INDEX, SkipSample, message_text, split_rounds
 from ftcore.templates.protocol import MultimodalTemplate, TemplateProtocol
 
 
