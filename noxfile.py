@@ -64,9 +64,11 @@ def plugins(session: nox.Session, plugin: str) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Lint with ruff (the rules in pyproject.toml's [tool.ruff])."""
-    session.install("ruff>=0.6")
+    """Lint with ruff ([tool.ruff]) and check the import layers with import-linter ([tool.importlinter])."""
+    session.install("ruff>=0.6", "import-linter>=2.1")
     session.run("ruff", "check", "src", "tests", "plugins", "examples", "bench", "noxfile.py")
+    # import-linter reads the source only (nothing is imported), so src on the path is enough: no torch install
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": str(ROOT / "src")})
 
 
 @nox.session

@@ -15,13 +15,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ftcore.errors import ConfigError
+from ftcore.specs import DEFAULT_SYSTEM
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-DEFAULT_SYSTEM = "you are a helpful assistant!"
 
 #: DeepSpeed configurations ftcore ships (``train.deepspeed = "zero2"``); anything else is a path to a .json file
 DEEPSPEED_PRESETS = ("zero2", "zero3", "zero2-offload", "zero3-offload")

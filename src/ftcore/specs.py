@@ -18,9 +18,8 @@ from ftcore.errors import PluginError
 #: Names are lower-case words joined by '-', '_' or '.', e.g. ``qwen2.5-7b-instruct``.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
-#: An item of a template part: a string (may hold placeholders) or a list of token ids / tokenizer
-#: attribute names, e.g. ``[195]`` or ``["eos_token_id"]``.
-TemplateItem = "str | list[int | str]"
+#: the default system prompt (ms-swift's), used when neither the run nor the template names one
+DEFAULT_SYSTEM = "you are a helpful assistant!"
 
 HUBS = ("modelscope", "huggingface")
 
@@ -144,12 +143,20 @@ class TemplateSpec:
     known_differences: list[str] = field(default_factory=list)
     #: name of a template whose fields this spec inherits where it leaves them unset
     extends: str | None = None
+    #: the class that encodes with this spec: a :class:`ftcore.templates.Template` subclass, or a
+    #: ``"module:Class"`` string imported only when the template is built (so declaring specs stays light).
+    #: None: :class:`~ftcore.templates.Template` (``kind = "parts"``) or ``JinjaTemplate`` (``kind = "jinja"``).
+    template_class: type | str | None = None
     plugin: str = ""
 
     def problems(self) -> list[str]:
         out = _check_name("template", self.name) + _type_problems("template", self)
         if out:
             return out
+        tc = self.template_class
+        if tc is not None and not isinstance(tc, type) and not _is_dotted(tc):
+            out.append(f"template {self.name!r}: template_class must be a class or a 'module:Class' string "
+                       f"(got {tc!r})")
         if self.kind not in ("parts", "jinja", "custom"):
             out.append(f"template {self.name!r}: kind must be 'parts', 'jinja' or 'custom'")
         if self.kind == "parts" and not self.prompt and not self.extends:
@@ -272,8 +279,12 @@ class TunerSpec:
         return resolve_object(self.options, f"tuner {self.name!r}: options")
 
 
+#: ``"module:attribute"`` (a lazily imported object)
+_DOTTED_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
 def _is_dotted(value: Any) -> bool:
-    return isinstance(value, str) and ":" in value and all(value.partition(":")[::2])
+    return isinstance(value, str) and _DOTTED_RE.match(value) is not None
 
 
 def resolve_object(value: Any, what: str) -> Any:
@@ -287,6 +298,17 @@ def resolve_object(value: Any, what: str) -> Any:
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
         raise PluginError(f"{what}: cannot import {value!r}: {type(exc).__name__}: {exc}") from exc
+    return obj
+
+
+def resolve_template_class(spec: TemplateSpec) -> type | None:
+    """``spec.template_class`` as a class (a ``"module:Class"`` string is imported now); None when unset."""
+    tc = spec.template_class
+    if tc is None or isinstance(tc, type):
+        return tc
+    obj = resolve_object(tc, f"template {spec.name!r}: template_class")
+    if not isinstance(obj, type):
+        raise PluginError(f"template {spec.name!r}: template_class {tc!r} is not a class")
     return obj
 
 

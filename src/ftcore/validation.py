@@ -12,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ftcore.config import RunConfig
+from ftcore.data.sources import classify_entry, unsupported_file_type
 from ftcore.errors import ConfigError
-
-#: dataset file suffixes that make a plain string in ``data.datasets`` a path rather than a registered name
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".txt")
 
 
 def check_references(cfg: RunConfig, *, training: bool = True) -> None:
@@ -74,13 +72,17 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
     for section in ("datasets", "validation"):
         for i, entry in enumerate(getattr(cfg.data, section)):
             key = f"data.{section}[{i}]"
-            name, path = _name_and_path(entry)
+            name, path = _name_and_path(entry, catalog.datasets, cfg.base_dir)
             if name:
                 problem = _lookup(catalog.datasets, name)
                 if problem:
                     problems.append(f"{src}: {key}: {problem}")
-            if path and not path.startswith("builtin:") and not Path(cfg.resolve_path(path)).exists():
-                problems.append(f"{src}: {key}: file {path} not found")
+            if path and not path.startswith("builtin:"):
+                full = Path(cfg.resolve_path(path))
+                if not full.exists():
+                    problems.append(f"{src}: {key}: file {path} not found")
+                elif unsupported_file_type(full):
+                    problems.append(f"{src}: {key}: {path}: {unsupported_file_type(full)}")
 
     ds = cfg.train.deepspeed
     if ds and ds.endswith(".json") and not Path(cfg.resolve_path(ds)).is_file():
@@ -116,18 +118,14 @@ def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
     return out
 
 
-def _name_and_path(entry: Any) -> tuple[str | None, str | None]:
-    """A ``data.datasets`` entry as (registered name, local path); a plain string is a path if it looks like one."""
+def _name_and_path(entry: Any, registered: Any, base_dir: str) -> tuple[str | None, str | None]:
+    """A ``data.datasets`` entry as (registered name, local path); a plain string is sorted by
+    :func:`ftcore.data.sources.classify_entry`, the rule loading uses too."""
     if isinstance(entry, str):
-        if looks_like_path(entry):
+        if classify_entry(entry, registered=registered, base_dir=base_dir) == "path":
             return None, entry
         return entry, None
     return entry.name, entry.path
-
-
-def looks_like_path(text: str) -> bool:
-    """Whether a plain ``data.datasets`` string names a local file rather than a registered dataset."""
-    return "/" in text or "\\" in text or text.startswith(("builtin:", "~")) or text.endswith(DATA_SUFFIXES)
 
 
 def _lookup(table: Any, name: str) -> str | None:

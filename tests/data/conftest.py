@@ -9,18 +9,42 @@ from typing import Any
 import pytest
 
 from ftcore.config import config_from_dict
+from ftcore.specs import TemplateSpec
 from ftcore.templates import SkipSample
 
 
 class FakeTemplate:
-    """A character-level template: one id per character, loss on the last assistant turn; counts encodes."""
+    """A character-level template: one id per character, loss on the last assistant turn; counts encodes.
+
+    Implements :class:`ftcore.templates.TemplateProtocol` (what the data stage may call)."""
 
     calls = 0
+    spec = TemplateSpec(name="fake", prompt=["{{QUERY}}"])
+    tokenizer = None
+    stop_words: list[str] = []
+    stop_token_ids: list[int] = []
+    supports_multi_turn = True
+    takes_images = False
 
     def __init__(self, max_length: int | None = 64, system: str | None = None):
         self.max_length = max_length
         self.system = system
         self.truncation = "drop"
+
+    def fingerprint(self) -> str:
+        return f"fake-{self.max_length}-{self.system}"
+
+    def encode_batch(self, conversations: list[Any], images: Any = None) -> list[Any]:
+        out: list[Any] = []
+        for messages in conversations:
+            try:
+                out.append(self.encode(messages))
+            except SkipSample as exc:
+                out.append(exc)
+        return out
+
+    def encode_prompt(self, messages: list[dict[str, Any]]) -> list[int]:
+        return [1 + (ord(c) % 200) for m in messages for c in m["content"]]
 
     def encode(self, messages: list[dict[str, Any]], images: Any = None) -> dict[str, list[int]]:
         type(self).calls += 1

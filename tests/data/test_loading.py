@@ -201,7 +201,7 @@ def test_builtin_hook_loads_through_the_plugin_manager(files):
 
 def test_run_entry_with_repo_subset_and_split(hub_env):
     from ftcore.config import DataConfig
-    from ftcore.data.pipeline import load_source, resolve_entry
+    from ftcore.data.sources import load_source, resolve_entry
 
     fill_hf_cache(hub_env / "hf", "acme/multi", {"en/train.jsonl": ROWS, "zh/train.jsonl": ROWS[:1]})
     data = DataConfig(datasets=[{"repo": "acme/multi", "subset": "zh", "split": "train"}])

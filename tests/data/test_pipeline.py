@@ -248,3 +248,9 @@ def test_cache_entry_leaves_no_work_files(tmp_path, jsonl, make_cfg, fake_templa
     assert entries == [out.fingerprints["data"]]
     assert sorted(p.name for p in (tmp_path / "cc" / entries[0]).iterdir()) == [
         "meta.json", "report.json", "train", "validation"]
+
+
+def test_the_fake_template_keeps_the_template_contract(fake_template) -> None:
+    from ftcore.templates import TemplateProtocol
+
+    assert isinstance(fake_template(), TemplateProtocol)  # the data stage calls nothing else

@@ -1,6 +1,6 @@
-"""The core's multimodal pieces on a tiny Qwen2-VL: the data pipeline keeps pixel inputs (and resolves relative
-image paths), the collator batches them, the loss-only head equals the model's own loss with images, LoRA ``all``
-leaves the vision tower out, and inference refuses images for a text template."""
+"""The core's multimodal pieces on a tiny Qwen2-VL with the core's own test template (ftcore.testing.vision, no
+plugin): the data pipeline keeps pixel inputs (and resolves relative image paths), the collator batches them,
+the loss-only head equals the model's own loss with images, LoRA ``all`` leaves the vision tower out, and inference refuses images for a text template."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ def tokenizer(vl_dir: str):
 
 @pytest.fixture(scope="module")
 def template(tokenizer):
-    from ftcore.templates import get_template
+    from ftcore.testing.vision import TINY_VISION_TEMPLATE, TinyVisionTemplate
 
-    return get_template("qwen2-vl", tokenizer)
+    return TinyVisionTemplate.build(TINY_VISION_TEMPLATE, tokenizer)  # the core's own (no plugin)
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +88,6 @@ def test_collator_batches_pixels_and_marks_image_tokens(prepared, template, toke
     assert batch["pixel_values"].dtype == torch.float32
     assert torch.equal(batch["mm_token_type_ids"], (batch["input_ids"] == pad).long() * batch["attention_mask"])
     assert int(batch["mm_token_type_ids"][2].sum()) == 0
-    # the same as the plugin's collate_vision
-    from ftcore_qwen.multimodal import collate_vision
-
-    ref = collate_vision(features, tokenizer.pad_token_id, pad)
-    for key in ("input_ids", "labels", "attention_mask", "pixel_values", "image_grid_thw", "mm_token_type_ids"):
-        assert torch.equal(batch[key], ref[key]), key
     packed = make_collator(SimpleNamespace(data=SimpleNamespace(packing=True)), tokenizer, template=template,
                            model=model)
     with pytest.raises(FtcoreError, match="cannot be packed"):
@@ -104,7 +98,8 @@ def test_collator_defers_to_a_template_collate_hook(tokenizer) -> None:
     from ftcore.data.collate import make_collator
 
     calls = []
-    hook = SimpleNamespace(collate=lambda features: calls.append(len(features)) or {"custom": True})
+    hook = SimpleNamespace(takes_images=True,
+                           collate=lambda features: calls.append(len(features)) or {"custom": True})
     collate = make_collator(SimpleNamespace(data=SimpleNamespace(packing=False)), tokenizer, template=hook)
     assert collate([{"input_ids": [1], "labels": [1], "pixel_values": [[0.5]]}]) == {"custom": True}
     assert calls == [1]

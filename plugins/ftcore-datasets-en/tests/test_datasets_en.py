@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from ftcore_datasets_en import preprocess as p
 from ftcore_datasets_en import specs
-from ftcore_datasets_en._rows import message_problem
 from ftcore_datasets_en.datasets import MULTI_ALPACA
 
 from ftcore.data.formats import BadRow, check_normalized
+from ftcore.data.rows import message_problem
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

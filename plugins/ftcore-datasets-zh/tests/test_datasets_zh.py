@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from ftcore_datasets_zh import preprocess as p
 from ftcore_datasets_zh import specs
-from ftcore_datasets_zh._rows import message_problem
 
 from ftcore.data.formats import BadRow, check_normalized
+from ftcore.data.rows import message_problem
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

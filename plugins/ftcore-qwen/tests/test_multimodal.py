@@ -101,10 +101,10 @@ def test_mismatched_placeholders_and_too_long_samples_are_skipped(tokenizer, ima
 
 def test_lora_train_step_with_images_on_tiny_qwen2_vl(vl_dir, tokenizer, images):
     import torch
-    from ftcore_qwen.multimodal import collate_vision
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForImageTextToText
 
+    from ftcore.data import DataCollator
     from ftcore.registry import get_catalog
 
     torch.manual_seed(0)
@@ -115,7 +115,8 @@ def test_lora_train_step_with_images_on_tiny_qwen2_vl(vl_dir, tokenizer, images)
     assert trainable and not [n for n in trainable if ".visual." in n]  # the vision tower stays frozen
     t = get_template("qwen2-vl", tokenizer)
     features = [t.encode(CONVERSATION, [images[0]]), t.encode(CONVERSATION, [images[1]])]
-    batch = collate_vision(features, tokenizer.pad_token_id, tokenizer.convert_tokens_to_ids("<|image_pad|>"))
+    batch = DataCollator(pad_token_id=tokenizer.pad_token_id, template=t,
+                         image_token_ids=(tokenizer.convert_tokens_to_ids("<|image_pad|>"),))(features)
     assert batch["image_grid_thw"].shape == (2, 3)
     assert batch["pixel_values"].shape[0] == int(batch["image_grid_thw"].prod(-1).sum())
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)

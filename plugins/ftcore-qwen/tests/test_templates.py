@@ -63,7 +63,9 @@ def test_chatml_family_templates_match_the_official_chat_template(template, chat
 def test_qwen3_renders_with_enable_thinking(name, thinking, conversation):
     tok = qwen25_tokenizer()  # its chat_template is Qwen3's (with enable_thinking)
     t = get_template(name, tok)
-    assert type(t).__name__ == "Qwen3Template"
+    from ftcore_qwen.chat import Qwen3Template
+
+    assert isinstance(t, Qwen3Template) and t.enable_thinking is thinking  # the spec's template_class
     enc = t.encode(conversation)
     assert enc["input_ids"] == ids_of(tok.apply_chat_template(conversation, tokenize=True, enable_thinking=thinking))
     learned = labelled_text(tok, enc)

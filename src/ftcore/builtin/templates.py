@@ -136,9 +136,6 @@ JINJA_TEMPLATE = TemplateSpec(
     description="the tokenizer's own chat_template (labels derived: assistant content + turn end)",
 )
 
-#: kept for older imports
-GENERIC_TEMPLATES = SEED_TEMPLATES
-
 
 @hookimpl
 def register_templates(register: Callable[[TemplateSpec], None]) -> None:

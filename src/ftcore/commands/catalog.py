@@ -156,7 +156,7 @@ def show_dataset(args: argparse.Namespace) -> int:
     print(json.dumps(spec_to_dict(spec), indent=2, ensure_ascii=False, default=str))
     if not args.file:
         return 0
-    from ftcore.data.pipeline import normalize_one  # what a run does to each row
+    from ftcore.data.normalize import normalize_one  # what a run does to each row
 
     for i, row in enumerate(_first_rows(args.file, max(args.rows, 0))):
         out, reason, detail = normalize_one(row, spec.columns or None, spec.preprocess)

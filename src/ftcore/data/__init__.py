@@ -13,7 +13,7 @@ from ftcore.data.formats import BadRow, normalize_row, preprocess_conversations
 
 _LAZY: dict[str, str] = {
     "prepare_data": "ftcore.data.pipeline:prepare_data",
-    "PreparedData": "ftcore.data.pipeline:PreparedData",
+    "PreparedData": "ftcore.data.report:PreparedData",
     "DataReport": "ftcore.data.report:DataReport",
     "get_dataset": "ftcore.data.pipeline:get_dataset",
     "load_spec": "ftcore.data.loading:load_spec",
@@ -48,5 +48,5 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.data.collate import DataCollator, make_collator
     from ftcore.data.loading import load_spec
-    from ftcore.data.pipeline import PreparedData, get_dataset, prepare_data
-    from ftcore.data.report import DataReport
+    from ftcore.data.pipeline import get_dataset, prepare_data
+    from ftcore.data.report import DataReport, PreparedData

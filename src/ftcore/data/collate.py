@@ -4,7 +4,8 @@
 with ``data.packing = true``.
 
 Multimodal batches (features with ``pixel_values``, see docs/multimodal.md) go to the template's
-``collate(features)`` hook when it has one; else the text is padded as above, the per-image tensors
+``collate(features)`` first when it takes images (:class:`ftcore.templates.MultimodalTemplate`); when that
+returns None, the text is padded as above, the per-image tensors
 (``pixel_values``, ``image_grid_thw``, …) are concatenated over the batch, per-token lists are padded with 0, and
 ``mm_token_type_ids`` (1 = image token) is added from the model's ``image_token_id``. They are never packed.
 """
@@ -12,9 +13,11 @@ Multimodal batches (features with ``pixel_values``, see docs/multimodal.md) go t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-IGNORE_INDEX = -100
+from ftcore.templates.messages import IGNORE_INDEX
+from ftcore.templates.protocol import MultimodalTemplate, TemplateProtocol
+
 #: keys of an encoded sample that are not extra model inputs
 TEXT_KEYS = ("input_ids", "labels", "length", "attention_mask")
 
@@ -28,8 +31,8 @@ def has_pixels(feature: dict[str, Any]) -> bool:
 
 
 def image_token_ids(*sources: Any) -> tuple[int, ...]:
-    """``image_token_id`` / ``video_token_id`` of the first source (template, model config, tokenizer) that has
-    them; () when none does."""
+    """``image_token_id`` / ``video_token_id`` of the first source (model config, tokenizer) that has them; ()
+    when none does."""
     for source in sources:
         if source is None:
             continue
@@ -67,8 +70,8 @@ class DataCollator:
     packing: bool = False
     pad_to_multiple_of: int | None = None
     max_length: int | None = None
-    #: multimodal batches go to ``template.collate(features)`` when the template has that hook
-    template: Any = None
+    #: multimodal batches go to ``template.collate(features)`` first when the template takes images
+    template: TemplateProtocol | None = None
     #: token ids marked 1 in ``mm_token_type_ids`` (see :func:`image_token_ids`)
     image_token_ids: tuple[int, ...] = ()
 
@@ -91,9 +94,10 @@ class DataCollator:
             from ftcore.errors import FtcoreError
 
             raise FtcoreError("data.packing: samples with images cannot be packed; set data.packing = false")
-        hook = getattr(self.template, "collate", None)
-        if callable(hook):
-            return dict(hook(features))
+        if self.template is not None and self.template.takes_images:
+            own = cast(MultimodalTemplate, self.template).collate(features)
+            if own is not None:
+                return dict(own)
         import torch
 
         batch = self._pad(features)
@@ -152,8 +156,8 @@ def _per_token(value: Any, feature: dict[str, Any]) -> bool:
     return len(value) == len(feature["input_ids"]) and not isinstance(value[0], (list, tuple))
 
 
-def make_collator(cfg: Any, tokenizer: Any, *, template: Any = None, model: Any = None) -> Any:
+def make_collator(cfg: Any, tokenizer: Any, *, template: TemplateProtocol | None = None, model: Any = None) -> Any:
     """The run's collator: padding (default) or packing (``data.packing``). ``template`` and ``model`` serve
     multimodal batches (the template's ``collate`` hook; the model's ``image_token_id``)."""
     return DataCollator(pad_token_id=pad_token_id(tokenizer), packing=bool(cfg.data.packing), template=template,
-                        image_token_ids=image_token_ids(template, model, tokenizer))
+                        image_token_ids=image_token_ids(model, tokenizer))

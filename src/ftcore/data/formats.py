@@ -30,8 +30,6 @@ UNPARSEABLE_ROW = "unparseable row"
 DROPPED = "dropped by preprocess"
 REASONS = (MISSING_FIELD, EMPTY_RESPONSE, WRONG_TYPE, UNPARSEABLE, UNKNOWN_FORMAT, UNPARSEABLE_ROW, DROPPED)
 
-ROLES = ("system", "user", "assistant", "tool")
-
 #: role names met in the wild, mapped to the normalized roles (used by ``messages`` and ShareGPT rows)
 ROLE_ALIASES: dict[str, str] = {
     "system": "system",

@@ -12,7 +12,10 @@ from typing import Any
 
 import torch
 
-from ftcore.data.report import DataReport
+from ftcore.data.encode import encode_rows
+from ftcore.data.mixing import normalize_sources
+from ftcore.data.report import DataReport, PreparedData
+from ftcore.data.sources import load_sources
 from ftcore.errors import FtcoreError
 
 
@@ -32,8 +35,6 @@ class LazyEncodedDataset(torch.utils.data.Dataset):
         return len(self.rows)
 
     def _encode(self, i: int) -> dict[str, Any] | None:
-        from ftcore.data.pipeline import encode_rows
-
         row = self.rows[i]
         enc = encode_rows(self.template, [row["messages"]], [row.get("images") or []])[0]
         if isinstance(enc, BaseException):
@@ -57,3 +58,17 @@ class LazyEncodedDataset(torch.utils.data.Dataset):
             if out is not None:
                 return out
         raise FtcoreError("data: no sample can be encoded (every row was skipped by the template)")
+
+
+def prepare_lazy(cfg: Any, template: Any) -> PreparedData:
+    """The run's rows normalized now and encoded on access (no cache: nothing is tokenized ahead)."""
+    data = cfg.data
+    loaded = load_sources(data, cfg.base_dir)
+    report = DataReport()
+    train, val = normalize_sources(loaded, data, report, None)
+    labels = loaded.labels
+    report.log()
+    return PreparedData(LazyEncodedDataset(train, template, labels, report),
+                        LazyEncodedDataset(val, template, labels, report, part="validation")
+                        if val is not None and len(val) else None,
+                        report, loaded.fingerprints())

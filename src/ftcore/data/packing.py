@@ -37,7 +37,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-IGNORE_INDEX = -100
+from ftcore.templates.messages import IGNORE_INDEX
 
 
 def pack_lengths(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:

@@ -121,3 +121,18 @@ def strict_error(source: str, row: int | None, reason: str, detail: str | None =
     where = f" row {row}" if row is not None else ""
     what = f"{reason} ({detail})" if detail else reason
     return FtcoreError(f"data: {source}{where}: {what}; fix the row or set data.strict = false to skip such rows")
+
+
+@dataclass
+class PreparedData:
+    """What ``prepare_data`` returns."""
+
+    #: ``datasets.Dataset`` (eager), a torch ``Dataset`` (lazy) or a ``datasets.IterableDataset`` (streaming)
+    train: Any
+    validation: Any | None
+    report: DataReport
+    #: ``{"data": <cache key>, "<source>": <raw fingerprint>, ...}`` for the run's manifest
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    #: the encoded sets came from the cache (nothing was tokenized)
+    cache_hit: bool = False
+    cache_dir: str | None = None

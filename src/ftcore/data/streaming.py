@@ -12,20 +12,12 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from ftcore.data.encode import ENCODED_COLUMNS, encode_batch, encode_dataset, encoded_features, extra_features
 from ftcore.data.formats import DROPPED
-from ftcore.data.pipeline import (
-    BATCH,
-    ENCODED_COLUMNS,
-    PreparedData,
-    _encode_batch,
-    _load_all,
-    encode_dataset,
-    encoded_features,
-    extra_features,
-    normalize_dataset,
-    normalized_features,
-)
-from ftcore.data.report import DataReport, strict_error
+from ftcore.data.maps import BATCH
+from ftcore.data.normalize import normalize_dataset, normalized_features
+from ftcore.data.report import DataReport, PreparedData, strict_error
+from ftcore.data.sources import load_sources
 
 #: validation rows held out when nothing else bounds them (no ``data.sample``)
 STREAM_VALIDATION_ROWS = 1000
@@ -71,10 +63,11 @@ def _materialize(stream: Any, n: int) -> Any:
 
 
 def prepare_streaming(cfg: Any, template: Any) -> PreparedData:
+    """The run's training stream and its materialized validation set (see the module's docstring)."""
     from datasets import interleave_datasets
 
     data = cfg.data
-    loaded = _load_all(data, cfg.base_dir, streaming=True)
+    loaded = load_sources(data, cfg.base_dir, streaming=True)
     labels = [s.label for s in loaded.sources]
     report = DataReport()
     explicit_val = "validation" in loaded.parts
@@ -104,7 +97,7 @@ def prepare_streaming(cfg: Any, template: Any) -> PreparedData:
     features = encoded_features(extra)
     features["_row"] = normalized_features()["_row"]
     features["_src"] = normalized_features()["_src"]
-    encoded = stream.map(partial(_encode_batch, template=template, extra=tuple(extra)), batched=True,
+    encoded = stream.map(partial(encode_batch, template=template, extra=tuple(extra)), batched=True,
                          batch_size=BATCH, remove_columns=["messages", "images", "_error", "_detail"],
                          features=features)
     encoded = encoded.filter(_Tally(report, labels, "train", data.strict, count_rows=False), batched=True,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from queue import Queue
-from typing import Any
+from typing import Any, cast
 
 from ftcore.errors import FtcoreError
+from ftcore.templates.protocol import MultimodalTemplate, TemplateProtocol
 
 #: the seed's generation options (``[generation]`` of run.toml, ``ftcore infer`` flags)
 GENERATION_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "repetition_penalty")
@@ -72,7 +73,7 @@ def generation_settings(base: Any = None, **overrides: Any) -> Any:
 
 
 def _tokenizer_of(template: Any) -> Any:
-    tokenizer = getattr(template, "tokenizer", None)
+    tokenizer = template.tokenizer
     if tokenizer is None:
         raise FtcoreError("the template has no tokenizer; build it with ftcore.get_template(name, tokenizer)")
     return tokenizer
@@ -82,7 +83,7 @@ def stop_token_ids(template: Any) -> list[int]:
     """Token ids that end generation: the template's stop ids, then the tokenizer's eos."""
     tokenizer = _tokenizer_of(template)
     ids: list[int] = []
-    for i in [*(getattr(template, "stop_token_ids", None) or []), tokenizer.eos_token_id]:
+    for i in [*template.stop_token_ids, tokenizer.eos_token_id]:
         if isinstance(i, int) and i not in ids:
             ids.append(i)
     return ids
@@ -146,7 +147,7 @@ def _make_stopper(template: Any, prompt_len: int, cancel: threading.Event | None
     from transformers import StoppingCriteria
 
     tokenizer = _tokenizer_of(template)
-    words = [w for w in (getattr(template, "stop_words", None) or []) if w]
+    words = [w for w in template.stop_words if w]
     window = max((len(tokenizer.encode(w, add_special_tokens=False)) for w in words), default=0) + 2
 
     class _Stop(StoppingCriteria):
@@ -194,19 +195,19 @@ def _prompt_with_images(
 ) -> tuple[list[int], dict[str, Any]]:
     """(prompt ids, extra model inputs such as ``pixel_values``) through the template's
     ``encode_prompt_with_images(messages, images)`` (docs/multimodal.md)."""
-    hook = getattr(template, "encode_prompt_with_images", None)
-    if not callable(hook):
+    if not template.takes_images:
         raise FtcoreError(f"template {_template_name(template)!r} takes no images (a multimodal template does, "
                           "e.g. qwen2-vl)")
+    mm = cast(MultimodalTemplate, template)
     if query is None:
         raise FtcoreError("give a query with the images")
     history = list(history)
-    mark = str(getattr(template, "image_placeholder", "<image>"))
+    mark = mm.image_placeholder
     if history and mark not in query:  # the images belong to this turn, not to the first one
         query = mark * len(images) + query
     messages = build_messages(query, history, system)
     try:
-        enc = dict(hook(messages, list(images)))
+        enc = dict(mm.encode_prompt_with_images(messages, list(images)))
     except Exception as exc:  # SkipSample (image not found, placeholder mismatch): one line
         if isinstance(exc, FtcoreError):
             raise
@@ -237,9 +238,8 @@ def _extra_tensors(model: Any, extra: dict[str, Any] | None, n_ids: int) -> dict
     return out
 
 
-def _template_name(template: Any) -> str:
-    spec = getattr(template, "spec", None)
-    return str(getattr(spec, "name", type(template).__name__))
+def _template_name(template: TemplateProtocol) -> str:
+    return template.spec.name
 
 
 def _device_of(model: Any) -> Any:
@@ -272,7 +272,7 @@ def decode_response(template: Any, new_ids: Sequence[int]) -> str:
     tokenizer = _tokenizer_of(template)
     stops = set(stop_token_ids(template))
     text = tokenizer.decode([i for i in new_ids if i not in stops], skip_special_tokens=True)
-    f = StopWordFilter(getattr(template, "stop_words", None) or [])
+    f = StopWordFilter(template.stop_words)
     return f.feed(text) + f.flush()
 
 
@@ -386,7 +386,7 @@ def _stream(model: Any, template: Any, ids: list[int], gen: Any, extra: dict[str
 
     thread = threading.Thread(target=work, name="ftcore-generate", daemon=True)
     thread.start()
-    stop = StopWordFilter(getattr(template, "stop_words", None) or [])
+    stop = StopWordFilter(template.stop_words)
     try:
         while True:
             chunk = streamer.queue.get()

@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from ftcore.errors import FtcoreError
 from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, resolve_checkpoint
 from ftcore.inference.generate import HistoryItem, generation_settings, inference, inference_stream
+from ftcore.templates.protocol import MultimodalTemplate
 
 #: commands of the chat loop
 EXIT_WORDS = ("exit", "quit")
@@ -96,7 +97,7 @@ def _answer(
 
 
 def _supports_history(template: Any) -> bool:
-    return bool(getattr(template, "supports_multi_turn", True))
+    return bool(template.supports_multi_turn)
 
 
 def _read_line() -> str:
@@ -175,9 +176,8 @@ def chat_loop(
             _say(out, f"(error: {exc})")
             pending.clear()
             continue
-        mark = str(getattr(template, "image_placeholder", "<image>"))
         if pending:  # the history keeps the text: its images are not sent again
-            query = query.replace(mark, "").strip()
+            query = query.replace(cast(MultimodalTemplate, template).image_placeholder, "").strip()
         pending.clear()
         if keep:
             history.append((query, answer))
@@ -221,7 +221,7 @@ def dataset_samples(
             f"{cfg.source}: the run has no validation samples (data.test_ratio = {cfg.data.test_ratio} "
             "and no data.validation); use --query or --chat"
         )
-    stops = set(getattr(template, "stop_token_ids", None) or []) | {tokenizer.eos_token_id}
+    stops = set(template.stop_token_ids) | {tokenizer.eos_token_id}
     records = []
     for i in range(min(n, len(validation))):
         row = validation[i]

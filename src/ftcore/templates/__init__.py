@@ -1,8 +1,9 @@
 """The Template engine, the jinja templates and the fidelity check.
 
 ``get_template(name, tokenizer, **settings)`` is the entry point: it looks the template up in the catalog and
-asks the plugins' ``build_template`` hook for an encoder (the built-in one returns :class:`Template`, or
-:class:`JinjaTemplate` for ``kind = "jinja"``). See docs/templates.md.
+asks the plugins' ``build_template`` hook for an encoder (the built-in one builds ``spec.template_class``, else
+:class:`Template`, or :class:`JinjaTemplate` for ``kind = "jinja"``). What callers may use on a template is
+declared by :class:`TemplateProtocol` / :class:`MultimodalTemplate`. See docs/templates.md.
 """
 
 from __future__ import annotations
@@ -10,26 +11,28 @@ from __future__ import annotations
 from typing import Any
 
 from ftcore.errors import FtcoreError
-from ftcore.specs import ModelSpec, TemplateSpec
-from ftcore.templates.base import (
-    DEFAULT_SYSTEM,
-    IGNORE_INDEX,
-    SkipSample,
-    Template,
-    message_text,
-    split_rounds,
-)
+from ftcore.specs import ModelSpec, TemplateSpec, resolve_template_class
+from ftcore.templates.base import DEFAULT_SYSTEM, Template
 from ftcore.templates.jinja import JinjaTemplate
+from ftcore.templates.messages import IGNORE_INDEX, SkipSample, message_text, split_rounds
+from ftcore.templates.protocol import MultimodalTemplate, TemplateProtocol
 
 
 def build_default_template(spec: TemplateSpec, tokenizer: Any) -> Template:
-    """The built-in encoder for a spec: :class:`JinjaTemplate` for ``kind = "jinja"``, else :class:`Template`."""
+    """The built-in encoder for a spec: ``spec.template_class.build(spec, tokenizer)`` when the spec names a class,
+    else :class:`JinjaTemplate` for ``kind = "jinja"``, else :class:`Template`."""
+    cls = resolve_template_class(spec)
+    if cls is not None:
+        if not issubclass(cls, Template):
+            raise FtcoreError(f"template {spec.name!r}: template_class {cls.__qualname__} is not a "
+                              "ftcore.templates.Template subclass (or build it in a build_template hook)")
+        return cls.build(spec, tokenizer)
     if spec.kind == "jinja":
         return JinjaTemplate(spec, tokenizer)
     if spec.kind != "parts":
         raise FtcoreError(
             f"template {spec.name!r} is of kind {spec.kind!r}; the plugin that registered it must build it "
-            "(build_template hook)"
+            "(build_template hook) or name its class (TemplateSpec.template_class)"
         )
     return Template(spec, tokenizer)
 
@@ -72,8 +75,10 @@ __all__ = [
     "DEFAULT_SYSTEM",
     "IGNORE_INDEX",
     "JinjaTemplate",
+    "MultimodalTemplate",
     "SkipSample",
     "Template",
+    "TemplateProtocol",
     "build_default_template",
     "default_template_name",
     "get_template",

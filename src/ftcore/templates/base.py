@@ -27,213 +27,36 @@ How a conversation becomes tokens (see docs/templates.md for the full rules):
 from __future__ import annotations
 
 import json
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ftcore.errors import FtcoreError
-from ftcore.specs import TemplateSpec
-
-#: the seed's default system prompt (also ``template.system``'s fallback in run.toml)
-DEFAULT_SYSTEM = "you are a helpful assistant!"
-
-IGNORE_INDEX = -100
+from ftcore.specs import DEFAULT_SYSTEM, TemplateSpec
+from ftcore.templates.messages import (
+    IGNORE_INDEX,
+    QUERY,
+    ROUND0,
+    ROUND1,
+    SYSTEM,
+    SkipSample,
+    split_rounds,
+)
+from ftcore.templates.parts import (
+    IdsPart,
+    Segments,
+    TextPart,
+    fast_backend,
+    flatten,
+    is_processor,
+    single_token_id,
+    span_labels,
+)
 
 #: bump when the encoding rules change, so that caches of encoded data (keyed by ``fingerprint()``) refresh
 ENGINE_VERSION = 1
 
-SYSTEM, QUERY, ROUND0, ROUND1 = "{{SYSTEM}}", "{{QUERY}}", "{{ROUND0}}", "{{ROUND1}}"
-PLACEHOLDERS = (SYSTEM, QUERY, ROUND0, ROUND1)
-
 TRUNCATIONS = ("left", "right", "drop")
 LOSS_ON = ("last", "all")
-
-#: roles a normalized conversation may use; the aliases name tool results the way other formats do
-TOOL_ROLES = ("tool", "function", "observation", "ipython")
-USER_ROLES = ("user", "human")
-ASSISTANT_ROLES = ("assistant", "gpt", "bot")
-
-#: how a tool result is shown to the model when a parts template has no tool format of its own
-#: (Hermes / Qwen2.5 style; consecutive results are joined with a newline into one user turn)
-TOOL_RESPONSE_FORMAT = "<tool_response>\n{content}\n</tool_response>"
-
-
-class SkipSample(Exception):
-    """A sample that cannot be used for training. ``reason`` is a short, stable key used to count skips:
-
-    ``too long`` · ``multi-turn not supported`` · ``no assistant turn`` · ``no label tokens`` ·
-    ``bad message`` · ``misplaced system message`` · ``labels not derivable``
-    """
-
-    def __init__(self, reason: str, detail: str = ""):
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
-# --------------------------------------------------------------------------------------------------
-# compiled parts
-
-
-class _Text:
-    """A string item split at its placeholders: ``pieces`` alternates literal text and placeholder names."""
-
-    __slots__ = ("pieces", "labelled", "literal")
-
-    def __init__(self, text: str, labelled: bool = False):
-        self.pieces = _split_placeholders(text)
-        self.labelled = labelled
-        self.literal = text if len(self.pieces) <= 1 and not _has_placeholder(text) else None
-
-    def render(self, values: dict[str, str]) -> str:
-        if self.literal is not None:
-            return self.literal
-        return "".join(values.get(p, p) if p in PLACEHOLDERS else p for p in self.pieces)
-
-
-class _Ids:
-    """A token-id item with a label flag per id."""
-
-    __slots__ = ("ids", "flags")
-
-    def __init__(self, ids: list[int], flags: list[bool]):
-        self.ids = ids
-        self.flags = flags
-
-
-def _has_placeholder(text: str) -> bool:
-    return any(p in text for p in PLACEHOLDERS)
-
-
-def _split_placeholders(text: str) -> list[str]:
-    out: list[str] = []
-    rest = text
-    while True:
-        hits = [(rest.find(p), p) for p in PLACEHOLDERS if p in rest]
-        if not hits:
-            if rest:
-                out.append(rest)
-            return out
-        pos, name = min(hits)
-        if pos:
-            out.append(rest[:pos])
-        out.append(name)
-        rest = rest[pos + len(name) :]
-
-
-class _Segments:
-    """Accumulates one conversation as segments: ``(text, labelled char spans)`` or ``(ids, label flags)``."""
-
-    __slots__ = ("segments", "buf", "pos", "spans")
-
-    def __init__(self) -> None:
-        self.segments: list[tuple[Any, list[Any]]] = []
-        self.buf: list[str] = []
-        self.pos = 0
-        self.spans: list[list[int]] = []
-
-    def text(self, text: str, labelled: bool) -> None:
-        if not text:
-            return
-        end = self.pos + len(text)
-        if labelled:
-            if self.spans and self.spans[-1][1] == self.pos:
-                self.spans[-1][1] = end
-            else:
-                self.spans.append([self.pos, end])
-        self.buf.append(text)
-        self.pos = end
-
-    def ids(self, ids: list[int], flags: list[bool]) -> None:
-        self.flush()
-        self.segments.append((ids, flags))
-
-    def flush(self) -> None:
-        if self.buf:
-            self.segments.append(("".join(self.buf), self.spans))
-            self.buf, self.pos, self.spans = [], 0, []
-
-    def done(self) -> list[tuple[Any, list[Any]]]:
-        self.flush()
-        return self.segments
-
-
-# --------------------------------------------------------------------------------------------------
-# messages -> rounds
-
-
-def message_text(message: dict[str, Any]) -> str:
-    """The text of a message: ``content`` (a string, or a list of text blocks) plus rendered tool calls."""
-    content = message.get("content")
-    if content is None:
-        text = ""
-    elif isinstance(content, str):
-        text = content
-    elif isinstance(content, list):
-        text = "".join(
-            block.get("text", "") if isinstance(block, dict) else str(block) for block in content
-        )
-    else:
-        raise SkipSample("bad message", f"content of type {type(content).__name__}")
-    calls = message.get("tool_calls")
-    if calls:
-        rendered = [_render_tool_call(c) for c in calls]
-        text = "\n".join(([text] if text else []) + rendered)
-    return text
-
-
-def _render_tool_call(call: Any) -> str:
-    """A function call as Hermes / Qwen2.5 render it: ``<tool_call>\\n{"name": …, "arguments": …}\\n</tool_call>``."""
-    if isinstance(call, dict) and isinstance(call.get("function"), dict):
-        call = call["function"]
-    if not isinstance(call, dict) or "name" not in call:
-        raise SkipSample("bad message", "a tool call needs a name")
-    args = call.get("arguments", {})
-    args_text = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False)
-    return '<tool_call>\n{"name": "' + str(call["name"]) + '", "arguments": ' + args_text + "}\n</tool_call>"
-
-
-def split_rounds(
-    messages: Sequence[dict[str, Any]], *, generation: bool = False
-) -> tuple[str | None, list[tuple[str, str | None]]]:
-    """``(system, rounds)`` of a conversation; each round is ``(query, response)``.
-
-    Consecutive user / tool messages form one query (tool results wrapped in ``<tool_response>`` tags, joined
-    by newlines). Training (``generation=False``) drops trailing messages after the last assistant turn;
-    generation needs the conversation to end with a user or tool turn, whose round then has response None.
-    """
-    if not isinstance(messages, (list, tuple)):
-        raise SkipSample("bad message", "messages must be a list")
-    system: str | None = None
-    rounds: list[tuple[str, str | None]] = []
-    pending: list[tuple[str, str]] = []  # (kind, text) of the open query
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict):
-            raise SkipSample("bad message", f"message {i} is not a mapping")
-        role = m.get("role")
-        if role == "system":
-            if i != 0:
-                raise SkipSample("misplaced system message", f"message {i}")
-            system = message_text(m)
-        elif role in USER_ROLES:
-            pending.append(("user", message_text(m)))
-        elif role in TOOL_ROLES:
-            pending.append(("tool", TOOL_RESPONSE_FORMAT.format(content=message_text(m))))
-        elif role in ASSISTANT_ROLES:
-            rounds.append(("\n".join(t for _, t in pending), message_text(m)))
-            pending = []
-        else:
-            raise SkipSample("bad message", f"message {i} has unknown role {role!r}")
-    if generation:
-        if not pending:
-            raise FtcoreError("a generation prompt needs the conversation to end with a user (or tool) message")
-        rounds.append(("\n".join(t for _, t in pending), None))
-    elif not rounds:
-        raise SkipSample("no assistant turn")
-    return system, rounds
-
-
-# --------------------------------------------------------------------------------------------------
 
 
 class Template:
@@ -261,9 +84,9 @@ class Template:
         train_on_prompt: bool = False,
     ):
         self.spec = spec
-        self.tokenizer: Any = tokenizer.tokenizer if _is_processor(tokenizer) else tokenizer
+        self.tokenizer: Any = tokenizer.tokenizer if is_processor(tokenizer) else tokenizer
         self.processor: Any = tokenizer
-        self._backend = _fast_backend(self.tokenizer)
+        self._backend = fast_backend(self.tokenizer)
         self.configure(
             system=system,
             max_length=max_length,
@@ -323,6 +146,30 @@ class Template:
     def supports_multi_turn(self) -> bool:
         return self.spec.chat_sep is not None
 
+    # ------------------------------------------------------------------ multimodal defaults (text-only here)
+
+    #: whether the template uses a row's images (a subclass that does sets True and overrides the two methods
+    #: below; see :class:`ftcore.templates.MultimodalTemplate`)
+    takes_images: bool = False
+    #: the tokenizer's own chat_template when the template renders with it (:class:`JinjaTemplate`)
+    chat_template: str | None = None
+    #: where an image goes in a user turn
+    image_placeholder: str = "<image>"
+
+    def collate(self, features: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """A batch of samples with images; None (the default) lets the core's collator build it."""
+        return None
+
+    def encode_prompt_with_images(self, messages: Sequence[dict[str, Any]], images: Sequence[Any]) -> dict[str, Any]:
+        """The generation prompt with images (multimodal templates override this)."""
+        raise FtcoreError(f"template {self.name!r} takes no images (a multimodal template does, e.g. qwen2-vl)")
+
+    @classmethod
+    def build(cls, spec: TemplateSpec, tokenizer: Any) -> Template:
+        """The template for ``spec`` bound to ``tokenizer``; the built-in ``build_template`` hook calls this on
+        ``spec.template_class``. A subclass overrides it to pick another class for some tokenizers."""
+        return cls(spec, tokenizer)
+
     # ------------------------------------------------------------------ compiled parts
 
     def _setup(self) -> None:
@@ -337,7 +184,7 @@ class Template:
         if isinstance(eos_id, int):
             ids.append(eos_id)
         for word in self.spec.stop_words:
-            tid = _single_token_id(tok, word)
+            tid = single_token_id(tok, word)
             if tid is not None and tid not in ids:
                 ids.append(tid)
         self.stop_token_ids: list[int] = ids
@@ -350,12 +197,12 @@ class Template:
         )
         self._suffix = self._split_turn_end(self.spec.suffix, "suffix", True)
 
-    def _compile(self, item: Any, part: str) -> _Text | _Ids:
+    def _compile(self, item: Any, part: str) -> TextPart | IdsPart:
         if isinstance(item, str):
-            return _Text(item)
+            return TextPart(item)
         if isinstance(item, (list, tuple)):
-            ids = [self._resolve_id(x, part) for x in _flatten(item)]
-            return _Ids(ids, [False] * len(ids))
+            ids = [self._resolve_id(x, part) for x in flatten(item)]
+            return IdsPart(ids, [False] * len(ids))
         raise FtcoreError(f"template {self.name!r}: {part} item {item!r} is neither a string nor a token-id list")
 
     def _resolve_id(self, x: Any, part: str) -> int:
@@ -373,38 +220,38 @@ class Template:
             return value
         raise FtcoreError(f"template {self.name!r}: {part}: {x!r} is not a token id or tokenizer attribute name")
 
-    def _split_turn_end(self, items: list[Any], part: str, whole_if_no_stop: bool) -> list[_Text | _Ids]:
+    def _split_turn_end(self, items: list[Any], part: str, whole_if_no_stop: bool) -> list[TextPart | IdsPart]:
         """Compile a chat_sep / suffix and flag its turn end: the items up to and including the first stop
         token. Without a stop token the suffix is labelled whole (the seed) and a chat_sep not at all."""
         compiled = [self._compile(i, part) for i in items]
-        out: list[_Text | _Ids] = []
+        out: list[TextPart | IdsPart] = []
         stop_ids = set(self.stop_token_ids)
         found = False
         for item in compiled:
             if found:
                 out.append(item)
                 continue
-            if isinstance(item, _Ids):
+            if isinstance(item, IdsPart):
                 flags = []
                 for tid in item.ids:
                     flags.append(not found)
                     found = found or tid in stop_ids
-                out.append(_Ids(item.ids, flags))
+                out.append(IdsPart(item.ids, flags))
                 continue
             text = item.render({})
             hits = [(text.find(w), w) for w in self.stop_words if w and w in text]
             if not hits:
-                out.append(_Text(text, labelled=True))
+                out.append(TextPart(text, labelled=True))
                 continue
             pos, word = min(hits)
             cut = pos + len(word)
-            out.append(_Text(text[:cut], labelled=True))
+            out.append(TextPart(text[:cut], labelled=True))
             if text[cut:]:
-                out.append(_Text(text[cut:], labelled=False))
+                out.append(TextPart(text[cut:], labelled=False))
             found = True
         if not found and not whole_if_no_stop:
             for item in out:
-                if isinstance(item, _Ids):
+                if isinstance(item, IdsPart):
                     item.flags = [False] * len(item.ids)
                 else:
                     item.labelled = False
@@ -421,7 +268,7 @@ class Template:
             system = self.system
         everything = self.train_on_prompt
         all_turns = self.loss_on == "all"
-        seg = _Segments()
+        seg = Segments()
         values = {SYSTEM: system}
         self._emit(seg, self._prefix, values, everything, None)
         last = len(rounds) - 1
@@ -441,11 +288,11 @@ class Template:
 
     @staticmethod
     def _emit(
-        seg: _Segments, items: list[_Text | _Ids], values: dict[str, str], everything: bool, turn: bool | None
+        seg: Segments, items: list[TextPart | IdsPart], values: dict[str, str], everything: bool, turn: bool | None
     ) -> None:
         """Add a part's items; ``turn`` says whether the turn's answer is labelled (None: a prompt part)."""
         for item in items:
-            if isinstance(item, _Ids):
+            if isinstance(item, IdsPart):
                 if everything:
                     flags = [True] * len(item.ids)
                 elif turn:
@@ -501,7 +348,7 @@ class Template:
                 elif not marks:
                     labels.extend([IGNORE_INDEX] * len(ids))
                 else:
-                    labels.extend(_span_labels(ids, offsets, marks))
+                    labels.extend(span_labels(ids, offsets, marks))
             else:
                 input_ids.extend(payload)
                 labels.extend(t if f else IGNORE_INDEX for t, f in zip(payload, marks, strict=True))
@@ -615,7 +462,7 @@ class Template:
             "loss_on": self.loss_on,
             "train_on_prompt": self.train_on_prompt,
             "stop_words": self.stop_words,
-            "chat_template": getattr(self, "chat_template", None),
+            "chat_template": self.chat_template,
         }
         return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -627,45 +474,3 @@ class Template:
 
 
 # --------------------------------------------------------------------------------------------------
-# helpers
-
-
-def _span_labels(ids: list[int], offsets: list[tuple[int, int]], spans: list[list[int]]) -> list[int]:
-    """Labels for one tokenized text: a token carries its id when its characters overlap a labelled span."""
-    labels = [IGNORE_INDEX] * len(ids)
-    for a, b in spans:
-        i = bisect_left(offsets, (a,))
-        while i > 0 and offsets[i - 1][1] > a:
-            i -= 1
-        j = bisect_left(offsets, (b,), i)
-        labels[i:j] = ids[i:j]
-    return labels
-
-
-def _flatten(item: Any) -> list[Any]:
-    out: list[Any] = []
-    for x in item:
-        if isinstance(x, (list, tuple)):
-            out.extend(_flatten(x))
-        else:
-            out.append(x)
-    return out
-
-
-def _is_processor(obj: Any) -> bool:
-    return hasattr(obj, "tokenizer") and not hasattr(obj, "convert_tokens_to_ids")
-
-
-def _fast_backend(tokenizer: Any) -> Any:
-    if not getattr(tokenizer, "is_fast", False):
-        return None
-    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
-    return backend if hasattr(backend, "encode_batch") else None
-
-
-def _single_token_id(tokenizer: Any, word: str) -> int | None:
-    try:
-        ids = tokenizer.encode(word, add_special_tokens=False)
-    except Exception:  # noqa: BLE001 - any tokenizer that cannot encode the word simply has no such id
-        return None
-    return ids[0] if len(ids) == 1 else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from ftcore.templates.base import IGNORE_INDEX
+from ftcore.templates.messages import IGNORE_INDEX
 
 
 def label_runs(tokenizer: Any, input_ids: list[int], labels: list[int]) -> list[tuple[bool, str]]:

@@ -20,14 +20,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ftcore.errors import FtcoreError
-from ftcore.templates.base import (
-    ASSISTANT_ROLES,
-    TOOL_ROLES,
-    USER_ROLES,
-    SkipSample,
-    Template,
-    _single_token_id,
-)
+from ftcore.templates.base import Template
+from ftcore.templates.messages import ASSISTANT_ROLES, TOOL_ROLES, USER_ROLES, SkipSample
+from ftcore.templates.parts import single_token_id
 
 _PROBE = "FTCOREPROBE"
 
@@ -46,7 +41,7 @@ class JinjaTemplate(Template):
         self.turn_end = self._probe_turn_end()
         if self.turn_end and self.turn_end not in self.stop_words:
             self.stop_words.insert(0, self.turn_end)
-            tid = _single_token_id(self.tokenizer, self.turn_end)
+            tid = single_token_id(self.tokenizer, self.turn_end)
             if tid is not None and tid not in self.stop_token_ids:
                 self.stop_token_ids.append(tid)
         # special tokens other than the stop words mark where the next message begins (<|im_start|> …): a turn

@@ -38,7 +38,8 @@ from typing import Any
 import torch
 from torch import nn
 
-IGNORE_INDEX = -100
+from ftcore.templates.base import IGNORE_INDEX
+
 #: Logits held at once by the chunked head (float32 bytes); bounds the head's peak memory.
 DEFAULT_CHUNK_BYTES = 256 * 1024 * 1024
 

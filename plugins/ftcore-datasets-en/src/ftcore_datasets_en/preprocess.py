@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ftcore.data.formats import from_sharegpt
-from ftcore_datasets_en._rows import BadRow, alpaca, chat, field
+from ftcore.data.rows import BadRow, alpaca, chat, field
 
 Row = dict[str, Any]
 

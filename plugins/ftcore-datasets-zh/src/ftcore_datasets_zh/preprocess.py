@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ftcore_datasets_zh._rows import (
+from ftcore.data.rows import (
     BadRow,
     alpaca,
     chat,

@@ -15,7 +15,7 @@ from ftcore import ModelOptions, ModelSpec, TemplateSpec
 from ftcore_qwen.catalog import ARCH, qwen_specs
 from ftcore_qwen.templates import QWEN_TEMPLATES
 
-__all__ = ["ARCH", "build_template", "load_model", "register_models", "register_templates"]
+__all__ = ["ARCH", "load_model", "register_models", "register_templates"]
 
 
 @ftcore.hookimpl
@@ -28,27 +28,6 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 def register_templates(register: Callable[[TemplateSpec], None]) -> None:
     for spec in QWEN_TEMPLATES:
         register(spec)
-
-
-@ftcore.hookimpl
-def build_template(spec: TemplateSpec, tokenizer: Any) -> Any | None:
-    from ftcore_qwen.chat import QWEN3_TEMPLATES
-
-    if spec.kind == "custom" and spec.name in QWEN3_TEMPLATES:
-        from ftcore_qwen.chat import build_qwen3_template
-
-        return build_qwen3_template(spec, tokenizer)
-    from ftcore_qwen.qwen_vl import QWEN_VL_TEMPLATES
-
-    if spec.kind == "custom" and spec.name in QWEN_VL_TEMPLATES:
-        from ftcore_qwen.qwen_vl import build_qwen_vl_template
-
-        return build_qwen_vl_template(spec, tokenizer)
-    if spec.kind == "custom" and spec.name == "qwen2-vl":
-        from ftcore_qwen.multimodal import build_qwen2_vl_template
-
-        return build_qwen2_vl_template(spec, tokenizer)
-    return None
 
 
 @ftcore.hookimpl

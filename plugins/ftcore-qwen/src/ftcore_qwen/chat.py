@@ -13,48 +13,42 @@ import dataclasses
 from typing import Any
 
 from ftcore import TemplateSpec
-
-#: template name -> enable_thinking
-QWEN3_TEMPLATES = {"qwen3": True, "qwen3-nothink": False}
+from ftcore.templates import JinjaTemplate, SkipSample, Template
 
 
-def _jinja_template_class() -> type:
-    from ftcore.templates import JinjaTemplate
+class Qwen3Template(JinjaTemplate):
+    """Qwen3's own chat_template in thinking mode (``qwen3``); a tokenizer without it gets the spec's ChatML
+    parts (:meth:`build`)."""
 
-    class Qwen3Template(JinjaTemplate):
-        """Qwen3's own chat_template with ``enable_thinking`` fixed by the template name."""
+    enable_thinking = True
 
-        enable_thinking = True
+    def _render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = False) -> str:
+        try:
+            return self.tokenizer.apply_chat_template(
+                messages,
+                tokenize=False,
+                add_generation_prompt=add_generation_prompt,
+                enable_thinking=self.enable_thinking,
+            )
+        except Exception as exc:  # noqa: BLE001 - the chat_template rejects this conversation
+            raise SkipSample("bad message", f"chat_template: {type(exc).__name__}: {exc}") from None
 
-        def _render(self, messages: list[dict[str, Any]], add_generation_prompt: bool = False) -> str:
-            from ftcore.templates import SkipSample
+    @classmethod
+    def build(cls, spec: TemplateSpec, tokenizer: Any) -> Template:
+        """The encoder for ``spec`` bound to ``tokenizer``: this class when the tokenizer has Qwen3's
+        chat_template, else a plain :class:`Template` on the spec's ChatML parts."""
+        if has_qwen3_chat_template(tokenizer):
+            return cls(spec, tokenizer)
+        return Template(dataclasses.replace(spec, kind="parts"), tokenizer)
 
-            try:
-                return self.tokenizer.apply_chat_template(
-                    messages,
-                    tokenize=False,
-                    add_generation_prompt=add_generation_prompt,
-                    enable_thinking=self.enable_thinking,
-                )
-            except Exception as exc:  # noqa: BLE001 - the chat_template rejects this conversation
-                raise SkipSample("bad message", f"chat_template: {type(exc).__name__}: {exc}") from None
 
-    return Qwen3Template
+class Qwen3NoThinkTemplate(Qwen3Template):
+    """Qwen3's own chat_template with ``enable_thinking=False`` (``qwen3-nothink``)."""
+
+    enable_thinking = False
 
 
 def has_qwen3_chat_template(tokenizer: Any) -> bool:
     tok = getattr(tokenizer, "tokenizer", tokenizer) if not hasattr(tokenizer, "chat_template") else tokenizer
     text = getattr(tok, "chat_template", None) or ""
     return isinstance(text, str) and "enable_thinking" in text and "<think>" in text
-
-
-def build_qwen3_template(spec: TemplateSpec, tokenizer: Any) -> Any:
-    """The encoder for ``qwen3`` / ``qwen3-nothink`` bound to ``tokenizer``."""
-    if has_qwen3_chat_template(tokenizer):
-        cls = _jinja_template_class()
-        template = cls(spec, tokenizer)
-        template.enable_thinking = QWEN3_TEMPLATES[spec.name]
-        return template
-    from ftcore.templates import Template
-
-    return Template(dataclasses.replace(spec, kind="parts"), tokenizer)

@@ -1,4 +1,4 @@
-"""Qwen2-VL / Qwen2.5-VL supervised fine-tuning with images: the ``qwen2-vl`` template and a batching helper.
+"""Qwen2-VL / Qwen2.5-VL supervised fine-tuning with images: the ``qwen2-vl`` template.
 
 The template is ChatML; each image of a sample becomes ``<|vision_start|><|image_pad|>…<|vision_end|>`` with one
 ``<|image_pad|>`` per merged vision patch (``grid_t * grid_h * grid_w / merge_size**2``), at an ``<image>``
@@ -8,15 +8,18 @@ or, without placeholders, at the start of the first user turn. ``encode`` return
 ``labels``; image tokens never carry loss. A sample with images is never truncated (cutting image tokens would
 misalign them with the pixels): one longer than ``max_length`` is skipped as ``too long``.
 
-:func:`collate_vision` pads the text like the core's collator and concatenates the pixel inputs of a batch.
+Batches go through the core's collator (``ftcore.data.DataCollator``: text padded, pixel inputs concatenated,
+``mm_token_type_ids`` from the model's ``image_token_id``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from ftcore import FtcoreError
+from ftcore.templates import IGNORE_INDEX, SkipSample, Template
 
 IMAGE_PLACEHOLDER = "<image>"
 VISION_START, IMAGE_PAD, VISION_END = "<|vision_start|>", "<|image_pad|>", "<|vision_end|>"
@@ -84,102 +87,80 @@ def _with_image_blocks(messages: list[dict[str, Any]], n_images: int) -> list[di
     return out
 
 
-def _template_class() -> type:
-    from ftcore.templates import IGNORE_INDEX, SkipSample, Template
+class Qwen2VLTemplate(Template):
+    """ChatML with Qwen2-VL image blocks; ``encode(messages, images)`` adds the pixel inputs."""
 
-    class Qwen2VLTemplate(Template):
-        """ChatML with Qwen2-VL image blocks; ``encode(messages, images)`` adds the pixel inputs."""
+    takes_images = True
+    image_placeholder = IMAGE_PLACEHOLDER
+    image_processor: Any = None
 
-        image_processor: Any = None
+    def _vision(self, images: list[Any]) -> tuple[dict[str, Any], list[int]]:
+        processor = self.image_processor or image_processor_for(self.processor)
+        if processor is None:
+            raise FtcoreError(
+                f"template {self.name!r}: images need the model's image processor "
+                "(preprocessor_config.json in the model folder)"
+            )
+        self.image_processor = processor
+        pixels = processor(images=[load_image(i) for i in images], return_tensors="pt")
+        merge = int(getattr(processor, "merge_size", 2))
+        counts = [int(g.prod()) // (merge * merge) for g in pixels["image_grid_thw"]]
+        return pixels, counts
 
-        def _vision(self, images: list[Any]) -> tuple[dict[str, Any], list[int]]:
-            processor = self.image_processor or image_processor_for(self.processor)
-            if processor is None:
-                raise FtcoreError(
-                    f"template {self.name!r}: images need the model's image processor "
-                    "(preprocessor_config.json in the model folder)"
-                )
-            self.image_processor = processor
-            pixels = processor(images=[load_image(i) for i in images], return_tensors="pt")
-            merge = int(getattr(processor, "merge_size", 2))
-            counts = [int(g.prod()) // (merge * merge) for g in pixels["image_grid_thw"]]
-            return pixels, counts
+    def _expand(self, ids: list[int], labels: list[int], counts: list[int]) -> tuple[list[int], list[int]]:
+        pad = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+        vision = {pad, self.tokenizer.convert_tokens_to_ids(VISION_START),
+                  self.tokenizer.convert_tokens_to_ids(VISION_END)}
+        out_ids: list[int] = []
+        out_labels: list[int] = []
+        it = iter(counts)
+        for token, label in zip(ids, labels, strict=True):
+            if token == pad:
+                n = next(it, None)
+                if n is None:
+                    raise SkipSample("image count mismatch", "more image tokens than images")
+                out_ids.extend([pad] * n)
+                out_labels.extend([IGNORE_INDEX] * n)
+            else:
+                out_ids.append(token)
+                out_labels.append(IGNORE_INDEX if token in vision else label)
+        if next(it, None) is not None:
+            raise SkipSample("image count mismatch", "fewer image tokens than images")
+        return out_ids, out_labels
 
-        def _expand(self, ids: list[int], labels: list[int], counts: list[int]) -> tuple[list[int], list[int]]:
-            pad = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
-            vision = {pad, self.tokenizer.convert_tokens_to_ids(VISION_START),
-                      self.tokenizer.convert_tokens_to_ids(VISION_END)}
-            out_ids: list[int] = []
-            out_labels: list[int] = []
-            it = iter(counts)
-            for token, label in zip(ids, labels, strict=True):
-                if token == pad:
-                    n = next(it, None)
-                    if n is None:
-                        raise SkipSample("image count mismatch", "more image tokens than images")
-                    out_ids.extend([pad] * n)
-                    out_labels.extend([IGNORE_INDEX] * n)
-                else:
-                    out_ids.append(token)
-                    out_labels.append(IGNORE_INDEX if token in vision else label)
-            if next(it, None) is not None:
-                raise SkipSample("image count mismatch", "fewer image tokens than images")
-            return out_ids, out_labels
+    def encode(self, messages: Any, images: Any = None) -> dict[str, Any]:
+        if not images:
+            return super().encode(messages)
+        pixels, counts = self._vision(list(images))
+        limit, self.max_length = self.max_length, None
+        try:
+            enc = super().encode(_with_image_blocks(list(messages), len(counts)))
+        finally:
+            self.max_length = limit
+        ids, labels = self._expand(enc["input_ids"], enc["labels"], counts)
+        if limit is not None and len(ids) > limit:
+            raise SkipSample("too long", f"{len(ids)} tokens with images > max_length {limit}")
+        return {
+            "input_ids": ids,
+            "labels": labels,
+            "pixel_values": pixels["pixel_values"].tolist(),
+            "image_grid_thw": pixels["image_grid_thw"].tolist(),
+        }
 
-        def encode(self, messages: Any, images: Any = None) -> dict[str, Any]:
-            if not images:
-                return super().encode(messages)
-            pixels, counts = self._vision(list(images))
-            limit, self.max_length = self.max_length, None
-            try:
-                enc = super().encode(_with_image_blocks(list(messages), len(counts)))
-            finally:
-                self.max_length = limit
-            ids, labels = self._expand(enc["input_ids"], enc["labels"], counts)
-            if limit is not None and len(ids) > limit:
-                raise SkipSample("too long", f"{len(ids)} tokens with images > max_length {limit}")
-            return {
-                "input_ids": ids,
-                "labels": labels,
-                "pixel_values": pixels["pixel_values"].tolist(),
-                "image_grid_thw": pixels["image_grid_thw"].tolist(),
-            }
+    def encode_prompt_with_images(self, messages: Any, images: Any = None) -> dict[str, Any]:
+        """The generation prompt plus the pixel inputs (inference with images)."""
+        if not images:
+            return {"input_ids": self.encode_prompt(messages)}
+        pixels, counts = self._vision(list(images))
+        ids = self.encode_prompt(_with_image_blocks(list(messages), len(counts)))
+        ids, _ = self._expand(ids, [IGNORE_INDEX] * len(ids), counts)
+        pad = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
+        return {"input_ids": ids, "pixel_values": pixels["pixel_values"],
+                "image_grid_thw": pixels["image_grid_thw"],
+                "mm_token_type_ids": [1 if i == pad else 0 for i in ids]}
 
-        def encode_prompt_with_images(self, messages: Any, images: Any = None) -> dict[str, Any]:
-            """The generation prompt plus the pixel inputs (inference with images)."""
-            if not images:
-                return {"input_ids": self.encode_prompt(messages)}
-            pixels, counts = self._vision(list(images))
-            ids = self.encode_prompt(_with_image_blocks(list(messages), len(counts)))
-            ids, _ = self._expand(ids, [IGNORE_INDEX] * len(ids), counts)
-            pad = self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)
-            return {"input_ids": ids, "pixel_values": pixels["pixel_values"],
-                    "image_grid_thw": pixels["image_grid_thw"],
-                    "mm_token_type_ids": [1 if i == pad else 0 for i in ids]}
+    @classmethod
+    def build(cls, spec: Any, tokenizer: Any) -> Any:
+        """The encoder for the ``qwen2-vl`` template (text-only samples encode as plain ChatML)."""
+        return cls(dataclasses.replace(spec, kind="parts"), tokenizer)
 
-    return Qwen2VLTemplate
-
-
-def build_qwen2_vl_template(spec: Any, tokenizer: Any) -> Any:
-    """The encoder for the ``qwen2-vl`` template (text-only samples encode as plain ChatML)."""
-    import dataclasses
-
-    return _template_class()(dataclasses.replace(spec, kind="parts"), tokenizer)
-
-
-def collate_vision(features: list[dict[str, Any]], pad_token_id: int, image_token_id: int) -> dict[str, Any]:
-    """Pad text like the core's collator, concatenate ``pixel_values`` / ``image_grid_thw`` over the batch and
-    mark image tokens in ``mm_token_type_ids`` (1 = image; M-RoPE needs it)."""
-    import torch
-
-    from ftcore.data.collate import DataCollator
-
-    batch = DataCollator(pad_token_id=pad_token_id)(features)
-    batch["mm_token_type_ids"] = (batch["input_ids"] == image_token_id).long() * batch["attention_mask"]
-    with_images = [f for f in features if f.get("pixel_values") is not None and len(f["pixel_values"])]
-    if with_images:
-        batch["pixel_values"] = torch.cat([torch.as_tensor(f["pixel_values"], dtype=torch.float32)
-                                           for f in with_images])
-        batch["image_grid_thw"] = torch.cat([torch.as_tensor(f["image_grid_thw"], dtype=torch.long)
-                                             for f in with_images])
-    return batch

@@ -15,13 +15,14 @@ images is never truncated (cutting the image span would break it): one over ``ma
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
 
 from ftcore import FtcoreError
+from ftcore.templates import SkipSample, Template
 
-QWEN_VL_TEMPLATES = ("qwen-vl", "qwen-vl-generation")
 IMAGE_PLACEHOLDER = "<image>"
 IMG_TAG = re.compile(r"<img>.*?</img>", re.S)
 
@@ -80,39 +81,34 @@ def with_image_tags(messages: list[dict[str, Any]], images: list[Any]) -> list[d
     return out
 
 
-def _template_class() -> type:
-    from ftcore.templates import SkipSample, Template
+class QwenVLTemplate(Template):
+    """The base template's parts; ``encode(messages, images)`` writes the images as ``<img>`` tags."""
 
-    class QwenVLTemplate(Template):
-        """The base template's parts; ``encode(messages, images)`` writes the images as ``<img>`` tags."""
+    #: the images are used (in the text), not ignored: the data pipeline does not warn about them
+    takes_images = True
 
-        #: the images are used (in the text), not ignored: the data pipeline does not warn about them
-        takes_images = True
+    def encode(self, messages: Any, images: Any = None) -> dict[str, Any]:
+        if not images:
+            return super().encode(messages)
+        tagged = with_image_tags(list(messages), list(images))
+        limit, self.max_length = self.max_length, None
+        try:
+            enc = super().encode(tagged)
+        finally:
+            self.max_length = limit
+        if limit is not None and len(enc["input_ids"]) > limit:
+            raise SkipSample("too long", f"{len(enc['input_ids'])} tokens with images > max_length {limit}")
+        return enc
 
-        def encode(self, messages: Any, images: Any = None) -> dict[str, Any]:
-            if not images:
-                return super().encode(messages)
-            tagged = with_image_tags(list(messages), list(images))
-            limit, self.max_length = self.max_length, None
-            try:
-                enc = super().encode(tagged)
-            finally:
-                self.max_length = limit
-            if limit is not None and len(enc["input_ids"]) > limit:
-                raise SkipSample("too long", f"{len(enc['input_ids'])} tokens with images > max_length {limit}")
-            return enc
+    def encode_prompt_with_images(self, messages: Any, images: Any = None) -> dict[str, Any]:
+        """The generation prompt with the images as ``<img>`` tags (Qwen-VL's model opens them itself)."""
+        if not images:
+            return {"input_ids": self.encode_prompt(messages)}
+        return {"input_ids": self.encode_prompt(with_image_tags(list(messages), list(images)))}
 
-        def encode_prompt_with_images(self, messages: Any, images: Any = None) -> dict[str, Any]:
-            """The generation prompt with the images as ``<img>`` tags (Qwen-VL's model opens them itself)."""
-            if not images:
-                return {"input_ids": self.encode_prompt(messages)}
-            return {"input_ids": self.encode_prompt(with_image_tags(list(messages), list(images)))}
-
-    return QwenVLTemplate
+    @classmethod
+    def build(cls, spec: Any, tokenizer: Any) -> Any:
+        """The encoder for ``qwen-vl`` / ``qwen-vl-generation``."""
+        return cls(dataclasses.replace(spec, kind="parts"), tokenizer)
 
 
-def build_qwen_vl_template(spec: Any, tokenizer: Any) -> Any:
-    """The encoder for ``qwen-vl`` / ``qwen-vl-generation``."""
-    import dataclasses
-
-    return _template_class()(dataclasses.replace(spec, kind="parts"), tokenizer)

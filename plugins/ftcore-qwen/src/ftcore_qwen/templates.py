@@ -47,13 +47,14 @@ QWEN_TEMPLATES: tuple[TemplateSpec, ...] = (
         "Please reason step by step, and put your final answer within \\boxed{}.",
         "ChatML with Qwen2.5-Math's chain-of-thought system prompt",
     ),
-    # Qwen3: built by ftcore-qwen's build_template (kind "custom"): the model's own chat_template with
-    # enable_thinking on / off; the ChatML parts below are the fallback for a tokenizer without it.
+    # Qwen3 (kind "custom", class in ftcore_qwen.chat): the model's own chat_template with enable_thinking on /
+    # off; the ChatML parts below are the fallback for a tokenizer without it.
     _chatml(
         "qwen3",
         None,
         "Qwen3 thinking mode: the model's chat_template; replies carry their own <think>...</think> block",
         kind="custom",
+        template_class="ftcore_qwen.chat:Qwen3Template",
         tags=["thinking"],
         known_differences=[
             "only without Qwen3's chat_template (ChatML fallback): earlier turns keep their <think> blocks and "
@@ -66,25 +67,28 @@ QWEN_TEMPLATES: tuple[TemplateSpec, ...] = (
         "Qwen3 non-thinking mode (enable_thinking=False): the prompt ends with an empty <think></think> block",
         prompt=["<|im_start|>user\n{{QUERY}}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n"],
         kind="custom",
+        template_class="ftcore_qwen.chat:Qwen3NoThinkTemplate",
         tags=["non-thinking"],
         known_differences=[
             "only without Qwen3's chat_template (ChatML fallback): every turn gets the empty <think> block and "
             "a system block is always written",
         ],
     ),
-    # built by ftcore-qwen's build_template (kind "custom"): ChatML plus image blocks and pixel inputs
+    # kind "custom", class in ftcore_qwen.multimodal: ChatML plus image blocks and pixel inputs
     _chatml(
         "qwen2-vl",
         "You are a helpful assistant.",
         "Qwen2-VL / Qwen2.5-VL: ChatML; images become <|vision_start|><|image_pad|>...<|vision_end|>",
         kind="custom",
+        template_class="ftcore_qwen.multimodal:Qwen2VLTemplate",
         tags=["multimodal"],
     ),
-    # built by ftcore-qwen's build_template (kind "custom"): Qwen-1 VL, images as <img>PATH</img> in the text
+    # kind "custom", class in ftcore_qwen.qwen_vl: Qwen-1 VL, images as <img>PATH</img> in the text
     TemplateSpec(
         name="qwen-vl",
         extends="chatml",
         kind="custom",
+        template_class="ftcore_qwen.qwen_vl:QwenVLTemplate",
         tags=["multimodal"],
         description="Qwen-VL-Chat: ChatML; images become 'Picture N: <img>PATH</img>' in the user turn",
     ),
@@ -92,6 +96,7 @@ QWEN_TEMPLATES: tuple[TemplateSpec, ...] = (
         name="qwen-vl-generation",
         extends="default",
         kind="custom",
+        template_class="ftcore_qwen.qwen_vl:QwenVLTemplate",
         tags=["multimodal"],
         description="Qwen-VL (base): the default template; images become 'Picture N: <img>PATH</img>' in the text",
     ),

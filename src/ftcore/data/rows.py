@@ -1,10 +1,11 @@
-"""Small helpers the pack's preprocessing functions share (pure Python: no torch, no datasets).
+"""Row helpers for dataset packs' preprocessing functions (public API; pure Python: no torch, no datasets).
 
-Every function here works on one raw row (a dict) and either returns the normalized form
-``{"messages": [...], "images": [...]}`` or raises :class:`ftcore.data.formats.BadRow` with a short stable
-reason (``missing field``, ``wrong type``, ``empty response``, ``unparseable conversation``,
-``malformed field``) so the run's bad-row report counts it. (ftcore-datasets-zh has the same helpers: each
-pack installs alone.)
+A pack's ``DatasetSpec.preprocess`` builds on these. Every function here works on one raw row (a dict) and
+either returns the normalized form ``{"messages": [...], "images": [...]}``, returns None to filter the row out on purpose (ms-swift's
+row filters: firefly's kind list, the agent sets' dirty-data rules), or raises
+:class:`ftcore.data.formats.BadRow` with a short stable reason for a row that is broken
+(``missing field``, ``wrong type``, ``empty response``, ``unparseable conversation``, ``malformed field``,
+``unknown label``) so the run's bad-row report counts it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ftcore.data.formats import BadRow, from_alpaca, normalize_row
+from ftcore.data.formats import BadRow, from_alpaca, normalize_row, parse_literal, preprocess_conversations
 
 Row = dict[str, Any]
 
@@ -20,9 +21,12 @@ __all__ = [
     "BadRow",
     "alpaca",
     "chat",
+    "conversation",
     "field",
+    "literal_turns",
     "message_problem",
     "normalize_row",
+    "response_only",
 ]
 
 
@@ -47,7 +51,7 @@ def chat(
     history: Iterable[Sequence[str]] = (),
     images: Iterable[str] = (),
 ) -> Row:
-    """The normalized form of one single- or multi-turn sample (the seed's query/response/history/system)."""
+    """The normalized form of one single- or multi-turn sample (ms-swift's query/response/history/system)."""
     if not response.strip():
         raise BadRow("empty response", "the response is blank")
     messages: list[dict[str, str]] = []
@@ -61,17 +65,53 @@ def chat(
     return {"messages": messages, "images": list(images)}
 
 
+def response_only(text: str) -> Row:
+    """A continued-pretraining / free-generation sample: an empty user turn and the text as the response.
+
+    This is ms-swift's "no query column" form: the template renders its prompt around an empty query, so
+    training on it with a generation template (``default-generation``) is plain language modelling.
+    """
+    return chat("", text)
+
+
 def alpaca(row: Row, concat: Any = None) -> Row:
-    """The seed's Alpaca rule on ``instruction`` / ``input`` / ``output`` (and its "Smart" fallbacks).
+    """The ms-swift's Alpaca rule on ``instruction`` / ``input`` / ``output`` (and its "Smart" fallbacks).
 
     query = instruction when input is None or empty, else ``concat(instruction, input)`` when given, else
-    instruction + "\\n" + input; response = output. A None output is ``missing field`` (the seed dropped the
-    row). A row without alpaca columns goes through :func:`ftcore.data.formats.normalize_row` (the seed's
+    instruction + "\\n" + input; response = output. A None output is ``missing field`` (ms-swift dropped the
+    row). A row without alpaca columns goes through :func:`ftcore.data.formats.normalize_row` (the ms-swift's
     Smart preprocessor also accepted query/response and ShareGPT rows).
     """
     if "instruction" not in row and "output" not in row:
         return normalize_row(row)
     return from_alpaca(row, concat=concat)
+
+
+def literal_turns(cell: Any, key: str = "conversation") -> list[Any]:
+    """A list stored as is, or as a JSON / Python-literal string (ms-swift's default conversation repair)."""
+    if cell is None:
+        raise BadRow("missing field", key)
+    value = parse_literal(cell, key)
+    if not isinstance(value, (list, tuple)) or not value:
+        raise BadRow("unparseable conversation", f"{key} is not a non-empty list of turns")
+    return list(value)
+
+
+def conversation(turns: list[Any], **roles: Any) -> Row:
+    """Turn dicts → normalized form through :func:`ftcore.data.formats.preprocess_conversations`.
+
+    ``roles`` are its keyword arguments (``user_role``, ``assistant_role``, ``role_key``, ``content_key`` …).
+    The result must read system? (user (assistant tool*)*)+ ending on a non-empty assistant turn — the
+    ms-swift asserted the same shape — otherwise the row is ``unparseable conversation``.
+    """
+    out = preprocess_conversations(turns, **roles)
+    problem = message_problem(out.get("messages"))
+    if problem == "empty response":
+        raise BadRow("empty response", "the last assistant turn is blank")
+    if problem:
+        raise BadRow("unparseable conversation", problem)
+    out.setdefault("images", [])
+    return out
 
 
 def message_problem(messages: Any) -> str | None:

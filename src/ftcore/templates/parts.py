@@ -1,0 +1,135 @@
+"""Compiled template parts (text with placeholders, token-id items), segment building and the tokenizer helpers
+the Template engine uses. Pure Python."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+from ftcore.templates.messages import IGNORE_INDEX, PLACEHOLDERS
+
+# --------------------------------------------------------------------------------------------------
+# compiled parts
+
+
+class TextPart:
+    """A string item split at its placeholders: ``pieces`` alternates literal text and placeholder names."""
+
+    __slots__ = ("pieces", "labelled", "literal")
+
+    def __init__(self, text: str, labelled: bool = False):
+        self.pieces = split_placeholders(text)
+        self.labelled = labelled
+        self.literal = text if len(self.pieces) <= 1 and not has_placeholder(text) else None
+
+    def render(self, values: dict[str, str]) -> str:
+        if self.literal is not None:
+            return self.literal
+        return "".join(values.get(p, p) if p in PLACEHOLDERS else p for p in self.pieces)
+
+
+class IdsPart:
+    """A token-id item with a label flag per id."""
+
+    __slots__ = ("ids", "flags")
+
+    def __init__(self, ids: list[int], flags: list[bool]):
+        self.ids = ids
+        self.flags = flags
+
+
+def has_placeholder(text: str) -> bool:
+    return any(p in text for p in PLACEHOLDERS)
+
+
+def split_placeholders(text: str) -> list[str]:
+    out: list[str] = []
+    rest = text
+    while True:
+        hits = [(rest.find(p), p) for p in PLACEHOLDERS if p in rest]
+        if not hits:
+            if rest:
+                out.append(rest)
+            return out
+        pos, name = min(hits)
+        if pos:
+            out.append(rest[:pos])
+        out.append(name)
+        rest = rest[pos + len(name) :]
+
+
+class Segments:
+    """Accumulates one conversation as segments: ``(text, labelled char spans)`` or ``(ids, label flags)``."""
+
+    __slots__ = ("segments", "buf", "pos", "spans")
+
+    def __init__(self) -> None:
+        self.segments: list[tuple[Any, list[Any]]] = []
+        self.buf: list[str] = []
+        self.pos = 0
+        self.spans: list[list[int]] = []
+
+    def text(self, text: str, labelled: bool) -> None:
+        if not text:
+            return
+        end = self.pos + len(text)
+        if labelled:
+            if self.spans and self.spans[-1][1] == self.pos:
+                self.spans[-1][1] = end
+            else:
+                self.spans.append([self.pos, end])
+        self.buf.append(text)
+        self.pos = end
+
+    def ids(self, ids: list[int], flags: list[bool]) -> None:
+        self.flush()
+        self.segments.append((ids, flags))
+
+    def flush(self) -> None:
+        if self.buf:
+            self.segments.append(("".join(self.buf), self.spans))
+            self.buf, self.pos, self.spans = [], 0, []
+
+    def done(self) -> list[tuple[Any, list[Any]]]:
+        self.flush()
+        return self.segments
+
+def span_labels(ids: list[int], offsets: list[tuple[int, int]], spans: list[list[int]]) -> list[int]:
+    """Labels for one tokenized text: a token carries its id when its characters overlap a labelled span."""
+    labels = [IGNORE_INDEX] * len(ids)
+    for a, b in spans:
+        i = bisect_left(offsets, (a,))
+        while i > 0 and offsets[i - 1][1] > a:
+            i -= 1
+        j = bisect_left(offsets, (b,), i)
+        labels[i:j] = ids[i:j]
+    return labels
+
+
+def flatten(item: Any) -> list[Any]:
+    out: list[Any] = []
+    for x in item:
+        if isinstance(x, (list, tuple)):
+            out.extend(flatten(x))
+        else:
+            out.append(x)
+    return out
+
+
+def is_processor(obj: Any) -> bool:
+    return hasattr(obj, "tokenizer") and not hasattr(obj, "convert_tokens_to_ids")
+
+
+def fast_backend(tokenizer: Any) -> Any:
+    if not getattr(tokenizer, "is_fast", False):
+        return None
+    backend = getattr(tokenizer, "backend_tokenizer", None) or getattr(tokenizer, "_tokenizer", None)
+    return backend if hasattr(backend, "encode_batch") else None
+
+
+def single_token_id(tokenizer: Any, word: str) -> int | None:
+    try:
+        ids = tokenizer.encode(word, add_special_tokens=False)
+    except Exception:  # noqa: BLE001 - any tokenizer that cannot encode the word simply has no such id
+        return None
+    return ids[0] if len(ids) == 1 else None
