@@ -19,7 +19,6 @@ from ftcore import plugins
 from ftcore.cli import main
 from ftcore.config import (
     SEED_ARGUMENTS,
-    ConfigError,
     RunConfig,
     config_from_dict,
     config_to_toml,
@@ -27,6 +26,7 @@ from ftcore.config import (
     load_config,
     parse_override,
 )
+from ftcore.errors import ConfigError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -419,9 +419,9 @@ def test_docs_config_md_covers_every_seed_argument_and_key():
 
 
 def _key_paths():  # type: ignore[no-untyped-def]
-    from ftcore.config import _all_key_paths
+    from ftcore.config import all_key_paths
 
-    return _all_key_paths()
+    return all_key_paths()
 
 
 def test_seed_spellings_are_accepted():

@@ -1,0 +1,144 @@
+"""Reading run files: TOML → RunConfig (every problem at once), ``--set`` overrides, writing TOML, the JSON schema."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ftcore.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ftcore.config.messages import format_errors, is_branch_tag
+from ftcore.config.sections import RunConfig
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``section.key=value`` → (["section", "key"], value parsed as a TOML value, else as a string)."""
+    if "=" not in text:
+        raise ConfigError([f"--set {text}: expected section.key=value"])
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError([f"--set {text}: {part} is not a section"])
+        node[path[-1]] = value
+    return data
+
+
+def config_from_dict(data: dict[str, Any], source: str = "run.toml", base_dir: str = ".") -> RunConfig:
+    """Validate a dict (as read from TOML); raises :class:`ConfigError` listing every problem."""
+    data = {k: v for k, v in data.items() if k not in ("base_dir", "source")}
+    for key in ("model", "template"):  # short forms: model = "qwen2.5-7b", template = "chatml"
+        if isinstance(data.get(key), str):
+            data[key] = {"name": data[key]}
+    if isinstance(data.get("data"), (str, list)):  # data = ["a", "b"]
+        data["data"] = {"datasets": data["data"]}
+    try:
+        cfg = RunConfig.model_validate({**data, "base_dir": base_dir, "source": source})
+    except ValidationError as exc:
+        problems = format_errors(source, exc)
+        problems.extend(p for p in _cross_problems_of_rest(data, exc, source) if p not in problems)
+        raise ConfigError(problems) from None
+    return cfg
+
+
+def _cross_problems_of_rest(data: dict[str, Any], exc: ValidationError, source: str) -> list[str]:
+    """Cross-key problems among the values that are valid, so one pass reports those too."""
+    import copy
+
+    rest = copy.deepcopy(data)
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not is_branch_tag(p)]
+        node: Any = rest
+        for part in loc[:-1]:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                node = None
+                break
+        if not loc:
+            return []  # a cross-key problem already: nothing more to learn
+        if isinstance(node, dict):
+            node.pop(loc[-1], None)
+        elif isinstance(node, list) and isinstance(loc[-1], int) and loc[-1] < len(node):
+            node[loc[-1]] = None  # keep indexes stable; the None is dropped below
+    try:
+        RunConfig.model_validate(_drop_none_items(rest))
+    except ValidationError as again:
+        if all(not e["loc"] for e in again.errors()):
+            return format_errors(source, again)
+    return []
+
+
+def _drop_none_items(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none_items(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_drop_none_items(v) for v in value if v is not None]
+    return value
+
+
+def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None) -> RunConfig:
+    """Read and validate a run.toml; ``overrides`` are ``section.key=value`` strings (``--set``)."""
+    p = Path(path)
+    source = str(path)
+    if not p.is_file():
+        raise ConfigError([f"{source}: file not found"])
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{source}: not a UTF-8 text file"]) from None
+    data = apply_overrides(data, overrides or [])
+    return config_from_dict(data, source=source, base_dir=str(p.parent.resolve()))
+
+
+def config_to_toml(cfg: RunConfig) -> str:
+    """The fully resolved config as TOML (None values omitted: TOML has no null)."""
+    return dict_to_toml(cfg.model_dump(mode="json"))
+
+
+def dict_to_toml(data: dict[str, Any]) -> str:
+    """A run config's dict as TOML text (None values omitted: TOML has no null)."""
+    import tomli_w
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [strip(v) for v in value if v is not None]
+        return value
+
+    return tomli_w.dumps(strip(data))
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of run.toml (``ftcore config schema``), for editors."""
+    schema = RunConfig.model_json_schema()
+    props = schema.get("properties", {})
+    props.pop("base_dir", None)
+    props.pop("source", None)
+    schema["title"] = "ftcore run.toml"
+    return schema
