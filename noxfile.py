@@ -37,7 +37,7 @@ def install_plugins(session: nox.Session, names: list[str]) -> None:
 def tests(session: nox.Session) -> None:
     """Run the core's tests and every plugin's tests in one environment (what CI runs)."""
     install_core(session, "dev", "metrics", "vision", "bnb", "modelscope")
-    # DeepSpeed builds against the installed torch; its ops are JIT-built on first use (tests/scale)
+    # DeepSpeed builds against the installed torch; its ops are JIT-built on first use (tests/training/scale)
     session.install("--no-build-isolation", "deepspeed>=0.15", env={"DS_BUILD_OPS": "0"})
     install_plugins(session, PLUGINS)
     session.run("pytest", *PYTEST_FLAGS, "tests", *(f"plugins/{p}/tests" for p in PLUGINS), *session.posargs)
@@ -50,7 +50,7 @@ def gptq(session: nox.Session) -> None:
     session.install("torch>=2.14.1")
     session.install("-e", ".[dev,gptq]")
     install_plugins(session, PLUGINS)
-    session.run("python", "tests/scale/gptq_check.py", *session.posargs, env={"TOKENIZERS_PARALLELISM": "false"})
+    session.run("python", "tests/training/scale/gptq_check.py", *session.posargs, env={"TOKENIZERS_PARALLELISM": "false"})
 
 
 @nox.session

@@ -14,7 +14,7 @@ therefore
    called as a module per chunk under activation checkpointing.
 
 The result equals the standard full-logits loss and gradients within floating-point tolerance
-(tests/throughput/test_loss.py checks LoRA and full fine-tuning, packed and padded, tied and untied heads, a
+(tests/training/throughput/test_loss.py checks LoRA and full fine-tuning, packed and padded, tied and untied heads, a
 trained head). The model is always called with ``use_cache=False``: with the cache on, transformers skips the
 packed-sequence mask and packed samples attend to each other (see :mod:`ftcore.data.packing`).
 

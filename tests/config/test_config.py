@@ -28,7 +28,7 @@ from ftcore.config import (
 )
 from ftcore.errors import ConfigError  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 VALID = """\
 [model]

@@ -1,7 +1,7 @@
 """The ``gptq`` nox session: quantize a tiny model with GPTQ (transformers' integration: optimum + gptqmodel),
 LoRA-train on it with ftcore, save, load the checkpoint and answer. Prints each stage; exits non-zero on failure.
 
-    nox -s gptq                 # or: python tests/scale/gptq_check.py [work dir]
+    nox -s gptq                 # or: python tests/training/scale/gptq_check.py [work dir]
 """
 
 from __future__ import annotations

@@ -1,14 +1,42 @@
-"""A tiny Qwen2-VL folder (real architecture, random weights, Qwen2.5 tokenizer) and generated PNG images."""
+"""A tiny Qwen2-VL folder (real architecture, random weights, Qwen2.5 tokenizer), generated PNG images, and the
+core's own test template for it (ftcore.testing.vision) as a local plugin file: no installed plugin is loaded."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 QUERY = "<image>What is in the picture?"
 ANSWER = "a square"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def builtin_plugins_only() -> Any:
+    from ftcore import plugins
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FTCORE_LOAD_PLUGINS", "")
+        plugins.reset()
+        yield
+    plugins.reset()
+
+
+@pytest.fixture(scope="session")
+def vl_plugin(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A local plugin file registering the core's test template ``ftcore-tiny-vl``."""
+    path = tmp_path_factory.mktemp("vl-plugin") / "tiny_vl_template.py"
+    path.write_text(
+        "import ftcore\n"
+        "from ftcore.testing.vision import TINY_VISION_TEMPLATE\n\n\n"
+        "@ftcore.hookimpl\n"
+        "def register_templates(register):\n"
+        "    register(TINY_VISION_TEMPLATE)\n",
+        encoding="utf-8",
+    )
+    return str(path)
 
 
 @pytest.fixture(scope="session")

@@ -10,10 +10,11 @@ import pytest
 QUERY = "<image>What is in the picture?"  # as in conftest.py
 
 
-def run_config(vl_dir: str, dataset: Path, out: Path, **train: object) -> dict:
+def run_config(vl_dir: str, dataset: Path, out: Path, plugin: str, **train: object) -> dict:
     return {
+        "plugins": [plugin],  # the core's own test template (tests use no installed plugin)
         "model": {"path": vl_dir, "dtype": "fp32"},
-        "template": {"name": "qwen2-vl"},
+        "template": {"name": "ftcore-tiny-vl"},
         "data": {"datasets": [{"path": str(dataset)}], "test_ratio": 0.0, "sample": -1,
                  "cache_dir": str(out / "cache")},
         "tuner": {"method": "lora", "rank": 4, "alpha": 8, "dropout": 0.0, "targets": "all"},
@@ -24,11 +25,11 @@ def run_config(vl_dir: str, dataset: Path, out: Path, **train: object) -> dict:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, vl_dir: str, dataset: Path) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory, vl_dir: str, dataset: Path, vl_plugin: str) -> Path:
     import ftcore
 
     work = tmp_path_factory.mktemp("vl-run")
-    result = ftcore.train(run_config(vl_dir, dataset, work))
+    result = ftcore.train(run_config(vl_dir, dataset, work, vl_plugin))
     assert result.best_checkpoint is not None
     return Path(result.best_checkpoint)
 
@@ -66,7 +67,7 @@ def test_cli_infer_with_image_and_chat_image_command(trained: Path, dataset: Pat
 
 @pytest.mark.slow
 def test_full_weights_checkpoint_and_merged_model_carry_the_image_processor(
-        tmp_path: Path, vl_dir: str, dataset: Path, trained: Path) -> None:
+        tmp_path: Path, vl_dir: str, dataset: Path, trained: Path, vl_plugin: str) -> None:
     """A full fine-tune's checkpoint (and a merged LoRA model) holds preprocessor_config.json, so it infers with an
     image on its own, without the base model folder."""
     import shutil
@@ -76,7 +77,7 @@ def test_full_weights_checkpoint_and_merged_model_carry_the_image_processor(
 
     base = tmp_path / "base"
     shutil.copytree(vl_dir, base)
-    cfg = run_config(str(base), dataset, tmp_path, max_steps=1)
+    cfg = run_config(str(base), dataset, tmp_path, vl_plugin, max_steps=1)
     cfg["tuner"] = {"method": "full"}
     ckpt = Path(ftcore.train(cfg).last_checkpoint)
     assert (ckpt / "preprocessor_config.json").is_file() and not (ckpt / "adapter_config.json").exists()

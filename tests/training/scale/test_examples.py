@@ -8,7 +8,7 @@ import pytest
 
 from ftcore.config import load_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMBINATIONS = ["qlora", "lora_ddp", "lora_ddp_ds", "qlora_ddp_ds", "lora_mp_ddp", "full_mp", "full_mp_ddp"]
 
 
