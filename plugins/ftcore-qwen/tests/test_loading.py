@@ -75,10 +75,8 @@ def test_qwen_vl_bnb_keeps_vision_pooling_unquantized(qwen_vl_dir, monkeypatch):
     """With bitsandbytes settings, Qwen-VL's attn_pool.attn and lm_head stay out of quantization."""
     from transformers import AutoModelForCausalLM
 
-    from ftcore.models import loading
-
     q = types.SimpleNamespace(llm_int8_skip_modules=None)
-    monkeypatch.setattr(loading, "_quantization_kwargs", lambda options: {"quantization_config": q})
+    monkeypatch.setattr(ftcore.ModelLoader, "quantization_kwargs", lambda self: {"quantization_config": q})
     seen = {}
     real = AutoModelForCausalLM.from_pretrained
 
