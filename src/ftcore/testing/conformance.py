@@ -360,13 +360,10 @@ def _check_template(spec: ModelSpec, tokenizer: Any, check: ModelCheck) -> None:
 
 
 def _load_tiny(spec: ModelSpec, model_dir: str) -> tuple[Any, Any]:
-    from ftcore.plugins import get_plugin_manager
+    from ftcore.models import load_with
 
     options = ModelOptions(model_dir=model_dir, dtype="fp32", trust_remote_code=spec.trust_remote_code)
-    result = get_plugin_manager().hook.load_model(spec=spec, options=options)
-    if result is None:
-        raise RuntimeError("no plugin loaded it")
-    return result
+    return load_with(spec, options)  # the spec's own loader, else the load_model hook
 
 
 def _train_and_infer(spec_name: str, model_dir: str, work: Path, check: ModelCheck, steps: int) -> None:
