@@ -11,6 +11,8 @@ Importing this package is light; torch / transformers / peft load when a functio
 from __future__ import annotations
 
 from ftcore.inference.checkpoint import (
+    attach_adapter,
+    base_model,
     checkpoint_config,
     is_adapter,
     load_checkpoint,
@@ -32,6 +34,8 @@ from ftcore.inference.main import chat_loop, dataset_samples, infer, infer_main
 __all__ = [
     "GENERATION_KEYS",
     "StopWordFilter",
+    "attach_adapter",
+    "base_model",
     "build_messages",
     "chat_loop",
     "checkpoint_config",
