@@ -31,14 +31,15 @@ _LAZY: dict[str, str] = {
     "Template": "ftcore.templates:Template",
     "get_template": "ftcore.templates:get_template",
     "get_model_tokenizer": "ftcore.models:get_model_tokenizer",
+    "ModelLoader": "ftcore.models.loading:ModelLoader",
     "get_dataset": "ftcore.data:get_dataset",
     "train": "ftcore.training:train",
     "TrainResult": "ftcore.training:TrainResult",
     "sft_main": "ftcore.training:sft_main",
     "infer": "ftcore.inference:infer",
     "infer_main": "ftcore.inference:infer_main",
-    # the package ftcore.inference is callable as the function: Python binds ftcore.inference to the package anyway
-    "inference": "ftcore.inference",
+    # one answer; ms-swift's name for it is ftcore.inference.inference (ftcore.inference is the package)
+    "answer": "ftcore.inference:inference",
     "inference_stream": "ftcore.inference:inference_stream",
     "load_checkpoint": "ftcore.inference:load_checkpoint",
 }
@@ -67,7 +68,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'ftcore' has no attribute {name!r}")
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
-    value = getattr(module, attr) if attr else module  # no attribute: the (callable) module itself
+    value = getattr(module, attr)
     globals()[name] = value
     return value
 
@@ -75,8 +76,10 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.config import RunConfig, load_config
     from ftcore.data import get_dataset
-    from ftcore.inference import infer, infer_main, inference, inference_stream, load_checkpoint
+    from ftcore.inference import infer, infer_main, inference_stream, load_checkpoint
+    from ftcore.inference import inference as answer
     from ftcore.models import get_model_tokenizer
+    from ftcore.models.loading import ModelLoader
     from ftcore.registry import get_catalog
     from ftcore.templates import Template, get_template
     from ftcore.training import TrainResult, sft_main, train

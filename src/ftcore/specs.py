@@ -88,9 +88,11 @@ class ModelSpec:
     tags: list[str] = field(default_factory=list)
     #: name of a model (usually of another plugin) whose fields this spec inherits where it leaves them unset
     extends: str | None = None
-    #: the seed's ``get_function``: ``loader(spec, options) -> (model, tokenizer)`` replaces the generic
-    #: loading for this one model (a family plugin usually implements the ``load_model`` hook instead)
-    loader: Callable[..., Any] | None = None
+    #: how this model loads: a :class:`ftcore.ModelLoader` subclass, or its dotted name ``"module:Class"``
+    #: (imported only when the model loads, so declaring specs imports nothing heavy); also accepted, as
+    #: ms-swift's ``get_function``: a plain ``loader(spec, options) -> (model, tokenizer)``. None = the
+    #: ``load_model`` hook (a family plugin's, else the generic :class:`ftcore.ModelLoader`)
+    loader: type | str | Callable[..., Any] | None = None
     #: extra keyword arguments for ``from_pretrained`` / the loader (the seed's ``function_kwargs``)
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
     #: free-form annotations of the model's capabilities (the seed's ``**kwargs``)
@@ -103,8 +105,10 @@ class ModelSpec:
         out = _check_name("model", self.name) + _type_problems("model", self)
         if out:
             return out
-        if self.loader is not None and not callable(self.loader):
-            out.append(f"model {self.name!r}: loader must be callable")
+        if self.loader is not None and not callable(self.loader) and not (
+            isinstance(self.loader, str) and ":" in self.loader
+        ):
+            out.append(f"model {self.name!r}: loader must be a ModelLoader subclass or 'module:Class'")
         if not self.extends and not self.hub and not self.path:
             out.append(f"model {self.name!r}: give hub ids (hub={{'huggingface': ...}}) or a local path")
         for hub in self.hub:

@@ -90,3 +90,41 @@ def test_full_checkpoint_loads_its_own_weights(full_ckpt: Path, tiny_model_dir: 
     ids = torch.tensor([tokenizer.encode("hello there")])
     with torch.no_grad():
         assert torch.allclose(model(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-5)
+
+
+def test_full_checkpoint_of_a_local_plugin_model_uses_its_loader(tmp_path: Path, tiny_model_dir: str) -> None:
+    """One pass: the run's record names a local plugin file → its spec (with a ModelLoader) → the loader runs."""
+    import shutil
+
+    from ftcore import plugins
+    from ftcore.inference import load_checkpoint
+
+    plugin = tmp_path / "my_models.py"
+    plugin.write_text(
+        "import ftcore\n\n"
+        "class MarkingLoader(ftcore.ModelLoader):\n"
+        "    def post_process(self, model, tokenizer):\n"
+        "        model = super().post_process(model, tokenizer)\n"
+        "        model.ftcore_marked = self.spec.name\n"
+        "        return model\n\n"
+        "@ftcore.hookimpl\n"
+        "def register_models(register):\n"
+        "    register(ftcore.ModelSpec(name='my-local-model', hub={'huggingface': 'nobody/my-local-model'},\n"
+        "                              template='chatml', loader=MarkingLoader))\n",
+        encoding="utf-8",
+    )
+    ckpt = tmp_path / "run" / "checkpoint-1"
+    shutil.copytree(tiny_model_dir, ckpt)
+    data_file = tmp_path / "d.jsonl"
+    data_file.write_text('{"query": "q", "response": "r"}\n', encoding="utf-8")
+    (ckpt / "ftcore_run.toml").write_text(
+        f'plugins = ["{plugin.as_posix()}"]\n[model]\nname = "my-local-model"\n'
+        f'[data]\ndatasets = ["{data_file.as_posix()}"]\n[tuner]\nmethod = "full"\n[template]\nname = "chatml"\n',
+        encoding="utf-8",
+    )
+    try:
+        model, _, template, cfg = load_checkpoint(ckpt)
+        assert model.ftcore_marked == "my-local-model" and cfg.model.name == "my-local-model"
+        assert template is not None
+    finally:
+        plugins.reset()

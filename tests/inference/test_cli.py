@@ -190,3 +190,20 @@ def test_chat_with_a_single_turn_template_answers_each_line_alone(loaded, make_r
     assert history == []
     assert rec.prompts == [[{"role": "user", "content": "one"}], [{"role": "user", "content": "two"}]]
     assert "single-turn" in out.getvalue()
+
+
+def test_infer_and_eval_share_the_generation_flags() -> None:
+    """One parser for the generation flags: both commands accept them and pass the same keywords on."""
+    from ftcore.cli import build_parser
+    from ftcore.commands import GENERATION_FLAGS, generation_kwargs
+
+    flags = ["--max-new-tokens", "7", "--greedy", "--temperature", "0.5", "--top-k", "3", "--top-p", "0.8",
+             "--repetition-penalty", "1.1", "--seed", "5"]
+    parser = build_parser()
+    infer = parser.parse_args(["infer", "ckpt", *flags])
+    evaluate = parser.parse_args(["eval", "ckpt", *flags])
+    expected = {"max_new_tokens": 7, "do_sample": False, "temperature": 0.5, "top_k": 3, "top_p": 0.8,
+                "repetition_penalty": 1.1}
+    assert generation_kwargs(infer) == generation_kwargs(evaluate) == expected
+    assert set(expected) == set(GENERATION_FLAGS) and infer.seed == evaluate.seed == 5
+    assert generation_kwargs(parser.parse_args(["eval", "ckpt"])) == dict.fromkeys(GENERATION_FLAGS)

@@ -157,10 +157,14 @@ def test_errors_in_generation_reach_the_stream_consumer(loaded) -> None:
         list(inference_stream(model, template, input_ids=[10**9], max_new_tokens=3))
 
 
-def test_ftcore_inference_is_the_function_and_the_package(loaded) -> None:
+def test_ftcore_answer_is_the_inference_function_and_ftcore_inference_the_package(loaded) -> None:
+    import types
+
     import ftcore
     import ftcore.inference.main  # noqa: F401 - importing a submodule binds ftcore.inference to the package
 
     model, _, template, _ = loaded
+    assert isinstance(ftcore.inference, types.ModuleType) and not callable(ftcore.inference)
     assert ftcore.inference.load_checkpoint is ftcore.load_checkpoint
-    assert ftcore.inference(model, template, "hi", **GREEDY) == inference(model, template, "hi", **GREEDY)
+    assert ftcore.answer is inference is ftcore.inference.inference  # ms-swift's name, in the package
+    assert ftcore.answer(model, template, "hi", **GREEDY) == inference(model, template, "hi", **GREEDY)

@@ -36,3 +36,15 @@ def test_tiny_model_copies_load_the_same_weights(tmp_path):
     for (na, pa), (nb, pb) in zip(ma.state_dict().items(), mb.state_dict().items(), strict=True):
         assert na == nb and torch.equal(pa, pb)
     assert (tmp_path / "b" / "tokenizer.json").is_file()
+
+
+def test_one_builder_for_every_architecture(tmp_path):
+    import pytest
+
+    from ftcore.models import tiny
+    from ftcore.testing import TINY_CONFIGS, build_tiny_dir
+
+    assert build_tiny_dir is build_tiny_model_dir is tiny.build_tiny_model_dir
+    assert {"qwen2", "qwen3", "llama", "qwen2_moe", "qwen3_moe", "qwen2_vl", "qwen2_5_vl"} <= set(TINY_CONFIGS)
+    with pytest.raises(ValueError, match="no tiny config for architecture 'nope'"):
+        build_tiny_model_dir(tmp_path / "x", arch="nope")

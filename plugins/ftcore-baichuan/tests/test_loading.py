@@ -107,3 +107,26 @@ def test_adhoc_baichuan_folder_is_handled(baichuan2_dir):
 def test_other_models_fall_through(tmp_path):
     assert load_baichuan(ModelSpec(name="qwen2.5-7b-instruct", hub={"huggingface": "Qwen/x"}),
                          ModelOptions(model_dir=str(tmp_path))) is None
+
+
+def test_catalog_specs_name_their_model_loader():
+    """Every entry carries the ModelLoader subclass of its loading steps as a "module:Class" string."""
+    from ftcore_baichuan import loading as baichuan_loading
+    from ftcore_baichuan.catalog import FAMILY, LOADERS
+
+    from ftcore.models.loading import loader_class
+
+    for name, steps in FAMILY.items():
+        cls = loader_class(get_catalog().models.get(name).loader)
+        assert cls is getattr(baichuan_loading, LOADERS[steps]) and issubclass(cls, ftcore.ModelLoader)
+    assert issubclass(baichuan_loading.Baichuan2_13BLoader, baichuan_loading.Baichuan2Loader)
+
+
+def test_the_core_loads_through_the_specs_loader(baichuan2_13b_dir):
+    """``ftcore.models.load_with`` (what train / infer / eval use) runs the spec's Baichuan2_13BLoader."""
+    from ftcore.models import load_with
+
+    opts = ModelOptions(model_dir=baichuan2_13b_dir, dtype="fp32", trust_remote_code=True)
+    model, _ = load_with(get_catalog().models.get("baichuan2-13b-chat"), opts)
+    assert model.lm_head._ftcore_norm_head
+    assert not isinstance(model.config.gradient_checkpointing, tuple)

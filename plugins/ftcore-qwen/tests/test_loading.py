@@ -75,10 +75,8 @@ def test_qwen_vl_bnb_keeps_vision_pooling_unquantized(qwen_vl_dir, monkeypatch):
     """With bitsandbytes settings, Qwen-VL's attn_pool.attn and lm_head stay out of quantization."""
     from transformers import AutoModelForCausalLM
 
-    from ftcore.models import loading
-
     q = types.SimpleNamespace(llm_int8_skip_modules=None)
-    monkeypatch.setattr(loading, "_quantization_kwargs", lambda options: {"quantization_config": q})
+    monkeypatch.setattr(ftcore.ModelLoader, "quantization_kwargs", lambda self: {"quantization_config": q})
     seen = {}
     real = AutoModelForCausalLM.from_pretrained
 
@@ -118,3 +116,31 @@ def test_native_families_fall_through_to_the_core(name, tmp_path):
 def test_other_plugins_specs_are_not_ours(tmp_path):
     other = ModelSpec(name="qwen-7b-chat", hub={"huggingface": "x/y"}, plugin="someone-else 1.0")
     assert load_qwen(other, ModelOptions(model_dir=str(tmp_path))) is None
+
+
+def test_catalog_specs_name_their_model_loader():
+    """Qwen-1 / Qwen-VL / GPTQ entries carry a ModelLoader subclass as a "module:Class" string (no import at
+    registration); the native families load with the core's own loader."""
+    from ftcore_qwen import loading as qwen_loading
+
+    from ftcore.models.loading import loader_class
+
+    catalog = get_catalog()
+    assert loader_class(spec("qwen-7b-chat").loader) is qwen_loading.Qwen1Loader
+    assert loader_class(spec("qwen-vl-chat").loader) is qwen_loading.QwenVLLoader
+    assert loader_class(spec("qwen-vl-chat-int4").loader) is qwen_loading.QwenVLGPTQLoader
+    assert loader_class(spec("qwen-14b-chat-int8").loader) is qwen_loading.Qwen1GPTQLoader
+    assert loader_class(spec("qwen2.5-7b-instruct-int4").loader) is qwen_loading.QwenGPTQLoader
+    assert spec("qwen2.5-7b-instruct").loader is None
+    for s in catalog.models:
+        if s.plugin.startswith("ftcore-qwen") and s.loader is not None:
+            assert issubclass(loader_class(s.loader), ftcore.ModelLoader), s.name
+
+
+def test_the_core_loads_through_the_specs_loader(qwen_vl_dir):
+    """``ftcore.models.load_with`` (what train / infer / eval use) runs the spec's QwenVLLoader."""
+    from ftcore.models import load_with
+
+    opts = ModelOptions(model_dir=qwen_vl_dir, dtype="fp32", trust_remote_code=True)
+    model, tok = load_with(spec("qwen-vl-chat"), opts)
+    assert model.transformer.drop._ftcore_clone_output and tok.pad_token_id == tok.eos_token_id

@@ -1,4 +1,5 @@
-"""Built-in models: the generic Hugging Face loader (``load_model``, trylast) and the embedded quick-start model."""
+"""Built-in models: the generic :class:`~ftcore.models.loading.ModelLoader` (``load_model``, trylast) and the embedded
+quick-start model."""
 
 from __future__ import annotations
 
@@ -26,6 +27,6 @@ def register_models(register: Callable[[ModelSpec], None]) -> None:
 
 @hookimpl(trylast=True)
 def load_model(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any] | None:
-    from ftcore.models.loading import load_hf_model
+    from ftcore.models.loading import ModelLoader
 
-    return load_hf_model(spec, options)
+    return ModelLoader(spec, options).load()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ftcore.commands import add_generation_args, generation_kwargs
+
 EPILOG = """\
 The report (default <ckpt>/eval_report.json) holds the averaged metrics and every prompt, prediction and reference.
 Needs the metrics extra: pip install 'ftcore[metrics]'.
@@ -29,16 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE", help="report file (default <ckpt>/eval_report.json)")
     p.add_argument("--overwrite-generation-config", action="store_true", default=None,
                    help="write the generation settings into the checkpoint's generation_config.json")
-    g = p.add_argument_group("generation (default: the run's [generation])")
-    g.add_argument("--max-new-tokens", type=int, metavar="N")
-    sample = g.add_mutually_exclusive_group()
-    sample.add_argument("--do-sample", dest="do_sample", action="store_true", default=None, help="sample")
-    sample.add_argument("--greedy", dest="do_sample", action="store_false", help="greedy decoding")
-    g.add_argument("--temperature", type=float)
-    g.add_argument("--top-k", type=int)
-    g.add_argument("--top-p", type=float)
-    g.add_argument("--repetition-penalty", type=float)
-    g.add_argument("--seed", type=int, default=42, help="random seed for sampling (default 42)")
+    add_generation_args(p)
     p.set_defaults(func=run)
 
 
@@ -54,11 +47,6 @@ def run(args: argparse.Namespace) -> int:
         sample=args.sample,
         out=args.out,
         overwrite_generation_config=args.overwrite_generation_config,
-        max_new_tokens=args.max_new_tokens,
-        do_sample=args.do_sample,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
+        **generation_kwargs(args),
     )
     return 0

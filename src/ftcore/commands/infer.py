@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ftcore.commands import add_generation_args, generation_kwargs
+
 EPILOG = """\
 CKPT is a checkpoint folder, a run folder, latest:<output dir> or best:<output dir>.
 Generation settings default to the run's [generation] section.
@@ -46,16 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "message, later ones take '/image PATH' lines)")
     p.add_argument("--merge", action="store_true", default=None,
                    help="merge the LoRA into the base first, save <ckpt>-merged and answer with it (infer.merge_lora)")
-    g = p.add_argument_group("generation (default: the run's [generation])")
-    g.add_argument("--max-new-tokens", type=int, metavar="N")
-    sample = g.add_mutually_exclusive_group()
-    sample.add_argument("--do-sample", dest="do_sample", action="store_true", default=None, help="sample")
-    sample.add_argument("--greedy", dest="do_sample", action="store_false", help="greedy decoding")
-    g.add_argument("--temperature", type=float)
-    g.add_argument("--top-k", type=int)
-    g.add_argument("--top-p", type=float)
-    g.add_argument("--repetition-penalty", type=float)
-    g.add_argument("--seed", type=int, default=42, help="random seed for sampling (default 42)")
+    add_generation_args(p)
     p.add_argument(
         "--no-stream", dest="stream", action="store_false", help="print each answer when it is complete"
     )
@@ -86,11 +79,6 @@ def run(args: argparse.Namespace) -> int:
         images=args.image,
         stream=args.stream,
         seed=args.seed,
-        max_new_tokens=args.max_new_tokens,
-        do_sample=args.do_sample,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        repetition_penalty=args.repetition_penalty,
+        **generation_kwargs(args),
     )
     return 0

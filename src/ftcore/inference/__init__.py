@@ -1,7 +1,7 @@
 """Inference with a trained checkpoint: load it with the template it was trained with, answer, stream, chat.
 
     model, tokenizer, template, cfg = load_checkpoint("best:output")
-    print(inference(model, template, "who are you?", do_sample=False))
+    print(inference(model, template, "who are you?", do_sample=False))  # ftcore.answer(...) is the same function
     for delta in inference_stream(model, template, "and what can you do?"):
         print(delta, end="", flush=True)
 
@@ -10,11 +10,9 @@ Importing this package is light; torch / transformers / peft load when a functio
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
 from ftcore.inference.checkpoint import (
+    attach_adapter,
+    base_model,
     checkpoint_config,
     is_adapter,
     load_checkpoint,
@@ -36,6 +34,8 @@ from ftcore.inference.main import chat_loop, dataset_samples, infer, infer_main
 __all__ = [
     "GENERATION_KEYS",
     "StopWordFilter",
+    "attach_adapter",
+    "base_model",
     "build_messages",
     "chat_loop",
     "checkpoint_config",
@@ -53,13 +53,3 @@ __all__ = [
     "template_for",
 ]
 
-
-class _CallableModule(types.ModuleType):
-    """``ftcore.inference`` is both this package and the seed's ``inference`` function: once the package is imported,
-    Python binds the attribute ``ftcore.inference`` to the package, so the package answers calls as the function."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> str:
-        return inference(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

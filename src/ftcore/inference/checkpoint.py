@@ -75,13 +75,14 @@ def load_checkpoint(
 ) -> tuple[Any, Any, Any, RunConfig]:
     """Load a checkpoint for generation: ``(model, tokenizer, template, cfg)``.
 
-    ``ckpt`` is anything :func:`resolve_checkpoint` accepts. The base model is resolved from the checkpoint's
-    run config through ``ftcore.models`` (so a family plugin's loader applies); a LoRA adapter is attached with
-    peft in inference mode; full weights are loaded from the checkpoint itself. The template is rebuilt from the
-    same config, so generation prompts are exactly what was trained. The model is in eval mode, on ``device``
-    (default: the first GPU if there is one and the model was not split over devices, else where it loaded).
+    One pass: read the run's record (:func:`checkpoint_config`) → resolve the base (:func:`base_model`) → load
+    it with the spec's :class:`~ftcore.ModelLoader` (so a family plugin's loader applies) → attach the LoRA
+    adapter (:func:`attach_adapter`, peft in inference mode) → rebuild the template from the same config
+    (:func:`template_for`), so generation prompts are exactly what was trained. ``ckpt`` is anything
+    :func:`resolve_checkpoint` accepts. The model is in eval mode, on ``device`` (default: the first GPU if there
+    is one and the model was not split over devices, else where it loaded).
     """
-    from ftcore.models import load, resolve_model
+    from ftcore.models import load
 
     path = resolve_checkpoint(ckpt)
     cfg = checkpoint_config(path)
@@ -90,46 +91,59 @@ def load_checkpoint(
         raise FtcoreError(
             f"{path}: no adapter ({ADAPTER_CONFIG}) and no weights (*.safetensors) in the checkpoint"
         )
+    spec, model_dir = base_model(cfg, path)
+    model, tokenizer = load(cfg, spec, model_dir)
     if adapter:
-        spec, model_dir = resolve_model(cfg)
-        model, tokenizer = load(cfg, spec, model_dir)
-        from peft import PeftModel
-
-        model = PeftModel.from_pretrained(model, str(path), is_trainable=False)
-    else:
-        spec = full_weights_spec(cfg, path)
-        model, tokenizer = load(cfg, spec, str(path))
+        model = attach_adapter(model, path)
     model.eval()
     _place(model, device)
-    template = template_for(cfg, tokenizer, spec)
-    return model, tokenizer, template, cfg
+    return model, tokenizer, template_for(cfg, tokenizer, spec), cfg
 
 
-def full_weights_spec(cfg: RunConfig, ckpt_dir: str | os.PathLike[str]) -> Any:
-    """The model spec of a full-weights checkpoint, without fetching the base model: the checkpoint holds every
-    weight, so only the spec (family loader, default template) is needed — the catalog entry the run named, else an
-    ad-hoc spec for the checkpoint folder."""
-    import dataclasses
-
-    from ftcore.plugins import load_local_plugins
+def base_model(cfg: RunConfig, ckpt_dir: str | os.PathLike[str]) -> tuple[Any, str]:
+    """``(spec, folder)`` a checkpoint's model loads from: the run's base model for an adapter checkpoint
+    (fetched if needed), the checkpoint itself for full weights (:func:`full_weights_spec`). Loads the run's local
+    plugin files first."""
+    from ftcore.models import load_run_plugins, resolve_model
     from ftcore.registry import get_catalog
 
-    if cfg.plugins:
-        load_local_plugins(cfg.plugins, cfg.base_dir)
-    catalog = get_catalog()
+    load_run_plugins(cfg)
+    if is_adapter(ckpt_dir):
+        return resolve_model(cfg, get_catalog())
+    return full_weights_spec(cfg, ckpt_dir, get_catalog()), os.fspath(ckpt_dir)
+
+
+def attach_adapter(model: Any, ckpt_dir: str | os.PathLike[str]) -> Any:
+    """``model`` with the checkpoint's LoRA / QLoRA adapter attached by peft, for inference (not trainable)."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, os.fspath(ckpt_dir), is_trainable=False)
+
+
+def full_weights_spec(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], catalog: Any = None) -> Any:
+    """The model spec of a full-weights checkpoint, without fetching the base model: the checkpoint holds every
+    weight, so only the spec (family loader, default template) is needed — the catalog entry the run named, else an
+    ad-hoc spec for the checkpoint folder. ``catalog`` defaults to the current one (the run's local plugin files
+    loaded, see :func:`ftcore.models.load_run_plugins`)."""
+    import dataclasses
+
+    from ftcore.models import catalog_spec_for_repo, spec_slug
+    from ftcore.specs import ModelSpec
+
+    if catalog is None:
+        from ftcore.models import load_run_plugins
+        from ftcore.registry import get_catalog
+
+        load_run_plugins(cfg)
+        catalog = get_catalog()
     m = cfg.model
     known = None
     if m.name:
         known = catalog.models.get(m.name)
     elif m.repo:
-        known = next(
-            (s for s in catalog.models if m.repo.lower() in (v.lower() for v in s.hub.values())), None
-        )
+        known = catalog_spec_for_repo(m.repo, catalog)
     if known is not None:
         return dataclasses.replace(known, path=str(ckpt_dir))
-    from ftcore.models import spec_slug
-    from ftcore.specs import ModelSpec
-
     return ModelSpec(name=spec_slug(m.path or m.repo or str(ckpt_dir)), path=str(ckpt_dir))
 
 

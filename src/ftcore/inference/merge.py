@@ -73,10 +73,11 @@ def merge_lora(
         print(f"merge: {target} exists; kept", file=sys.stderr)
         return target
 
-    from ftcore.models import load, resolve_model
+    from ftcore.models import load, load_run_plugins, resolve_model
 
     cfg.model.quantization.bits = 0
     cfg.model.device_map = None
+    load_run_plugins(cfg)
     spec, model_dir = resolve_model(cfg)
     base, tokenizer = load(cfg, spec, model_dir)
     from peft import PeftModel

@@ -1,10 +1,12 @@
 """Model resolution and loading: which spec, which local folder (local / Hugging Face / ModelScope, cache first),
-which dtype, and the ``load_model`` hook call.
+which dtype, and the :class:`~ftcore.models.loading.ModelLoader` that loads it.
 
     spec, model_dir = resolve_model(cfg)
     model, tokenizer = load(cfg, spec, model_dir)
 
-``get_model_tokenizer`` is the one-call public form (the seed's function of the same name).
+``get_model_tokenizer`` is the one-call public form (ms-swift's function of the same name). This package sits
+below training and inference: it imports neither (device placement lives in :mod:`ftcore.models.devices`), and
+it loads no local plugin files: the caller loads the run's ``plugins`` first (``load_run_plugins``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftcore.errors import FtcoreError
+from ftcore.models.devices import accelerator, process_devices
+from ftcore.models.loading import ModelLoader
 from ftcore.specs import ModelOptions, ModelSpec
 
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.config import RunConfig
+    from ftcore.registry import Catalog
 
-__all__ = ["get_model_tokenizer", "load", "model_options", "resolve_dtype", "resolve_model", "spec_slug"]
+__all__ = [
+    "ModelLoader",
+    "get_model_tokenizer",
+    "load",
+    "load_run_plugins",
+    "load_with",
+    "model_options",
+    "resolve_dtype",
+    "resolve_model",
+    "spec_slug",
+]
 
 
 #: a multimodal model's processor files (image / video preprocessing), saved with the tokenizer in checkpoints and
@@ -49,37 +64,45 @@ def spec_slug(text: str) -> str:
     return slug or "model"
 
 
-def _catalog_spec_for_repo(repo: str) -> ModelSpec | None:
-    from ftcore.registry import get_catalog
+def catalog_spec_for_repo(repo: str, catalog: Catalog | None = None) -> ModelSpec | None:
+    """The catalog entry whose hub id (any hub) is ``repo``, case-insensitively; None when there is none."""
+    if catalog is None:
+        from ftcore.registry import get_catalog
 
+        catalog = get_catalog()
     low = repo.lower()
-    for spec in get_catalog().models:
+    for spec in catalog.models:
         if any(v.lower() == low for v in spec.hub.values()):
             return spec
     return None
 
 
-def _load_local_plugins(cfg: RunConfig) -> None:
+def load_run_plugins(cfg: RunConfig) -> None:
+    """Load the plugin files a run names (``plugins = [...]`` in run.toml) before its model is resolved."""
     if cfg.plugins:
         from ftcore.plugins import load_local_plugins
 
         load_local_plugins(cfg.plugins, cfg.base_dir)
 
 
-def resolve_model(cfg: RunConfig) -> tuple[ModelSpec, str]:
+def resolve_model(cfg: RunConfig, catalog: Catalog | None = None) -> tuple[ModelSpec, str]:
     """The model's spec and the local folder holding its files (downloaded if needed, every hub's cache first).
 
     ``model.name`` is a catalog entry; ``model.path`` a local folder; ``model.repo`` a hub id (a catalog entry
     with that id lends its template and LoRA targets; an existing local folder given as ``repo`` is used as is).
+    ``catalog`` defaults to the current one; the run's local plugin files must already be loaded
+    (:func:`load_run_plugins`).
     """
     from ftcore.models.hub import materialize_builtin, snapshot
-    from ftcore.registry import get_catalog
 
-    _load_local_plugins(cfg)
+    if catalog is None:
+        from ftcore.registry import get_catalog
+
+        catalog = get_catalog()
     m = cfg.model
     revision = m.revision
     if m.name:
-        spec = get_catalog().models.get(m.name)
+        spec = catalog.models.get(m.name)
         if m.path:  # that model's files already on disk (the seed's model_cache_dir)
             folder = Path(cfg.resolve_path(m.path))
             if not folder.is_dir():
@@ -94,7 +117,7 @@ def resolve_model(cfg: RunConfig) -> tuple[ModelSpec, str]:
         local = Path(cfg.resolve_path(m.repo))
         if local.is_dir() and (local / "config.json").is_file():
             return ModelSpec(name=spec_slug(str(local)), path=str(local)), str(local)
-        known = _catalog_spec_for_repo(m.repo)
+        known = catalog_spec_for_repo(m.repo, catalog)
         if known is not None:
             spec = known
         else:
@@ -122,14 +145,8 @@ def resolve_model(cfg: RunConfig) -> tuple[ModelSpec, str]:
     return spec, model_dir
 
 
-def _accelerator() -> str:
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+#: kept for callers of the old private name (training/pipeline.py); use :func:`ftcore.models.devices.accelerator`
+_accelerator = accelerator
 
 
 def resolve_dtype(dtype: str, spec: ModelSpec | None = None) -> str:
@@ -137,7 +154,7 @@ def resolve_dtype(dtype: str, spec: ModelSpec | None = None) -> str:
     fp32 on CPU; an explicit ``bf16`` / ``fp16`` / ``fp32`` is kept."""
     if dtype != "auto":
         return dtype
-    device = _accelerator()
+    device = accelerator()
     if device == "cpu":
         return "fp32"
     if device == "mps":
@@ -170,37 +187,27 @@ def model_options(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model
     )
 
 
-def process_devices(device_map: Any, max_memory: dict[str, str] | None) -> tuple[Any, Any]:
-    """``model.device_map`` / ``model.max_memory`` as this process loads with: under torchrun each process gets its
-    own GPU (DDP) or its own group of GPUs (MP+DDP), see :func:`ftcore.training.distributed.process_device_map`;
-    GPU numbers written as TOML keys (``"0"``) become ints, as accelerate wants them."""
-    from ftcore.training import distributed as dist
+def load_with(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` for ``spec``: its own ``loader`` when it names one, else the ``load_model`` hook
+    (a family plugin first, the generic :class:`ModelLoader` last)."""
+    if spec.loader is not None:
+        if isinstance(spec.loader, str) or isinstance(spec.loader, type):
+            from ftcore.models.loading import loader_class
 
-    n_gpus = 0
-    if dist.is_distributed() or device_map not in (None, "none"):
-        import torch
-
-        n_gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    device_map, budget, _ = dist.process_device_map(
-        device_map, max_memory, n_gpus=n_gpus, local_rank=dist.local_rank(),
-        local_world_size=dist.local_world_size(), distributed=dist.is_distributed())
-    if budget:
-        budget = {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in budget.items()}
-    if isinstance(device_map, dict):
-        device_map = {k: int(v) if isinstance(v, str) and v.isdigit() else v for k, v in device_map.items()}
-    return device_map, budget
-
-
-def load(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model: bool = True,
-         dtype: str | None = None) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` through the ``load_model`` hook (a family plugin first, the generic loader last)."""
+            return loader_class(spec.loader)(spec, options).load()
+        return spec.loader(spec, options)  # a plain function (ms-swift's get_function)
     from ftcore.plugins import get_plugin_manager
 
-    options = model_options(cfg, spec, model_dir, load_model=load_model, dtype=dtype)
     result = get_plugin_manager().hook.load_model(spec=spec, options=options)
     if result is None:
         raise FtcoreError(f"model {spec.name!r}: no plugin could load it")
     return result
+
+
+def load(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model: bool = True,
+         dtype: str | None = None) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` of a run's model (see :func:`load_with`); options from :func:`model_options`."""
+    return load_with(spec, model_options(cfg, spec, model_dir, load_model=load_model, dtype=dtype))
 
 
 def get_model_tokenizer(
@@ -227,5 +234,7 @@ def get_model_tokenizer(
     else:
         source = {"repo": name_or_path}
     cfg = config_from_dict({"model": {**source, "dtype": dtype, **kw}}, source="get_model_tokenizer")
+    load_run_plugins(cfg)
     spec, model_dir = resolve_model(cfg)
     return load(cfg, spec, model_dir, load_model=load_model)
+

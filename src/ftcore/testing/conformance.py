@@ -19,7 +19,7 @@ For each model the plugin registers (its ``register_models`` hook, called afresh
    checkpoint.
 
 Steps 2–4 need a tiny stand-in: ``tiny_models`` maps a model name or glob pattern to an architecture known to
-:func:`build_tiny_dir` (``qwen2``, ``qwen3``, ``llama``, ``qwen2_moe``, ``qwen3_moe``, ``qwen2_vl``,
+:func:`ftcore.testing.build_tiny_model_dir` (``qwen2``, ``qwen3``, ``llama``, ``qwen2_moe``, ``qwen3_moe``, ``qwen2_vl``,
 ``qwen2_5_vl``) or to a callable ``builder(out_dir) -> model_dir`` (remote-code families write their stand-in
 modeling files there). Models no pattern matches get step 1 only and are listed as not exercised. Quantized
 models (``int4`` / ``int8`` / ``gptq`` / ``awq`` / ``bnb`` / ``fp8`` tags) are loaded as unquantized stand-ins
@@ -39,32 +39,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ftcore.models.tiny import build_tiny_model_dir
 from ftcore.specs import ModelOptions, ModelSpec, TemplateSpec
 
 #: tags of quantized checkpoints: loaded as unquantized stand-ins, never trained by the check
 QUANTIZED_TAGS = frozenset({"int4", "int8", "gptq", "awq", "bnb", "fp8"})
 
-#: tiny settings for the architectures ``ftcore.testing.build_tiny_model_dir`` does not cover
-_MOE = dict(hidden_size=64, intermediate_size=128, moe_intermediate_size=32, num_experts=4, num_experts_per_tok=2,
-            num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
-            tie_word_embeddings=True)
-_VL_TEXT = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, max_position_embeddings=2048, tie_word_embeddings=True,
-                rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]})
-# Qwen2-VL's vision ``hidden_size`` is its output width (= the text hidden size); Qwen2.5-VL calls that
-# ``out_hidden_size`` and uses ``hidden_size`` for the tower's own width.
-_VL_VISION = dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2, in_chans=3, patch_size=14,
-                  spatial_merge_size=2, temporal_patch_size=2)
-_VL25_VISION = dict(depth=2, hidden_size=32, out_hidden_size=64, intermediate_size=64, num_heads=2, in_channels=3,
-                    patch_size=14, spatial_merge_size=2, temporal_patch_size=2, fullatt_block_indexes=[1],
-                    window_size=56)
-EXTRA_TINY_CONFIGS: dict[str, dict[str, Any]] = {
-    "qwen2_moe": dict(_MOE, shared_expert_intermediate_size=64),
-    "qwen3_moe": dict(_MOE, head_dim=16),
-    "qwen2_vl": {"text_config": _VL_TEXT, "vision_config": _VL_VISION},
-    "qwen2_5_vl": {"text_config": _VL_TEXT, "vision_config": _VL25_VISION},
-}
-VISION_ARCHS = ("qwen2_vl", "qwen2_5_vl")
 
 #: rows the train + infer step learns from (a few generated conversations)
 _ROWS = [
@@ -79,76 +59,6 @@ _CONVERSATION = [
     {"role": "user", "content": "What can you do?"},
     {"role": "assistant", "content": "Very little, but reliably."},
 ]
-
-
-def build_tiny_dir(out_dir: str | os.PathLike[str], arch: str, *, tokenizer_dir: str | None = None,
-                   seed: int = 0) -> str:
-    """A tiny random model of a transformers architecture (plus tokenizer, and processor for vision models).
-
-    ``qwen2`` / ``qwen3`` / ``llama`` come from :func:`ftcore.testing.build_tiny_model_dir`; ``qwen2_moe``,
-    ``qwen3_moe``, ``qwen2_vl`` and ``qwen2_5_vl`` are built here. The vocabulary follows the tokenizer (the real
-    Qwen2.5 one by default).
-    """
-    from ftcore.testing import TINY_CONFIGS, build_tiny_model_dir
-
-    if arch in TINY_CONFIGS:
-        return build_tiny_model_dir(out_dir, arch=arch, tokenizer_dir=tokenizer_dir, seed=seed)
-    if arch not in EXTRA_TINY_CONFIGS:
-        known = sorted({*TINY_CONFIGS, *EXTRA_TINY_CONFIGS})
-        raise ValueError(f"no tiny config for architecture {arch!r} (known: {', '.join(known)})")
-    out = Path(out_dir)
-    if (out / "config.json").is_file() and any(out.glob("*.safetensors")):
-        return str(out)
-    from ftcore.testing import build_once
-
-    key = ["build_tiny_dir", arch, str(Path(tokenizer_dir).resolve()) if tokenizer_dir else None, seed,
-           EXTRA_TINY_CONFIGS[arch]]
-    return build_once(out, key, lambda folder: _build_extra(folder, arch, tokenizer_dir, seed))
-
-
-def _build_extra(out: Path, arch: str, tokenizer_dir: str | None, seed: int) -> None:
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
-
-    if tokenizer_dir is None:
-        from ftcore.testing import qwen25_tokenizer
-
-        tok = qwen25_tokenizer()  # loaded once per process
-    else:
-        tok = AutoTokenizer.from_pretrained(tokenizer_dir)
-    special = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    torch.manual_seed(seed)
-    if arch in VISION_ARCHS:
-        settings = EXTRA_TINY_CONFIGS[arch]
-        text = dict(settings["text_config"], vocab_size=len(tok), **special)
-        ids = {k: tok.convert_tokens_to_ids(t) for k, t in (("image_token_id", "<|image_pad|>"),
-                                                            ("video_token_id", "<|video_pad|>"),
-                                                            ("vision_start_token_id", "<|vision_start|>"),
-                                                            ("vision_end_token_id", "<|vision_end|>"))}
-        config = AutoConfig.for_model(arch, text_config=text, vision_config=settings["vision_config"], **ids,
-                                      **special)
-        model = AutoModelForImageTextToText.from_config(config)
-    else:
-        config = AutoConfig.for_model(arch, vocab_size=len(tok), **special, **EXTRA_TINY_CONFIGS[arch])
-        model = AutoModelForCausalLM.from_config(config)
-    model.save_pretrained(out, safe_serialization=True)
-    tok.save_pretrained(out)
-    if arch in VISION_ARCHS:
-        _save_vision_processor(out, tok, arch)
-
-
-def _save_vision_processor(out: Path, tok: Any, arch: str) -> None:
-    """The Qwen2-VL image processor (PIL backend: no torchvision needed) with small images, so tests stay fast.
-
-    Only the image processor is saved: a full ``Qwen2VLProcessor`` also needs a video processor (torchvision).
-    """
-    try:
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import (
-            Qwen2VLImageProcessorPil as ImageProcessor,
-        )
-    except ImportError:  # pragma: no cover - other transformers versions
-        from transformers import Qwen2VLImageProcessor as ImageProcessor  # type: ignore[assignment]
-    ImageProcessor(min_pixels=28 * 28 * 4, max_pixels=28 * 28 * 16).save_pretrained(out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -360,13 +270,10 @@ def _check_template(spec: ModelSpec, tokenizer: Any, check: ModelCheck) -> None:
 
 
 def _load_tiny(spec: ModelSpec, model_dir: str) -> tuple[Any, Any]:
-    from ftcore.plugins import get_plugin_manager
+    from ftcore.models import load_with
 
     options = ModelOptions(model_dir=model_dir, dtype="fp32", trust_remote_code=spec.trust_remote_code)
-    result = get_plugin_manager().hook.load_model(spec=spec, options=options)
-    if result is None:
-        raise RuntimeError("no plugin loaded it")
-    return result
+    return load_with(spec, options)  # the spec's own loader, else the load_model hook
 
 
 def _train_and_infer(spec_name: str, model_dir: str, work: Path, check: ModelCheck, steps: int) -> None:
@@ -512,7 +419,7 @@ def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[
         builder = builders[key]
         out = work / f"tiny-{index}-{''.join(c if c.isalnum() else '-' for c in key)}"
         try:
-            model_dir = builder(out) if callable(builder) else build_tiny_dir(out, builder)
+            model_dir = builder(out) if callable(builder) else build_tiny_model_dir(out, builder)
         except Exception as exc:  # noqa: BLE001
             for _, check in members:
                 check.problems.append(f"tiny stand-in {key!r} failed to build: {type(exc).__name__}: {exc}")
@@ -552,4 +459,4 @@ def _training_set(groups: Mapping[str, list[tuple[ModelSpec, ModelCheck]]], trai
     return set(train)
 
 
-__all__ = ["ConformanceReport", "ModelCheck", "build_tiny_dir", "check_plugin"]
+__all__ = ["ConformanceReport", "ModelCheck", "check_plugin"]

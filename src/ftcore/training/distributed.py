@@ -20,6 +20,17 @@ from typing import Any
 
 from ftcore.errors import FtcoreError
 
+# rank / device helpers live with the model loader (which needs them and must not import training)
+from ftcore.models.devices import (
+    is_distributed,
+    local_rank,
+    local_world_size,
+    mp_group,
+    process_device_map,
+    rank,
+    world_size,
+)
+
 #: the shipped DeepSpeed configurations (``train.deepspeed = "zero2"`` …), ``"auto"`` values filled by transformers
 DS_CONFIG_DIR = Path(__file__).with_name("ds_configs")
 DS_PRESETS = ("zero2", "zero3", "zero2-offload", "zero3-offload")
@@ -39,36 +50,6 @@ __all__ = [
     "torchrun_command",
     "world_size",
 ]
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, "") or default)
-    except ValueError:
-        return default
-
-
-def rank() -> int:
-    """Global rank of this process (0 when not launched by torchrun)."""
-    return _env_int("RANK", 0)
-
-
-def local_rank() -> int:
-    """Rank of this process on its node (0 when not launched by torchrun)."""
-    return _env_int("LOCAL_RANK", 0)
-
-
-def world_size() -> int:
-    return _env_int("WORLD_SIZE", 1)
-
-
-def local_world_size() -> int:
-    return _env_int("LOCAL_WORLD_SIZE", 1)
-
-
-def is_distributed() -> bool:
-    """Launched by torchrun (or another launcher setting RANK / LOCAL_RANK) with more than one process."""
-    return "RANK" in os.environ and "LOCAL_RANK" in os.environ and world_size() > 1
 
 
 def is_main_process() -> bool:
@@ -123,64 +104,6 @@ def launch(config: str, overrides: list[str] | tuple[str, ...] = (), **kwargs: A
         return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:  # torchrun forwards the signal to its workers
         return 130
-
-
-# ------------------------------------------------------------------------------------------------ devices
-
-
-def mp_group(local_rank: int, local_world_size: int, n_gpus: int) -> list[int]:
-    """The GPUs one process owns under MP+DDP: ``local_rank, local_rank + local_world_size, …`` (the seed's split).
-
-    With 4 GPUs and 2 processes per node, process 0 owns GPUs 0 and 2, process 1 owns 1 and 3.
-    """
-    per_process = n_gpus // max(1, local_world_size)
-    return [local_rank + i * local_world_size for i in range(per_process)]
-
-
-def process_device_map(
-    device_map: str | dict[str, Any] | None,
-    max_memory: dict[str, str] | None,
-    *,
-    n_gpus: int,
-    local_rank: int = 0,
-    local_world_size: int = 1,
-    distributed: bool = False,
-) -> tuple[str | dict[str, Any] | None, dict[Any, str] | None, bool]:
-    """``(device_map, max_memory, split)`` this process loads its model with.
-
-    * no GPU: the values as given (``"auto"`` then keeps everything on the CPU);
-    * one process: as given (``"auto"`` splits over every visible GPU; ``max_memory`` caps each);
-    * DDP, one GPU per process: ``{"": local_rank}`` (each process holds a whole copy on its own GPU);
-    * MP+DDP (``device_map`` set and at least 2 GPUs per process): the process's group :func:`mp_group`;
-      ``"auto"`` is restricted to the group through ``max_memory`` (values given for a group's GPU kept, else
-      ``max_memory`` keyed by position in the group, else no cap), an explicit map's device numbers are positions
-      in the group (``0`` = the process's first GPU);
-    * ``split`` is true when the model spans several GPUs in a distributed run (accelerate's device-map check
-      must then be bypassed and DDP wraps the model without ``device_ids``).
-    """
-    if n_gpus <= 0 or not distributed:
-        return device_map, (dict(max_memory) if max_memory else None), False
-    group = mp_group(local_rank, local_world_size, n_gpus)
-    if device_map in (None, "none") or len(group) < 2:
-        return {"": local_rank}, None, False
-    given = {str(k): v for k, v in (max_memory or {}).items()}
-    if isinstance(device_map, dict):
-        mapped = {name: group[dev] if isinstance(dev, int) and 0 <= dev < len(group) else dev
-                  for name, dev in device_map.items()}
-        return mapped, None, len({v for v in mapped.values() if isinstance(v, int)}) > 1
-    budget: dict[Any, str] = {}
-    for position, gpu in enumerate(group):
-        value = given.get(str(gpu), given.get(str(position)))
-        if value is None and given:
-            value = min(given.values())
-        if value is not None:
-            budget[gpu] = value
-    if not budget:
-        import torch
-
-        smallest = min(torch.cuda.get_device_properties(g).total_memory for g in group)
-        budget = {gpu: f"{int(smallest * 0.9) // 2**20}MiB" for gpu in group}
-    return device_map, budget, True
 
 
 # ------------------------------------------------------------------------------------------------ DeepSpeed

@@ -94,11 +94,6 @@ def read_state(run_dir: str | os.PathLike[str]) -> dict[str, str | None]:
     return state
 
 
-def is_run_dir(path: str | os.PathLike[str]) -> bool:
-    p = Path(path)
-    return (p / "run.toml").is_file() or (p / STATE_FILE).is_file() or bool(checkpoint_dirs(p))
-
-
 def latest_run(root: str | os.PathLike[str]) -> Path:
     """The most recently started run with at least one complete checkpoint under ``root`` (searched 2 levels)."""
     base = Path(root)

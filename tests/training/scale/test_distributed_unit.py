@@ -244,8 +244,11 @@ def test_flash_attention_missing_is_one_line(monkeypatch: pytest.MonkeyPatch) ->
     real = importlib.util.find_spec
     monkeypatch.setattr(loading.importlib.util, "find_spec",
                         lambda name, *a: None if name == "flash_attn" else real(name, *a))
+    from ftcore.specs import ModelOptions, ModelSpec
+
+    loader = loading.ModelLoader(ModelSpec(name="m", path="x"), ModelOptions(model_dir="x", attn="flash_attention_2"))
     with pytest.raises(FtcoreError) as info:
-        loading._attn_kwargs("flash_attention_2")
+        loader.attention_kwargs()
     assert str(info.value) == ("model.attn = 'flash_attention_2' needs an optional dependency: "
                                "pip install flash-attn --no-build-isolation")
 

@@ -1,7 +1,9 @@
 """ftcore-baichuan: Baichuan and Baichuan2 (remote code, ``W_pack`` LoRA target, the core's ``baichuan`` template).
 
-The catalog is declarative (:mod:`ftcore_baichuan.catalog`); ``load_model`` applies the family's loading steps
-(Baichuan-13B's embedding accessor, Baichuan2-13B's config fix, Baichuan2's NormHead, the 4-bit checkpoints).
+The catalog is declarative (:mod:`ftcore_baichuan.catalog`); the family's loading steps (Baichuan-13B's embedding
+accessor, Baichuan2-13B's config fix, Baichuan2's NormHead, the 4-bit checkpoints) are :class:`ftcore.ModelLoader`
+subclasses (:mod:`ftcore_baichuan.loading`) named in each spec's ``loader``; ``load_model`` applies them to ad-hoc
+Baichuan folders.
 The ``baichuan`` template itself ships with the core. No torch at import time.
 """
 

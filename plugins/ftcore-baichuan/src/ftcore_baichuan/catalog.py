@@ -1,8 +1,9 @@
-"""The Baichuan catalog: the seed's nine Baichuan / Baichuan2 models, one row each (FACTS §2.2).
+"""The Baichuan catalog: the seed's nine Baichuan / Baichuan2 models, one row each (as ms-swift registers them).
 
 Pure Python (no torch). All of them run the hub repo's own modeling code (``trust_remote_code``) and fuse
 q/k/v into one ``W_pack`` projection (the seed's "baichuan" LoRA group). :data:`FAMILY` says which loading
-steps (FACTS §2.4) each model needs; :mod:`ftcore_baichuan.loading` applies them.
+steps each model needs; :data:`LOADERS` names the :mod:`ftcore_baichuan.loading` class that applies them
+(``ModelSpec.loader``, a string: the catalog imports no torch).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ BAICHUAN_REQUIRES = ["sentencepiece>=0.1.99"]
 #: the 4-bit checkpoints are bitsandbytes-quantized
 INT4_REQUIRES = [*BAICHUAN_REQUIRES, "bitsandbytes>=0.41", "accelerate>=0.26"]
 
-#: rows: name, hub repo under baichuan-inc, template, tags, loading steps (FACTS §2.4), dtype
+#: rows: name, hub repo under baichuan-inc, template, tags, loading steps, dtype
 _ROWS: tuple[tuple[str, str, str, tuple[str, ...], str, str | None], ...] = (
     ("baichuan-7b", "baichuan-7B", "default", ("base",), "plain", None),
     ("baichuan-13b", "Baichuan-13B-Base", "default", ("base",), "baichuan-13b", None),
@@ -30,6 +31,15 @@ _ROWS: tuple[tuple[str, str, str, tuple[str, ...], str, str | None], ...] = (
 
 #: name -> loading steps: plain | baichuan-13b | baichuan2 | baichuan2-13b | baichuan2-int4
 FAMILY: dict[str, str] = {row[0]: row[4] for row in _ROWS}
+
+#: loading steps -> the :class:`ftcore.ModelLoader` subclass in :mod:`ftcore_baichuan.loading` that applies them
+LOADERS: dict[str, str] = {
+    "plain": "BaichuanLoader",
+    "baichuan-13b": "Baichuan13BLoader",
+    "baichuan2": "Baichuan2Loader",
+    "baichuan2-13b": "Baichuan2_13BLoader",
+    "baichuan2-int4": "Baichuan2Int4Loader",
+}
 
 #: the seed's Baichuan model names, for completeness tests
 SEED_MODELS = tuple(row[0] for row in _ROWS)
@@ -51,6 +61,7 @@ def baichuan_specs() -> list[ModelSpec]:
                 max_length=4096,
                 trust_remote_code=True,
                 tags=[*tags, "remote-code"],
+                loader=f"ftcore_baichuan.loading:{LOADERS[steps]}",
                 description=f"{repo} (remote code written for transformers 4.x)",
             )
         )

@@ -1,11 +1,12 @@
-"""Loading Baichuan / Baichuan2 (remote code) with the family's fixes (FACTS §2.4, intended behaviour).
+"""Loading Baichuan / Baichuan2 (remote code) with the family's fixes: :class:`ftcore.ModelLoader` subclasses
+that override only the family's quirks, named in each catalog entry's ``ModelSpec.loader``.
 
-Steps per model (:data:`ftcore_baichuan.catalog.FAMILY`):
+Steps per model (:data:`ftcore_baichuan.catalog.FAMILY`, class per step in :data:`~ftcore_baichuan.catalog.LOADERS`):
 
 * ``plain`` (baichuan-7b, baichuan-13b-chat): the remote code as is.
 * ``baichuan-13b`` (Baichuan-13B-Base): its model class has no input-embedding accessor (gradient checkpointing
   and input grads need one); the class gets one returning ``model.embed_tokens``. Only when a model was loaded
-  (the seed probed ``None`` with ``load_model=False`` and crashed).
+  (ms-swift probed ``None`` with ``load_model=False`` and crashed).
 * ``baichuan2``: the NormHead fix: the head's weight is L2-normalised per output token in fp32 and cast back
   (in training every call; in eval once, in place, on the first call, tracked by ``first_flag``).
 * ``baichuan2-13b``: the remote config stores ``gradient_checkpointing`` as a one-element tuple; it becomes its
@@ -23,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ftcore import FtcoreError, ModelOptions, ModelSpec
+from ftcore import ModelLoader, ModelOptions, ModelSpec
 
 
 def _folder_family(model_dir: str) -> str | None:
@@ -53,57 +54,76 @@ def family_of(spec: ModelSpec, model_dir: str) -> str | None:
     return _folder_family(model_dir)
 
 
-def load_baichuan(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any] | None:
-    """The ``load_model`` hook of ftcore-baichuan; None for models that are not Baichuan."""
-    family = family_of(spec, options.model_dir)
-    if family is None:
-        return None
-    from ftcore.models.loading import check_requires, ensure_pad_token, torch_dtype
+class BaichuanLoader(ModelLoader):
+    """Baichuan / Baichuan2 remote code as is: the config loaded with the remote code, no attention override."""
 
-    check_requires(spec)
-    if not options.trust_remote_code:
-        raise FtcoreError(
-            f"model {spec.name!r} runs its repo's own Python code (Baichuan); set model.trust_remote_code = true"
-        )
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    remote_code = True
+    family = "Baichuan"
 
-    model_dir = options.model_dir
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=True)
-    ensure_pad_token(tokenizer, model_dir)
-    if not options.load_model:
-        return None, tokenizer
+    def load_config(self) -> Any:
+        from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(model_dir, trust_remote_code=True)
-    if family == "baichuan2-13b":
-        fix_gradient_checkpointing_flag(config)
-    kwargs: dict[str, Any] = {"config": config, "dtype": torch_dtype(options.dtype), "trust_remote_code": True}
-    if any(Path(model_dir).glob("*.safetensors")):
-        kwargs["use_safetensors"] = True
-    if options.quantization and options.quantization.get("bits") and family != "baichuan2-int4":
-        from ftcore.models import loading
+        return AutoConfig.from_pretrained(self.model_dir, trust_remote_code=True)
 
-        kwargs.update(loading._quantization_kwargs(options))
-    device_map = options.device_map if options.device_map not in (None, "none") else None
-    if device_map is not None:
-        kwargs["device_map"] = device_map
-    if options.max_memory:
-        kwargs["max_memory"] = options.max_memory
-    kwargs.update(spec.loader_kwargs)
-    with _fixed_device_map(device_map if family == "baichuan2-int4" else None):
-        model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
+    def attention_kwargs(self) -> dict[str, Any]:
+        return {}  # the remote code picks its own attention
 
-    if family == "baichuan-13b":
+
+class Baichuan13BLoader(BaichuanLoader):
+    """Baichuan-13B-Base: its model class gets the input-embedding accessor it lacks."""
+
+    def post_process(self, model: Any, tokenizer: Any) -> Any:
         add_input_embeddings_accessor(model)
-    if family.startswith("baichuan2"):
+        return super().post_process(model, tokenizer)
+
+
+class Baichuan2Loader(BaichuanLoader):
+    """Baichuan2: the fp32 NormHead."""
+
+    def post_process(self, model: Any, tokenizer: Any) -> Any:
         patch_norm_head(model)
-    if family == "baichuan2-int4":
+        return super().post_process(model, tokenizer)
+
+
+class Baichuan2_13BLoader(Baichuan2Loader):  # noqa: N801 - reads as the model's name
+    """Baichuan2-13B: the remote config's tuple-valued ``gradient_checkpointing`` flag fixed, then Baichuan2."""
+
+    def load_config(self) -> Any:
+        config = super().load_config()
+        fix_gradient_checkpointing_flag(config)
+        return config
+
+
+class Baichuan2Int4Loader(Baichuan2Loader):
+    """Baichuan2 4-bit: the checkpoint's own quantization config (``model.quantization`` ignored), an explicit
+    device map honoured, the model marked as quantized so trainers accept it."""
+
+    def quantization_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    def load_model(self, kwargs: dict[str, Any]) -> Any:
+        with _fixed_device_map(kwargs.get("device_map")):
+            return super().load_model(kwargs)
+
+    def post_process(self, model: Any, tokenizer: Any) -> Any:
+        model = super().post_process(model, tokenizer)
         model.train()
         model._is_quantized_training_enabled = True
         model.is_loaded_in_4bit = True
-    tok = getattr(tokenizer, "tokenizer", tokenizer)
-    if getattr(model.config, "pad_token_id", None) is None:
-        model.config.pad_token_id = tok.pad_token_id
-    return model, tokenizer
+        return model
+
+
+def loader_for(family: str | None) -> type[ModelLoader] | None:
+    """The loader class for a family's steps (:func:`family_of`), None when not Baichuan."""
+    from ftcore_baichuan.catalog import LOADERS
+
+    return None if family is None else globals()[LOADERS[family]]
+
+
+def load_baichuan(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any] | None:
+    """The ``load_model`` hook of ftcore-baichuan; None for models that are not Baichuan."""
+    cls = loader_for(family_of(spec, options.model_dir))
+    return None if cls is None else cls(spec, options).load()
 
 
 def fix_gradient_checkpointing_flag(config: Any) -> None:

@@ -1,8 +1,10 @@
 """ftcore-qwen: the Qwen family (Qwen-1, Qwen-VL, Qwen1.5, Qwen2, Qwen2.5, Qwen3, Qwen2-VL, Qwen2.5-VL).
 
-The catalog is declarative (:mod:`ftcore_qwen.catalog`); ``load_model`` only handles what the generic
-loader cannot: Qwen-1 / Qwen-VL remote code and its tokenizer quirks, and the GPTQ checkpoints' dependency
-check. Everything else falls through to the core's built-in loader. No torch at import time.
+The catalog is declarative (:mod:`ftcore_qwen.catalog`). What the generic loader cannot do alone (Qwen-1 /
+Qwen-VL remote code and its tokenizer quirks, the GPTQ checkpoints' dependency check) lives in
+:class:`ftcore.ModelLoader` subclasses (:mod:`ftcore_qwen.loading`) that the catalog names in
+``ModelSpec.loader``; ``load_model`` applies them to ad-hoc folders of those models. Everything else falls through
+to the core's built-in loader. No torch at import time.
 """
 
 from __future__ import annotations

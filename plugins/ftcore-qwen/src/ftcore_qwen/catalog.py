@@ -21,6 +21,9 @@ from ftcore import ModelSpec
 QWEN1_TARGETS = ["c_attn"]
 QKVO_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 
+#: where the family's :class:`ftcore.ModelLoader` subclasses live (named as strings: the catalog imports no torch)
+LOADING = "ftcore_qwen.loading"
+
 #: What GPTQ checkpoints need (the core's ``gptq`` extra): ``pip install 'ftcore[gptq]'``.
 GPTQ_REQUIRES = ["optimum>=1.24", "gptqmodel>=2.0"]
 #: What Qwen-1's own tokenizer and modeling code import (shipped as dependencies of ftcore-qwen).
@@ -163,6 +166,7 @@ def _family_specs(f: Family) -> list[ModelSpec]:
             auto_class=f.auto_class,
             max_length=f.max_length,
             tags=tags,
+            loader=f"{LOADING}:QwenGPTQLoader" if bits else None,
             description=f"{f.description} {size}{' chat' if chat else ' base'}{f' GPTQ int{bits}' if bits else ''}",
         )
         ARCH[s.name] = f.arch
@@ -220,6 +224,7 @@ def _qwen1_specs() -> list[ModelSpec]:
                 max_length=max_length,
                 trust_remote_code=True,
                 tags=[*tags, "remote-code"],
+                loader=f"{LOADING}:{'QwenVL' if 'vision' in tags else 'Qwen1'}{'GPTQ' if quantized else ''}Loader",
                 description=f"{repo} (Qwen-1 remote code{', images as <img>path</img> in text' if 'vision' in tags else ''})",
             )
         )

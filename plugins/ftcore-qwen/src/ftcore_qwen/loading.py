@@ -1,4 +1,6 @@
-"""Loading the Qwen models the generic loader cannot handle alone (FACTS §2.4 "qwen", "qwen-vl", "qwen-gptq").
+"""Loading the Qwen models the generic loader cannot handle alone (ms-swift's "qwen", "qwen-vl", "qwen-gptq"):
+:class:`ftcore.ModelLoader` subclasses that override only the family's quirks, named in the catalog's
+``ModelSpec.loader``.
 
 * Qwen-1 / Qwen-VL (remote code): the config's ``fp16`` / ``bf16`` / ``fp32`` flags follow the dtype,
   ``use_flash_attn`` follows ``model.attn``; the tokenizer has no eos / pad token, so eos = ``eod_id``
@@ -7,18 +9,20 @@
   dropout (an in-place op otherwise breaks gradient checkpointing).
 * GPTQ checkpoints (``int4`` / ``int8`` tags): the ``gptq`` extra must be installed (a one-line error with the
   pip command otherwise); bitsandbytes settings do not apply (the checkpoint's own quantization config is used).
-* Everything else returns None: the core's built-in loader handles it.
+* Everything else: the core's :class:`ftcore.ModelLoader` as is.
+
+The ``load_model`` hook (:func:`load_qwen`) picks the same classes for ad-hoc folders (``model.path`` holding
+Qwen-1 weights) and for catalog specs called through the hook directly.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
-from ftcore import FtcoreError, MissingDependencyError, ModelOptions, ModelSpec
+from ftcore import FtcoreError, MissingDependencyError, ModelLoader, ModelOptions, ModelSpec
 
 #: packages a GPTQ checkpoint needs at load time (the core's ``gptq`` extra)
 GPTQ_MODULES = ("optimum", "gptqmodel")
@@ -63,23 +67,6 @@ def check_gptq(spec: ModelSpec) -> None:
         )
 
 
-def load_qwen(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any] | None:
-    """The ``load_model`` hook of ftcore-qwen: Qwen-1 / Qwen-VL and GPTQ checkpoints; None for the rest."""
-    family = family_of(spec, options.model_dir)
-    if family is None:
-        return None
-    if is_gptq(spec) and options.load_model:
-        check_gptq(spec)
-    if family in ("qwen", "qwen-vl"):
-        return load_qwen1(spec, options, vision=family == "qwen-vl")
-    if is_gptq(spec):
-        from ftcore.models.loading import load_hf_model
-
-        # the checkpoint's own GPTQ quantization config applies; bitsandbytes settings do not
-        return load_hf_model(spec, dataclasses.replace(options, quantization=None))
-    return None
-
-
 def fix_qwen1_tokenizer(tokenizer: Any) -> Any:
     """Qwen-1's tokenizer has no eos / pad token: eos = ``<|endoftext|>`` (``eod_id``), pad = eos."""
     if getattr(tokenizer, "eos_token_id", None) is None:
@@ -116,57 +103,102 @@ def _clone_output(module: Any) -> None:
     module._ftcore_clone_output = True
 
 
-def load_qwen1(spec: ModelSpec, options: ModelOptions, *, vision: bool = False) -> tuple[Any, Any]:
-    """Load a Qwen-1 / Qwen-VL model (remote code) and its tokenizer with the family's fixes."""
-    from ftcore.models.loading import check_requires, torch_dtype
+class QwenGPTQLoader(ModelLoader):
+    """A GPTQ checkpoint: the ``gptq`` extra must be installed; the checkpoint's own quantization config applies,
+    so bitsandbytes settings (``model.quantization``) do not."""
 
-    check_requires(spec)
-    if not options.trust_remote_code:
-        raise FtcoreError(
-            f"model {spec.name!r} runs its repo's own Python code (Qwen-1); set model.trust_remote_code = true"
-        )
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    def check(self) -> None:
+        if self.options.load_model:
+            check_gptq(self.spec)
+        super().check()
 
-    model_dir = options.model_dir
-    tokenizer = fix_qwen1_tokenizer(AutoTokenizer.from_pretrained(model_dir, trust_remote_code=True))
-    if not options.load_model:
-        return None, tokenizer
-    config = qwen1_config(model_dir, options.dtype, options.attn)
-    kwargs: dict[str, Any] = {"config": config, "dtype": torch_dtype(options.dtype), "trust_remote_code": True}
-    if any(Path(model_dir).glob("*.safetensors")):
-        kwargs["use_safetensors"] = True
-    if options.quantization and options.quantization.get("bits") and not is_gptq(spec):
-        from ftcore.models import loading
+    def quantization_kwargs(self) -> dict[str, Any]:
+        return {}
 
-        kwargs.update(loading._quantization_kwargs(options))
+
+class Qwen1Loader(ModelLoader):
+    """Qwen-1 (remote code): the tokenizer's eos / pad fix, the config's dtype / flash-attention flags, the causal
+    mask buffer on the GPU, and pad / eos ids on the model and generation configs."""
+
+    remote_code = True
+    family = "Qwen-1"
+
+    def load_tokenizer(self) -> Any:
+        from transformers import AutoTokenizer
+
+        return fix_qwen1_tokenizer(AutoTokenizer.from_pretrained(self.model_dir, trust_remote_code=True))
+
+    def load_config(self) -> Any:
+        return qwen1_config(self.model_dir, self.options.dtype, self.options.attn)
+
+    def attention_kwargs(self) -> dict[str, Any]:
+        return {}  # Qwen-1's remote code reads use_flash_attn from its config (load_config)
+
+    def post_process(self, model: Any, tokenizer: Any) -> Any:
+        try:  # model parallel + DDP: the causal mask buffer must live on the GPU
+            import torch
+
+            if torch.cuda.is_available():
+                model.transformer.registered_causal_mask = model.transformer.registered_causal_mask.cuda()
+        except AttributeError:
+            pass
+        model = super().post_process(model, tokenizer)
+        if getattr(model.config, "eos_token_id", None) is None:
+            model.config.eos_token_id = tokenizer.eos_token_id
+        gen = getattr(model, "generation_config", None)
+        if gen is not None:
+            gen.pad_token_id = tokenizer.pad_token_id
+            if gen.eos_token_id is None:
+                gen.eos_token_id = tokenizer.eos_token_id
+        return model
+
+
+class QwenVLLoader(Qwen1Loader):
+    """Qwen-VL: Qwen-1 plus the vision pooling attention and the head kept out of bitsandbytes quantization, and
+    the p=0 embedding dropout returning a clone (its in-place output breaks gradient checkpointing)."""
+
+    def quantization_kwargs(self) -> dict[str, Any]:
+        kwargs = super().quantization_kwargs()
         q = kwargs.get("quantization_config")
-        if vision and q is not None:
+        if q is not None:
             # keep the vision pooling attention and the head in full precision (pytorch#58969)
             q.llm_int8_skip_modules = ["lm_head", "attn_pool.attn"]
-    if options.device_map not in (None, "none"):
-        kwargs["device_map"] = options.device_map
-    if options.max_memory:
-        kwargs["max_memory"] = options.max_memory
-    kwargs.update(spec.loader_kwargs)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **kwargs)
-    try:  # model parallel + DDP: the causal mask buffer must live on the GPU
-        import torch
+        return kwargs
 
-        if torch.cuda.is_available():
-            model.transformer.registered_causal_mask = model.transformer.registered_causal_mask.cuda()
-    except AttributeError:
-        pass
-    if vision:
+    def post_process(self, model: Any, tokenizer: Any) -> Any:
+        model = super().post_process(model, tokenizer)
         drop = getattr(getattr(model, "transformer", None), "drop", None)
         if drop is not None and getattr(drop, "p", None) == 0:
             _clone_output(drop)
-    if getattr(model.config, "pad_token_id", None) is None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    if getattr(model.config, "eos_token_id", None) is None:
-        model.config.eos_token_id = tokenizer.eos_token_id
-    gen = getattr(model, "generation_config", None)
-    if gen is not None:
-        gen.pad_token_id = tokenizer.pad_token_id
-        if gen.eos_token_id is None:
-            gen.eos_token_id = tokenizer.eos_token_id
-    return model, tokenizer
+        return model
+
+
+class Qwen1GPTQLoader(QwenGPTQLoader, Qwen1Loader):
+    """A Qwen-1 GPTQ checkpoint (``qwen-7b-chat-int4`` …)."""
+
+
+class QwenVLGPTQLoader(QwenGPTQLoader, QwenVLLoader):
+    """A Qwen-VL GPTQ checkpoint (``qwen-vl-chat-int4``)."""
+
+
+_LOADERS: dict[tuple[str, bool], type[ModelLoader]] = {
+    ("qwen", False): Qwen1Loader,
+    ("qwen", True): Qwen1GPTQLoader,
+    ("qwen-vl", False): QwenVLLoader,
+    ("qwen-vl", True): QwenVLGPTQLoader,
+}
+
+
+def loader_for(family: str | None, gptq: bool) -> type[ModelLoader] | None:
+    """The loader class for a family (:func:`family_of`) and GPTQ-ness; None when the core's own loader fits."""
+    if family is None:
+        return None
+    if family in ("qwen", "qwen-vl"):
+        return _LOADERS[(family, gptq)]
+    return QwenGPTQLoader if gptq else None
+
+
+def load_qwen(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any] | None:
+    """The ``load_model`` hook of ftcore-qwen: Qwen-1 / Qwen-VL and GPTQ checkpoints; None for the rest."""
+    cls = loader_for(family_of(spec, options.model_dir), is_gptq(spec))
+    return None if cls is None else cls(spec, options).load()
