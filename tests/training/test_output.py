@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ftcore.errors import FtcoreError
-from ftcore.training.output import (
+from ftcore.outputs import (
     checkpoint_dirs,
     latest_run,
     new_run_dir,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ftcore.config import config_from_dict
-from ftcore.training.output import checkpoint_dirs, read_state
+from ftcore.outputs import checkpoint_dirs, read_state
 
 QUERY = "What is the secret word?"
 ANSWER = "The secret word is pineapple."

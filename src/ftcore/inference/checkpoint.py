@@ -25,7 +25,7 @@ ADAPTER_CONFIG = "adapter_config.json"
 
 
 def resolve_checkpoint(ckpt: str | os.PathLike[str]) -> Path:
-    """The checkpoint folder ``ckpt`` names (the rules are :func:`ftcore.training.output.resolve_checkpoint`'s).
+    """The checkpoint folder ``ckpt`` names (the rules are :func:`ftcore.outputs.resolve_checkpoint`'s).
 
     * ``latest:<dir>`` — the newest run under ``<dir>`` (``output``, ``output/<model>``), its best checkpoint;
       ``latest-last:<dir>`` — its last checkpoint; ``best:<dir>`` is ``latest:<dir>`` spelled for what it gives.
@@ -34,7 +34,7 @@ def resolve_checkpoint(ckpt: str | os.PathLike[str]) -> Path:
 
     Raises :class:`FtcoreError` (one line) when nothing fits.
     """
-    from ftcore.training.output import resolve_checkpoint as resolve
+    from ftcore.outputs import resolve_checkpoint as resolve
 
     text = os.fspath(ckpt)
     if text == "best" or text.startswith("best:"):

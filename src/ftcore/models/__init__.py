@@ -145,10 +145,6 @@ def resolve_model(cfg: RunConfig, catalog: Catalog | None = None) -> tuple[Model
     return spec, model_dir
 
 
-#: kept for callers of the old private name (training/pipeline.py); use :func:`ftcore.models.devices.accelerator`
-_accelerator = accelerator
-
-
 def resolve_dtype(dtype: str, spec: ModelSpec | None = None) -> str:
     """``auto`` → the spec's dtype where the hardware has it, else bf16 where supported, fp16 on older GPUs,
     fp32 on CPU; an explicit ``bf16`` / ``fp16`` / ``fp32`` is kept."""

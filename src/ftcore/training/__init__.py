@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ftcore.training.output import resolve_checkpoint
+from ftcore.outputs import resolve_checkpoint
 
 _LAZY = {
     "train": "ftcore.training.pipeline:train",

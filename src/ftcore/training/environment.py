@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ftcore.training.distributed import (
+from ftcore.models.devices import (
+    accelerator,
     is_distributed,
     local_rank,
     local_world_size,
@@ -22,13 +23,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ftcore.config import RunConfig
 
 __all__ = ["accelerator", "configure_environment", "cpu_only", "deepspeed_on_cpu", "environment_for"]
-
-
-def accelerator() -> str:
-    """``cuda``, ``xpu``, ``mps``, ``npu`` or ``cpu``: the device this process trains on."""
-    from ftcore.models import _accelerator
-
-    return str(_accelerator())
 
 
 def cpu_only() -> bool:

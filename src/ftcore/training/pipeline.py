@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from ftcore.config import RunConfig, apply_overrides, config_from_dict, load_config
-from ftcore.training.output import RUN_FILE_IN_CHECKPOINT
+from ftcore.outputs import RUN_FILE_IN_CHECKPOINT
 from ftcore.training.recipe import SFTRecipe, TrainResult, get_recipe, longest_first
 
 __all__ = ["RUN_FILE_IN_CHECKPOINT", "TrainResult", "as_config", "longest_first", "sft_main", "train"]

@@ -26,8 +26,8 @@ from typing import Any, ClassVar
 
 from ftcore.config import RunConfig
 from ftcore.errors import FtcoreError
+from ftcore.outputs import latest_run, new_run_dir, read_state, resolve_checkpoint, write_text_atomic
 from ftcore.training.distributed import is_main_process, rank
-from ftcore.training.output import latest_run, new_run_dir, read_state, resolve_checkpoint, write_text_atomic
 from ftcore.training.resolved import ResolvedRun, resolve_run
 
 __all__ = ["Recipe", "SFTRecipe", "TrainResult", "get_recipe", "longest_first", "recipe_names"]

@@ -14,7 +14,7 @@ from typing import Any
 from transformers import Trainer
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
-from ftcore.training.output import RUN_FILE_IN_CHECKPOINT, TMP_PREFIX, write_state
+from ftcore.outputs import RUN_FILE_IN_CHECKPOINT, TMP_PREFIX, write_state
 
 
 def _ftcore_loss() -> Any:
