@@ -304,7 +304,7 @@ def test_registering_one_name_twice_on_the_manager_is_refused(local_plugin):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Local plugin files named in run.toml (the seed's custom.py workflow)
+# Local plugin files named in run.toml (ms-swift's custom.py workflow)
 
 CUSTOM_PY = """
 import ftcore

@@ -255,7 +255,7 @@ def test_catalog_copies_specs_and_fills_plugin():
 
 
 def test_specs_carry_every_seed_registration_field():
-    """FACTS §2.1 / §3.1 and the seed README's register_model / register_template / register_dataset."""
+    """ms-swift's register_model / register_template / register_dataset."""
     model_fields = {f.name for f in dataclasses.fields(ModelSpec)}
     seed_model = {
         "model_type": "name",

@@ -32,7 +32,7 @@ def new_run_dir(root: str | os.PathLike[str], model_name: str, *, add_suffix: bo
                 now: float | None = None) -> Path:
     """``root/<model>/v<N>-<YYYYMMDD-HHMMSS>`` (N = 1 + the largest existing version, 0 for the first), created.
 
-    With ``add_suffix`` false the run writes into ``root`` itself (the seed's ``add_output_dir_suffix false``).
+    With ``add_suffix`` false the run writes into ``root`` itself (ms-swift's ``add_output_dir_suffix false``).
     """
     root = Path(root)
     if not add_suffix:

@@ -2,7 +2,7 @@
 
 Specs are plain dataclasses: building one imports nothing heavy, so a plugin's entry module can declare
 its whole catalog at import time and ``ftcore models`` never loads torch. They carry every field the
-seed's ``register_model`` / ``register_template`` / ``register_dataset`` took, plus tags.
+ms-swift's ``register_model`` / ``register_template`` / ``register_dataset`` took, plus tags.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ def _type_problems(kind: str, spec: Any) -> list[str]:
 
 @dataclass
 class ModelSpec:
-    """A model the catalog knows by name (the seed's ``register_model``).
+    """A model the catalog knows by name (ms-swift's ``register_model``).
 
     Exactly one of ``hub`` (ids per hub) or ``path`` (a local folder) tells where the weights live.
     """
@@ -93,9 +93,9 @@ class ModelSpec:
     #: ms-swift's ``get_function``: a plain ``loader(spec, options) -> (model, tokenizer)``. None = the
     #: ``load_model`` hook (a family plugin's, else the generic :class:`ftcore.ModelLoader`)
     loader: type | str | Callable[..., Any] | None = None
-    #: extra keyword arguments for ``from_pretrained`` / the loader (the seed's ``function_kwargs``)
+    #: extra keyword arguments for ``from_pretrained`` / the loader (ms-swift's ``function_kwargs``)
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
-    #: free-form annotations of the model's capabilities (the seed's ``**kwargs``)
+    #: free-form annotations of the model's capabilities (ms-swift's ``**kwargs``)
     extra: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     #: filled in by the registry: the distribution that registered the spec
@@ -123,7 +123,7 @@ class ModelSpec:
 
 @dataclass
 class TemplateSpec:
-    """A chat template in the seed's four-part form (the seed's ``register_template``).
+    """A chat template in ms-swift's four-part form (ms-swift's ``register_template``).
 
     Each part is a list of items: strings (with ``{{SYSTEM}}``, ``{{QUERY}}``, ``{{ROUND0}}``, ``{{ROUND1}}``)
     or token-id lists (``[195]``, ``[["eos_token_id"]]`` style names resolved on the tokenizer).
@@ -180,11 +180,11 @@ class TemplateSpec:
 
 @dataclass
 class DatasetSpec:
-    """A dataset the catalog knows by name (the seed's ``register_dataset``).
+    """A dataset the catalog knows by name (ms-swift's ``register_dataset``).
 
     ``train`` / ``validation`` list the hub subsets and splits as ``"split"`` or ``"subset:split"`` strings.
     ``preprocess`` turns one raw row (a dict) into the normalized form ``{"messages": [...], "images": [...]}``
-    or returns None to drop the row; ``get`` replaces loading altogether (the seed's get-function) and may
+    or returns None to drop the row; ``get`` replaces loading altogether (ms-swift's get-function) and may
     return one dataset or a (train, validation) pair.
     """
 
@@ -201,15 +201,15 @@ class DatasetSpec:
     columns: dict[str, str] = field(default_factory=dict)
     preprocess: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
     get: Callable[..., Any] | None = None
-    #: keyword arguments ``get`` is called with (the seed's ``function_kwargs``)
+    #: keyword arguments ``get`` is called with (ms-swift's ``function_kwargs``)
     get_kwargs: dict[str, Any] = field(default_factory=dict)
-    #: rows taken at most from the training set by default (the seed's per-dataset ``dataset_sample``)
+    #: rows taken at most from the training set by default (ms-swift's per-dataset ``dataset_sample``)
     sample: int | None = None
     #: ``chat`` | ``text-generation`` | ``classification`` | ``ner`` | ``agent`` | ``multimodal`` ...
     task: str = "chat"
     languages: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
-    #: free-form annotations (the seed's ``**kwargs``)
+    #: free-form annotations (ms-swift's ``**kwargs``)
     extra: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     #: name of a dataset whose fields this spec inherits where it leaves them unset

@@ -63,7 +63,7 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
     "unknown-key-seed-name": (
         VALID + "[train]\nlearning_rate = 1e-4\n",
         [],
-        "run.toml: train.learning_rate: unknown key (did you mean train.lr? 'learning_rate' is the seed's name for it)",
+        "run.toml: train.learning_rate: unknown key (did you mean train.lr? 'learning_rate' is ms-swift's name for it)",
     ),
     "unknown-key-typo": (
         VALID + "[tuner]\nrnak = 8\n",
@@ -258,7 +258,7 @@ def test_every_problem_of_a_file_at_once(builtins_only, tmp_path, monkeypatch, c
     assert capsys.readouterr().err.splitlines() == [
         "error: run.toml: train.lr: must be a number or 'auto' (got 'fast')",
         "error: run.toml: train.learning_rate: unknown key (did you mean train.lr? "
-        "'learning_rate' is the seed's name for it)",
+        "'learning_rate' is ms-swift's name for it)",
         # cross-key problems of the valid rest are found in the same pass
         "error: run.toml: tuner.method: full fine-tuning cannot train a quantized model "
         "(set model.quantization.bits = 0, or use method = 'qlora')",
@@ -316,7 +316,7 @@ def test_error_without_traceback_unless_ftcore_debug(tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 # Seed coverage and defaults
 
-#: every field of the seed's SftArguments (FACTS §4.1) and InferArguments (FACTS §4.3)
+#: every field of ms-swift's SftArguments and InferArguments
 SEED_SFT = """model_type model_id_or_path model_revision model_cache_dir sft_type tuner_backend template_type output_dir
 add_output_dir_suffix ddp_backend seed resume_from_checkpoint dtype dataset dataset_seed dataset_test_ratio
 train_dataset_sample system max_length quantization_bit bnb_4bit_comp_dtype bnb_4bit_quant_type
@@ -428,7 +428,7 @@ def test_seed_spellings_are_accepted():
     cfg = config_from_dict(
         {
             "model": "ftcore-tiny-qwen2",  # short form
-            "data": {"datasets": "alpaca-en,alpaca-zh"},  # the seed's comma list
+            "data": {"datasets": "alpaca-en,alpaca-zh"},  # ms-swift's comma list
             "tuner": {"targets": ["ALL"]},
         }
     )

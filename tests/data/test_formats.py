@@ -59,7 +59,7 @@ def test_sharegpt_forms():
                              {"from": "gpt", "value": "hello"}]}
     assert from_sharegpt(row)["messages"] == msgs(("system", "s"), ("user", "hi"), ("assistant", "hello"))
     assert normalize_row(row) == from_sharegpt(row)
-    # the seed's sharegpt-en rounds, stored as a Python literal string
+    # ms-swift's sharegpt-en rounds, stored as a Python literal string
     seed = {"conversation": "[{'human': 'a', 'assistant': 'b'}, {'human': 'c', 'assistant': 'd'}]"}
     assert normalize_row(seed)["messages"] == msgs(("user", "a"), ("assistant", "b"), ("user", "c"), ("assistant", "d"))
 

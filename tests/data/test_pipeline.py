@@ -81,7 +81,7 @@ def test_mixing_split_and_sample_are_seeded(tmp_path, jsonl, make_cfg, fake_temp
     assert run(test_ratio=0.1, seed=2)[1] != val
     sampled, sval = run(test_ratio=0.1, seed=1, sample=20)
     assert len(sampled) == 20 and set(sampled) <= set(train)
-    assert len(sval) == 2  # the seed's rule: max(int(20 * 0.1), 1)
+    assert len(sval) == 2  # ms-swift's rule: max(int(20 * 0.1), 1)
 
 
 def test_own_validation_split_and_explicit_validation(tmp_path, jsonl, make_cfg, fake_template):

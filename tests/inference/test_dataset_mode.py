@@ -1,4 +1,4 @@
-"""Dataset mode: the run's validation samples with query, prediction and reference (the seed's show_dataset_sample)."""
+"""Dataset mode: the run's validation samples with query, prediction and reference (ms-swift's show_dataset_sample)."""
 
 from __future__ import annotations
 

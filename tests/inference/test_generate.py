@@ -67,7 +67,7 @@ def test_generation_settings_defaults_overrides_and_errors() -> None:
         gen.top_k,
         gen.top_p,
         gen.repetition_penalty,
-    ) == (2048, True, 0.9, 20, 0.9, 1.05)  # the seed's defaults
+    ) == (2048, True, 0.9, 20, 0.9, 1.05)  # ms-swift's defaults
     gen = generation_settings({"max_new_tokens": 5}, temperature=0.5, top_k=None)
     assert (gen.max_new_tokens, gen.temperature, gen.top_k) == (5, 0.5, 20)
     with pytest.raises(FtcoreError, match="unknown generation option 'beams'"):

@@ -58,7 +58,7 @@ def test_tool_turns_equal_qwen25_and_only_assistant_turns_carry_loss(tok25, name
     ]
     text = tok25.decode(enc["input_ids"])
     assert "<|im_start|>user\n<tool_response>\n{\"temp\": 20}\n</tool_response>\n<tool_response>\nsunny\n" in text
-    # the agent's last answer only, with the seed's loss_on = "last"
+    # the agent's last answer only, with ms-swift's loss_on = "last"
     assert labelled_texts(tok25, get_template(name, tok25).encode(AGENT)) == ["北京 20 度，晴。<|im_end|>"]
 
 
@@ -269,7 +269,7 @@ def test_round_placeholders_and_a_plugin_style_spec(qwen_tok):
 
     spec = TemplateSpec(name="rounds", prompt=["R{{ROUND0}}/{{ROUND1}}:{{QUERY}}\n"], chat_sep=[], suffix=[["eos_token_id"]])
     enc = Template(spec, qwen_tok, loss_on="all").encode(turns("a", "b", "{{ROUND1}}", "d"))
-    # placeholders inside user text are left alone (the seed substituted them)
+    # placeholders inside user text are left alone (ms-swift substituted them)
     assert qwen_tok.decode(enc["input_ids"]) == "R0/1:a\nbR1/2:{{ROUND1}}\nd<|im_end|>"
     assert labelled_texts(qwen_tok, enc) == ["b", "d<|im_end|>"]
     tigerbot = TemplateSpec(  # the docs' example plugin template

@@ -1,4 +1,4 @@
-"""Golden tests for every seed template (FACTS §1.2–1.4): exact text, exact token ids, labels span by span.
+"""Golden tests for every seed template: exact text, exact token ids, labels span by span.
 
 The tokenizer is the real Qwen2.5 one with ``<s>`` / ``</s>`` as bos / eos and InternLM's ``<eoh>`` / ``<eoa>``
 added as special tokens, so templates that place bos / eos ids can be checked with one vocabulary.
@@ -49,7 +49,7 @@ def messages(system: str | None, rounds: list[tuple[str, str]]) -> list[dict[str
     return msgs
 
 
-# FACTS §1.3: system S, history [(Q0, R0), (Q1, R1)], query Q2, response R2 -- the whole stream, and the labelled
+# system S, history [(Q0, R0), (Q1, R1)], query Q2, response R2 -- the whole stream, and the labelled
 # runs with loss_on = "last" and "all" (answers plus their turn end; chat_sep parts after the turn end never).
 MULTI_TURN: dict[str, tuple[list[Any], list[str], list[str]]] = {
     "default": (
@@ -99,7 +99,7 @@ Q, R = "你好，世界", "Hello there!"
 
 
 def single_turn(name: str, system: str) -> list[Any]:
-    """FACTS §1.2 pieces for one round (query Q, response R) with the effective system prompt."""
+    """pieces for one round (query Q, response R) with the effective system prompt."""
     return {
         "default": [f"{system}\n\n### Human:\n{Q}\n\n### Assistant:\n{R}", [EOS]],
         "default-generation": [f"{Q}{R}", [EOS]],

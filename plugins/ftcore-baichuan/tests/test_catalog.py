@@ -1,4 +1,4 @@
-"""The Baichuan catalog against the seed's list (FACTS §2.2) and what ``ftcore models`` shows."""
+"""The Baichuan catalog against ms-swift's list and what ``ftcore models`` shows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from ftcore.registry import get_catalog
 
-# FACTS §2.2: name -> (hub id, template, dtype)
+# name -> (hub id, template, dtype)
 SEED = {
     "baichuan-7b": ("baichuan-inc/baichuan-7B", "default", None),
     "baichuan-13b": ("baichuan-inc/Baichuan-13B-Base", "default", None),

@@ -1,5 +1,5 @@
-"""Every English / multilingual seed dataset is registered, and its preprocessing turns rows of its raw shape
-into valid messages. The fixtures under fixtures/ are small hand-written rows in each raw shape (FACTS §3.3–3.4).
+"""Every English / multilingual ms-swift dataset is registered, and its preprocessing turns rows of its raw shape
+into valid messages. The fixtures under fixtures/ are small hand-written rows in each raw shape.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ftcore.data.rows import message_problem
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-#: the seed's English / multilingual datasets (issue #9 item 6)
+#: ms-swift's English / multilingual datasets (issue #9 item 6)
 SEED_EN = [
     "alpaca-en", "multi-alpaca-all", "instinwild-en", "cot-en", "instruct-en", "gpt4all-en", "sharegpt-en",
     "code-alpaca-en", "leetcode-python-en", "medical-en", "text2sql-en", "sql-create-context-en", "finance-en",
@@ -71,7 +71,7 @@ def test_pack_registers_every_seed_dataset():
 def test_spec_is_complete(name):
     spec = SPECS[name]
     assert spec.problems() == []
-    assert spec.hub.get("modelscope"), "every seed dataset lives on ModelScope"
+    assert spec.hub.get("modelscope"), "every ms-swift dataset lives on ModelScope"
     assert set(spec.hub) <= {"modelscope", "huggingface"}
     assert spec.languages
     assert spec.task in ("chat", "multimodal")
@@ -94,7 +94,7 @@ def test_preprocess_fixture_rows(name):
 
 
 # --------------------------------------------------------------------------------------------------
-# exact wording (FACTS §3.2, §3.4)
+# exact wording
 
 
 def test_alpaca_rule():
@@ -109,7 +109,7 @@ def test_alpaca_rule():
 
 
 def test_multi_alpaca_all_registers_the_intent():
-    """FACTS [DEFECT]: the seed never registered it; the intent is all 11 language subsets, Smart → Alpaca."""
+    """ms-swift never registered it; the intent is all 11 language subsets, Smart → Alpaca."""
     spec = SPECS["multi-alpaca-all"]
     assert spec.hub == {"modelscope": "damo/nlp_polylm_multialpaca_sft"}
     assert spec.train == [

@@ -1,6 +1,6 @@
-"""Every Chinese seed dataset is registered, and its preprocessing turns rows of its raw shape into valid messages.
+"""Every Chinese ms-swift dataset is registered, and its preprocessing turns rows of its raw shape into valid messages.
 
-The fixtures under fixtures/ are small hand-written rows in each dataset's raw shape (FACTS §3.3–3.4).
+The fixtures under fixtures/ are small hand-written rows in each dataset's raw shape.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ftcore.data.rows import message_problem
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-#: the seed's Chinese datasets (issue #9 item 5); the seed spelled sharegpt-zh 'sharegpt_zh'
+#: ms-swift's Chinese datasets (issue #9 item 5); ms-swift spelled sharegpt-zh 'sharegpt_zh'
 SEED_ZH = [
     "alpaca-zh", "instinwild-zh", "cot-zh", "firefly-all-zh", "sharegpt-zh", "damo-agent-zh",
     "damo-agent-mini-zh", "code-python-zh", "medical-zh", "medical-mini-zh", "lawyer-llama-zh",
@@ -27,7 +27,7 @@ SEED_ZH = [
     "cmnli-zh", "jd-sentiment-zh", "poetry-zh", "cls-fudan-news-zh", "ner-jave-zh",
 ]  # fmt: skip
 
-#: dataset -> (fixture in its raw shape, rows kept after the seed's row filters)
+#: dataset -> (fixture in its raw shape, rows kept after ms-swift's row filters)
 CASES = {
     "alpaca-zh": ("alpaca_zh.jsonl", 4),
     "instinwild-zh": ("alpaca.jsonl", 3),
@@ -80,7 +80,7 @@ def test_pack_registers_every_seed_dataset():
 def test_spec_is_complete(name):
     spec = SPECS[name]
     assert spec.problems() == []
-    assert spec.hub.get("modelscope"), "every seed dataset lives on ModelScope"
+    assert spec.hub.get("modelscope"), "every ms-swift dataset lives on ModelScope"
     assert set(spec.hub) <= {"modelscope", "huggingface"}
     assert spec.languages == ["zh"]
     assert spec.task in ("chat", "text-generation", "classification", "ner", "agent")
@@ -107,7 +107,7 @@ def last_exchange(out: dict) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# exact wording (FACTS §3.2, §3.4)
+# exact wording
 
 
 def test_alpaca_zh_concat_rule():

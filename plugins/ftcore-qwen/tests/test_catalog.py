@@ -1,4 +1,4 @@
-"""The Qwen catalog: the seed's models with the seed's facts, the native families, and what ``ftcore models`` shows."""
+"""The Qwen catalog: ms-swift's models with ms-swift's facts, the native families, and what ``ftcore models`` shows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from ftcore.registry import get_catalog
 
-# FACTS §2.2: name -> (ModelScope id, template, requires GPTQ, dtype)
+# name -> (ModelScope id, template, requires GPTQ, dtype)
 SEED = {
     "qwen-7b": ("qwen/Qwen-7B", "default", False, None),
     "qwen-7b-chat": ("qwen/Qwen-7B-Chat", "chatml", False, None),
@@ -21,7 +21,7 @@ SEED = {
     "qwen-14b-chat-int4": ("qwen/Qwen-14B-Chat-Int4", "chatml", True, "fp16"),
     "qwen-7b-chat-int8": ("qwen/Qwen-7B-Chat-Int8", "chatml", True, "fp16"),
     "qwen-14b-chat-int8": ("qwen/Qwen-14B-Chat-Int8", "chatml", True, "fp16"),
-    # the seed's default / chatml with the images field as <img> tags (test_qwen_vl.py checks they encode the same)
+    # ms-swift's default / chatml with the images field as <img> tags (test_qwen_vl.py checks they encode the same)
     "qwen-vl": ("qwen/Qwen-VL", "qwen-vl-generation", False, None),
     "qwen-vl-chat": ("qwen/Qwen-VL-Chat", "qwen-vl", False, None),
     "qwen-vl-chat-int4": ("qwen/Qwen-VL-Chat-Int4", "qwen-vl", True, "fp16"),

@@ -76,7 +76,7 @@ def test_encode_batch_with_images_encodes_each_sample_and_keeps_skips_in_place(t
 
 
 def test_qwen_vl_img_tags_mark_the_image_place(tokenizer, images):
-    """The seed's coco-en rows carry ``<img>PATH</img>`` in the text and the path in ``images``: the tag becomes
+    """ms-swift's coco-en rows carry ``<img>PATH</img>`` in the text and the path in ``images``: the tag becomes
     the image block (no path text left)."""
     t = get_template("qwen2-vl", tokenizer)
     coco = [{"role": "user", "content": f"<img>{images[0]}</img>please describe the image"},

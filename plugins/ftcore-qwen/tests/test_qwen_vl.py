@@ -85,7 +85,7 @@ def test_placeholders_tags_and_several_images(tokenizer, images):
     assert two[0]["content"] == f"Picture 1: <img>{refs[0]}</img>\nandPicture 2: <img>{refs[1]}</img>\n: same?"
     first = with_image_tags(convo("Compare."), images[:2])
     assert first[0]["content"].startswith(f"Picture 1: <img>{refs[0]}</img>\nPicture 2: <img>{refs[1]}</img>\n")
-    coco = convo(f"<img>{images[0]}</img>please describe the image")  # the seed's coco-en form: kept as it is
+    coco = convo(f"<img>{images[0]}</img>please describe the image")  # ms-swift's coco-en form: kept as it is
     assert with_image_tags(coco, [images[0]]) == coco
     with pytest.raises(SkipSample, match="image count mismatch"):
         with_image_tags(convo("<image>?"), images[:2])

@@ -1,8 +1,8 @@
-"""Built-in templates: every template of the seed (exact pieces, FACTS §1.2) and ``jinja``.
+"""Built-in templates: every template of ms-swift (exact pieces) and ``jinja``.
 
-Registration order is the seed's: default, default-generation, chatml, baichuan, chatglm2, chatglm2-generation,
+Registration order is ms-swift's: default, default-generation, chatml, baichuan, chatglm2, chatglm2-generation,
 llama, openbuddy, internlm, xverse, ziya; then ``jinja`` (the tokenizer's own chat_template). Family plugins do
-not re-register these names. Where ftcore departs from the seed on purpose, the spec says so in
+not re-register these names. Where ftcore departs from ms-swift on purpose, the spec says so in
 ``known_differences`` (see docs/templates.md).
 """
 
@@ -24,7 +24,7 @@ SEED_TEMPLATES: tuple[TemplateSpec, ...] = (
         prompt=["### Human:\n", "{{QUERY}}\n\n", "### Assistant:\n"],
         chat_sep=["\n\n"],
         suffix=[EOS],
-        description="the seed's generic '### Human: / ### Assistant:' format, for base models",
+        description="ms-swift's generic '### Human: / ### Assistant:' format, for base models",
     ),
     TemplateSpec(
         name="default-generation",
@@ -48,7 +48,7 @@ SEED_TEMPLATES: tuple[TemplateSpec, ...] = (
             "default-system: without a system message ftcore uses the run's system prompt "
             "('you are a helpful assistant!' unless template.system is set); Qwen2.5's chat_template inserts "
             "'You are Qwen, created by Alibaba Cloud. You are a helpful assistant.', Qwen3's none",
-            "seed: the seed's suffix was '<|im_end|>\\n<|endoftext|>' (all labelled); ftcore ends a turn with "
+            "ms-swift: ms-swift's suffix was '<|im_end|>\\n<|endoftext|>' (all labelled); ftcore ends a turn with "
             "'<|im_end|>\\n' as the official template does and labels '<|im_end|>' only",
         ],
     ),
@@ -107,7 +107,7 @@ SEED_TEMPLATES: tuple[TemplateSpec, ...] = (
         tags=["internlm"],
         description="InternLM chat: '<|User|>:…<eoh>\\n<|Bot|>:…<eoa>\\n'",
         known_differences=[
-            "seed: the whole suffix '<eoa>\\n</s>' was labelled; ftcore labels up to the turn end '<eoa>'",
+            "ms-swift: the whole suffix '<eoa>\\n</s>' was labelled; ftcore labels up to the turn end '<eoa>'",
         ],
     ),
     TemplateSpec(

@@ -110,7 +110,7 @@ def _unknown_key_hint(raw_loc: tuple[Any, ...], clean_loc: tuple[Any, ...]) -> s
     if seed:
         if seed.rsplit(".", 1)[-1] == key:
             return f" (did you mean {seed}?)"
-        return f" (did you mean {seed}? '{key}' is the seed's name for it)"
+        return f" (did you mean {seed}? '{key}' is ms-swift's name for it)"
     if parent is not None:
         keys = [k for k, f in parent.model_fields.items() if not f.exclude]
         close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-#: Every argument of the seed's sft.sh (``SftArguments``) and infer.sh (``InferArguments``) and the run.toml key
+#: Every argument of ms-swift's sft.sh (``SftArguments``) and infer.sh (``InferArguments``) and the run.toml key
 #: that expresses it; None where ftcore needs no key (the reason is in docs/config.md). Used for "did you mean"
-#: hints when a seed user writes a seed name, and checked against docs/config.md by the tests.
+#: hints when an ms-swift user writes an ms-swift argument name, and checked against docs/config.md by the tests.
 SEED_ARGUMENTS: dict[str, str | None] = {
     "model_type": "model.name",
     "model_id_or_path": "model.repo",

@@ -31,43 +31,43 @@ class QuantizationConfig(Section):
     """bitsandbytes loading (QLoRA). ``bits = 0`` loads unquantized."""
 
     bits: Literal[0, 4, 8] = Field(
-        0, description="0 = off, 4 = 4-bit (QLoRA), 8 = 8-bit (seed: quantization_bit)"
+        0, description="0 = off, 4 = 4-bit (QLoRA), 8 = 8-bit (ms-swift: quantization_bit)"
     )
     quant_type: Literal["nf4", "fp4"] = Field(
-        "nf4", description="4-bit data type (seed: bnb_4bit_quant_type)"
+        "nf4", description="4-bit data type (ms-swift: bnb_4bit_quant_type)"
     )
-    double_quant: bool = Field(True, description="nested quantization (seed: bnb_4bit_use_double_quant)")
+    double_quant: bool = Field(True, description="nested quantization (ms-swift: bnb_4bit_use_double_quant)")
     compute_dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
-        "auto", description="4-bit compute dtype; auto = the model dtype (seed: bnb_4bit_comp_dtype)"
+        "auto", description="4-bit compute dtype; auto = the model dtype (ms-swift: bnb_4bit_comp_dtype)"
     )
 
 
 class ModelConfig(Section):
     """Which model to load and how."""
 
-    name: str | None = Field(None, description="a registered model name (ftcore models); seed: model_type")
+    name: str | None = Field(None, description="a registered model name (ftcore models); ms-swift: model_type")
     path: str | None = Field(
         None,
         description="a local folder with config, tokenizer and weights; with name: that model's files already on "
-        "disk (seed: model_cache_dir)",
+        "disk (ms-swift: model_cache_dir)",
     )
     repo: str | None = Field(
-        None, description="a hub id, e.g. Qwen/Qwen2.5-7B-Instruct; seed: model_id_or_path"
+        None, description="a hub id, e.g. Qwen/Qwen2.5-7B-Instruct; ms-swift: model_id_or_path"
     )
     hub: Literal["auto", "huggingface", "modelscope"] = Field(
         "auto", description="where repo ids resolve: auto tries the local caches of both, then downloads"
     )
     revision: str | None = Field(
-        None, description="hub revision (branch, tag or commit); seed: model_revision"
+        None, description="hub revision (branch, tag or commit); ms-swift: model_revision"
     )
     cache_dir: str | None = Field(
         None, description="download cache folder (None = the hub library's own cache)"
     )
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
-        "auto", description="auto = bf16 where supported, fp16 on older GPUs, fp32 on CPU; seed: dtype"
+        "auto", description="auto = bf16 where supported, fp16 on older GPUs, fp32 on CPU; ms-swift: dtype"
     )
     attn: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
-        "auto", description="attention implementation; seed: use_flash_attn"
+        "auto", description="attention implementation; ms-swift: use_flash_attn"
     )
     trust_remote_code: bool | None = Field(
         None,
@@ -135,16 +135,16 @@ class DataConfig(Section):
 
     datasets: list[str | DatasetEntry] = Field(
         default_factory=list,
-        description="registered names, or {path=..., columns={...}} tables; seed: dataset",
+        description="registered names, or {path=..., columns={...}} tables; ms-swift: dataset",
     )
     validation: list[str | DatasetEntry] = Field(
         default_factory=list, description="explicit validation datasets (else split off by test_ratio)"
     )
-    test_ratio: float = Field(0.01, ge=0.0, lt=1.0, description="seed: dataset_test_ratio")
+    test_ratio: float = Field(0.01, ge=0.0, lt=1.0, description="ms-swift: dataset_test_ratio")
     sample: int = Field(
-        20000, ge=-1, description="training rows at most after mixing; -1 = all; seed: train_dataset_sample"
+        20000, ge=-1, description="training rows at most after mixing; -1 = all; ms-swift: train_dataset_sample"
     )
-    seed: int = Field(42, description="seed: dataset_seed")
+    seed: int = Field(42, description="ms-swift: dataset_seed")
     hub: Literal["auto", "huggingface", "modelscope"] = Field(
         "auto",
         description="where registered datasets load from: auto tries the local caches of both, then downloads",
@@ -163,7 +163,7 @@ class DataConfig(Section):
     @field_validator("datasets", "validation", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
-        """``datasets = "a,b"`` (and ``--set data.datasets=a,b``) means ``["a", "b"]``, as the seed's --dataset."""
+        """``datasets = "a,b"`` (and ``--set data.datasets=a,b``) means ``["a", "b"]``, as ms-swift's --dataset."""
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
@@ -180,13 +180,13 @@ class TunerConfig(Section):
         "lora", description="a registered tuning method: lora, qlora, full or a plugin's (ftcore tuners); "
         "ms-swift: sft_type"
     )
-    rank: int = Field(8, ge=1, description="seed: lora_rank")
-    alpha: int = Field(32, ge=1, description="seed: lora_alpha")
-    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="seed: lora_dropout_p")
+    rank: int = Field(8, ge=1, description="ms-swift: lora_rank")
+    alpha: int = Field(32, ge=1, description="ms-swift: lora_alpha")
+    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="ms-swift: lora_dropout_p")
     targets: str | list[str] = Field(
         "auto",
         description="auto (the model's default), all (every Linear but the head) or a list; "
-        "seed: lora_target_modules (AUTO / ALL)",
+        "ms-swift: lora_target_modules (AUTO / ALL)",
     )
     bias: Literal["none", "all", "lora_only"] = Field("none", description="which biases train (peft's bias)")
     modules_to_save: list[str] = Field(
@@ -197,7 +197,7 @@ class TunerConfig(Section):
     @field_validator("targets", mode="before")
     @classmethod
     def _seed_targets(cls, value: Any) -> Any:
-        """The seed's ``AUTO`` / ``ALL`` (alone, or as a one-element list) mean ``auto`` / ``all``."""
+        """ms-swift's ``AUTO`` / ``ALL`` (alone, or as a one-element list) mean ``auto`` / ``all``."""
         if isinstance(value, list) and len(value) == 1 and str(value[0]).lower() in ("auto", "all"):
             value = value[0]
         if isinstance(value, str) and value.lower() in ("auto", "all"):
@@ -210,18 +210,18 @@ class TunerConfig(Section):
 class TrainConfig(Section):
     """The training loop (transformers.Trainer arguments)."""
 
-    epochs: float = Field(1, gt=0, description="seed: num_train_epochs")
+    epochs: float = Field(1, gt=0, description="ms-swift: num_train_epochs")
     max_steps: int = Field(-1, ge=-1, description="> 0 overrides epochs; -1 = train for epochs")
-    batch_size: int = Field(1, ge=1, description="per device; seed: batch_size")
+    batch_size: int = Field(1, ge=1, description="per device; ms-swift: batch_size")
     eval_batch_size: int | None = Field(
-        None, ge=1, description="None = batch_size (1 with eval.predict_with_generate); seed: eval_batch_size"
+        None, ge=1, description="None = batch_size (1 with eval.predict_with_generate); ms-swift: eval_batch_size"
     )
-    grad_accum: int = Field(16, ge=1, description="seed: gradient_accumulation_steps")
+    grad_accum: int = Field(16, ge=1, description="ms-swift: gradient_accumulation_steps")
     lr: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
-        "auto", description="auto = 1e-4 for LoRA / QLoRA, 2e-5 for full; seed: learning_rate"
+        "auto", description="auto = 1e-4 for LoRA / QLoRA, 2e-5 for full; ms-swift: learning_rate"
     )
-    weight_decay: float = Field(0.01, ge=0.0, description="seed: weight_decay")
-    max_grad_norm: float = Field(1.0, ge=0.0, description="gradient clipping; seed: max_grad_norm")
+    weight_decay: float = Field(0.01, ge=0.0, description="ms-swift: weight_decay")
+    max_grad_norm: float = Field(1.0, ge=0.0, description="gradient clipping; ms-swift: max_grad_norm")
     scheduler: Literal[
         "linear",
         "cosine",
@@ -232,27 +232,27 @@ class TrainConfig(Section):
         "inverse_sqrt",
         "cosine_with_min_lr",
         "warmup_stable_decay",
-    ] = Field("cosine", description="transformers' lr_scheduler_type; seed: lr_scheduler_type")
-    warmup_ratio: float = Field(0.05, ge=0.0, le=1.0, description="seed: warmup_ratio")
-    optim: str = Field("adamw_torch", description="transformers' optim name; seed: optim")
+    ] = Field("cosine", description="transformers' lr_scheduler_type; ms-swift: lr_scheduler_type")
+    warmup_ratio: float = Field(0.05, ge=0.0, le=1.0, description="ms-swift: warmup_ratio")
+    optim: str = Field("adamw_torch", description="transformers' optim name; ms-swift: optim")
     eval_steps: int = Field(50, ge=1, description="evaluate (and pick the best checkpoint) every N steps")
     save_steps: int | None = Field(None, ge=1, description="None = eval_steps")
-    logging_steps: int = Field(5, ge=1, description="seed: logging_steps")
+    logging_steps: int = Field(5, ge=1, description="ms-swift: logging_steps")
     save_total_limit: int | None = Field(
         2, ge=-1, description="checkpoints kept (best and last survive); -1 = all"
     )
     only_save_model: bool | None = Field(None, description="None = true for full or DeepSpeed runs")
-    seed: int = Field(42, description="global seed (+ rank under DDP); seed: seed")
-    dataloader_num_workers: int = Field(1, ge=0, description="seed: dataloader_num_workers")
+    seed: int = Field(42, description="global seed (+ rank under DDP); ms-swift: seed")
+    dataloader_num_workers: int = Field(1, ge=0, description="ms-swift: dataloader_num_workers")
     gradient_checkpointing: bool = Field(
-        False, description="trade compute for memory; seed: gradient_checkpointing"
+        False, description="trade compute for memory; ms-swift: gradient_checkpointing"
     )
     resume_from_checkpoint: str | None = Field(None, description='a checkpoint path or "latest"')
     deepspeed: str | None = Field(
         None, description="zero2 | zero3 | zero2-offload | zero3-offload, or a DeepSpeed config .json file"
     )
     ddp_backend: Literal["nccl", "gloo", "mpi", "ccl"] | None = Field(
-        None, description="None = nccl on CUDA, gloo on CPU; seed: ddp_backend"
+        None, description="None = nccl on CUDA, gloo on CPU; ms-swift: ddp_backend"
     )
     test_oom_error: bool = Field(False, description="train longest samples first so an OOM shows early")
     loss_only_head: bool = Field(True, description="apply the LM head only where labels carry loss")
@@ -275,12 +275,12 @@ class TrainConfig(Section):
 class GenerationConfig(Section):
     """Generation settings (inference and generate-based evaluation)."""
 
-    max_new_tokens: int = Field(2048, ge=1, description="seed: max_new_tokens")
-    do_sample: bool = Field(True, description="false = greedy; seed: do_sample")
-    temperature: float = Field(0.9, ge=0.0, description="seed: temperature")
-    top_k: int = Field(20, ge=0, description="seed: top_k")
-    top_p: float = Field(0.9, gt=0.0, le=1.0, description="seed: top_p")
-    repetition_penalty: float = Field(1.05, gt=0.0, description="seed: repetition_penalty")
+    max_new_tokens: int = Field(2048, ge=1, description="ms-swift: max_new_tokens")
+    do_sample: bool = Field(True, description="false = greedy; ms-swift: do_sample")
+    temperature: float = Field(0.9, ge=0.0, description="ms-swift: temperature")
+    top_k: int = Field(20, ge=0, description="ms-swift: top_k")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="ms-swift: top_p")
+    repetition_penalty: float = Field(1.05, gt=0.0, description="ms-swift: repetition_penalty")
 
 
 class EvalConfig(Section):
@@ -291,31 +291,31 @@ class EvalConfig(Section):
         None, description="metric choosing the best checkpoint; None = loss or rouge-l"
     )
     overwrite_generation_config: bool = Field(
-        False, description="write [generation] into the checkpoint's generation_config.json; seed: same name"
+        False, description="write [generation] into the checkpoint's generation_config.json; ms-swift: same name"
     )
 
 
 class OutputConfig(Section):
     """Where a run writes."""
 
-    dir: str = Field("output", description="seed: output_dir")
-    add_suffix: bool = Field(True, description="output/<model>/v<N>-<time>/; seed: add_output_dir_suffix")
+    dir: str = Field("output", description="ms-swift: output_dir")
+    add_suffix: bool = Field(True, description="output/<model>/v<N>-<time>/; ms-swift: add_output_dir_suffix")
     logging_dir: str | None = Field(
-        None, description="TensorBoard folder; None = <run dir>/logs; seed: logging_dir"
+        None, description="TensorBoard folder; None = <run dir>/logs; ms-swift: logging_dir"
     )
 
 
 class HubConfig(Section):
     """Pushing checkpoints to a hub while and after training."""
 
-    push: bool = Field(False, description="seed: push_to_hub")
+    push: bool = Field(False, description="ms-swift: push_to_hub")
     hub: Literal["modelscope", "huggingface", "local"] = Field(
         "modelscope", description="where to push; local copies to hub.local_dir (tests, shared folders)"
     )
-    model_id: str | None = Field(None, description="None = <model>-<tuner>; seed: hub_model_id")
-    private: bool = Field(True, description="create the repo private; seed: hub_private_repo")
+    model_id: str | None = Field(None, description="None = <model>-<tuner>; ms-swift: hub_model_id")
+    private: bool = Field(True, description="create the repo private; ms-swift: hub_private_repo")
     strategy: Literal["end", "push_best", "push_last", "checkpoint", "all_checkpoints"] = Field(
-        "push_best", description="what is pushed when; seed: push_hub_strategy"
+        "push_best", description="what is pushed when; ms-swift: push_hub_strategy"
     )
     token: str | None = Field(
         None,
@@ -331,18 +331,18 @@ class InferConfig(Section):
 
     checkpoint: str | None = Field(
         None,
-        description='checkpoint folder, or "latest:<output dir>"; seed: ckpt_dir (the CLI argument wins)',
+        description='checkpoint folder, or "latest:<output dir>"; ms-swift: ckpt_dir (the CLI argument wins)',
     )
     interactive: bool = Field(
-        False, description="chat with the model instead of answering the validation set; seed: eval_human"
+        False, description="chat with the model instead of answering the validation set; ms-swift: eval_human"
     )
     show_samples: int = Field(
-        10, ge=0, description="validation rows answered and shown; seed: show_dataset_sample"
+        10, ge=0, description="validation rows answered and shown; ms-swift: show_dataset_sample"
     )
-    stream: bool = Field(True, description="print tokens as they are generated; seed: stream")
+    stream: bool = Field(True, description="print tokens as they are generated; ms-swift: stream")
     merge_lora: bool = Field(
         False,
-        description="merge the LoRA into the base and save <ckpt>-merged first; seed: merge_lora_and_save",
+        description="merge the LoRA into the base and save <ckpt>-merged first; ms-swift: merge_lora_and_save",
     )
 
 

@@ -5,7 +5,7 @@ Pure Python (no torch / datasets), so dataset packs can import these helpers fro
 Recognised raw forms, tried in this order by :func:`normalize_row`:
 
 * ``messages``: a list of ``{"role", "content"}`` dicts (OpenAI style; content may be a list of parts);
-* the seed's ``query`` / ``response`` / ``history`` / ``system`` columns (:func:`from_query_response`);
+* ms-swift's ``query`` / ``response`` / ``history`` / ``system`` columns (:func:`from_query_response`);
 * alpaca's ``instruction`` / ``input`` / ``output`` (:func:`from_alpaca`);
 * ShareGPT's ``conversations`` (``from`` / ``value`` turns) (:func:`from_sharegpt`).
 
@@ -88,7 +88,7 @@ def _response(value: Any, field: str = "response") -> str:
 
 
 def parse_literal(value: Any, field: str = "conversation") -> Any:
-    """A cell that may hold a list as a string: JSON first, then a Python literal (the seed's repr form)."""
+    """A cell that may hold a list as a string: JSON first, then a Python literal (ms-swift's repr form)."""
     if not isinstance(value, str):
         return value
     text = value.strip()
@@ -142,11 +142,11 @@ def _check_trainable(messages: list[dict[str, str]]) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# the seed's query / response / history / system
+# ms-swift's query / response / history / system
 
 
 def parse_history(value: Any) -> list[tuple[str, str]]:
-    """History as ``[[query, response], ...]``, or such a list stored as a string (the seed's Swift preprocessor)."""
+    """History as ``[[query, response], ...]``, or such a list stored as a string (ms-swift's Swift preprocessor)."""
     value = parse_literal(value, "history")
     if value is None:
         return []
@@ -168,7 +168,7 @@ def parse_history(value: Any) -> list[tuple[str, str]]:
 
 
 def from_query_response(row: Mapping[str, Any]) -> Row:
-    """The seed's form: ``query`` (may be absent: text-generation sets), ``response``, optional ``history``
+    """ms-swift's form: ``query`` (may be absent: text-generation sets), ``response``, optional ``history``
     (pairs, or a string literal of them) and ``system`` → messages."""
     response = _response(row.get("response"))
     query = _text(row.get("query"), "query", required=False) or ""
@@ -192,7 +192,7 @@ def from_alpaca(row: Mapping[str, Any], *, concat: Callable[[str, str], str] | N
     """Alpaca's ``instruction`` / ``input`` / ``output`` → messages.
 
     query = instruction when input is empty, else ``concat(instruction, input)`` if given, else
-    ``instruction + "\\n" + input`` (the seed's rule). An optional ``system`` and ``history`` are kept.
+    ``instruction + "\\n" + input`` (ms-swift's rule). An optional ``system`` and ``history`` are kept.
     """
     response = _response(row.get("output"), "output")
     instruction = _text(row.get("instruction"), "instruction")
@@ -278,7 +278,7 @@ def preprocess_conversations(
 
 
 def _sharegpt_rounds(turns: list[Any]) -> list[dict[str, str]] | None:
-    """The seed's sharegpt-en/zh rounds ``[{"human": q, "assistant": r}, ...]`` → from/value turns."""
+    """ms-swift's sharegpt-en/zh rounds ``[{"human": q, "assistant": r}, ...]`` → from/value turns."""
     if not turns or not all(isinstance(t, Mapping) and "human" in t and "assistant" in t for t in turns):
         return None
     out = []
@@ -291,7 +291,7 @@ def _sharegpt_rounds(turns: list[Any]) -> list[dict[str, str]] | None:
 def from_sharegpt(row: Mapping[str, Any]) -> Row:
     """ShareGPT's ``conversations`` (``from`` / ``value``; human/gpt/system/... roles) → messages.
 
-    Also accepts ``role`` / ``content`` keys, the column named ``conversation``, and the seed's rounds form
+    Also accepts ``role`` / ``content`` keys, the column named ``conversation``, and ms-swift's rounds form
     ``[{"human": q, "assistant": r}, ...]`` (possibly stored as a string). A top-level ``system`` is kept.
     """
     key = "conversations" if row.get("conversations") is not None else "conversation"
@@ -346,7 +346,7 @@ def from_messages(row: Mapping[str, Any]) -> Row:
 
 
 def rename_columns(row: Mapping[str, Any], columns: Mapping[str, str] | None) -> Row:
-    """Apply a ``{raw: target}`` mapping; a target of ``"_"`` drops the column (the seed's convention)."""
+    """Apply a ``{raw: target}`` mapping; a target of ``"_"`` drops the column (ms-swift's convention)."""
     if not columns:
         return dict(row)
     out = {k: v for k, v in row.items() if k not in columns}
@@ -394,7 +394,7 @@ def normalize_row(row: Mapping[str, Any], columns: Mapping[str, str] | None = No
 def check_normalized(row: Any) -> Row:
     """Validate what a spec's ``preprocess`` returned (messages, images) and normalize its roles."""
     if not isinstance(row, Mapping) or "messages" not in row:
-        # preprocess functions may also return the seed's query/response form
+        # preprocess functions may also return ms-swift's query/response form
         if isinstance(row, Mapping):
             return normalize_row(row)
         raise BadRow(WRONG_TYPE, f"preprocess returned {type(row).__name__}, expected a dict with messages")

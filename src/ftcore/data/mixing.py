@@ -42,7 +42,7 @@ def concat_datasets(parts: list[Any]) -> Any:
 
 
 def validation_cap(data: Any, n_train: int) -> int | None:
-    """The seed's rule: with ``sample`` set, validation keeps at most ``max(int(n × test_ratio), 1)`` rows."""
+    """ms-swift's rule: with ``sample`` set, validation keeps at most ``max(int(n × test_ratio), 1)`` rows."""
     if data.sample > 0 and data.test_ratio > 0:
         return max(int(min(data.sample, n_train) * data.test_ratio), 1)
     return None

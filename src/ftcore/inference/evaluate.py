@@ -1,8 +1,8 @@
-"""Generation-based evaluation: answer the validation set, score ROUGE-1/2/L and BLEU-4 (the seed's metrics).
+"""Generation-based evaluation: answer the validation set, score ROUGE-1/2/L and BLEU-4 (ms-swift's metrics).
 
 * ROUGE: F-scores x100 of ``rouge-chinese`` on jieba-segmented text (jieba splits Chinese into words and keeps
   English words whole; whitespace tokens are dropped).
-* BLEU-4: sentence BLEU x100 with smoothing method 3 of Chen & Cherry (the seed's nltk ``SmoothingFunction().method3``,
+* BLEU-4: sentence BLEU x100 with smoothing method 3 of Chen & Cherry (ms-swift's nltk ``SmoothingFunction().method3``,
   here sacrebleu's ``exp`` smoothing, the same formula) over characters for CJK text and words for everything else.
 
 Used during training (``eval.predict_with_generate``: the metrics join ``eval_loss`` and ``rouge-l`` picks the best
@@ -73,7 +73,7 @@ def sentence_bleu4(prediction: str, reference: str) -> float:
         correct.append(sum(min(c, r[g]) for g, c in h.items()))
         total.append(max(len(hyp) - n + 1, 0))
     if len(hyp) < 4:
-        # nltk (the seed) scores an n-gram order the hypothesis is too short for as 0/1, smoothed like any zero;
+        # nltk (ms-swift) scores an n-gram order the hypothesis is too short for as 0/1, smoothed like any zero;
         # sacrebleu would stop at the last order with n-grams: count them as nltk does
         total = [t if t > 0 else 1 for t in total]
     score = bleu_mod.BLEU.compute_bleu(correct, total, len(hyp), len(ref), smooth_method="exp")
@@ -93,7 +93,7 @@ def score_pair(prediction: str, reference: str) -> dict[str, float]:
 
 
 def score_predictions(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """The mean of :func:`score_pair` over pairs (the seed's ``compute_metrics`` with generation)."""
+    """The mean of :func:`score_pair` over pairs (ms-swift's ``compute_metrics`` with generation)."""
     if len(predictions) != len(references):
         raise ValueError("predictions and references differ in length")
     if not predictions:
@@ -109,7 +109,7 @@ def score_predictions(predictions: Sequence[str], references: Sequence[str]) -> 
 
 
 def split_sample(input_ids: Sequence[int], labels: Sequence[int]) -> tuple[list[int], list[int]] | None:
-    """(prompt, reference ids) of an encoded sample: the prompt ends at the first labelled token (the seed's
+    """(prompt, reference ids) of an encoded sample: the prompt ends at the first labelled token (ms-swift's
     eval split), the reference is that labelled run."""
     first = next((i for i, label in enumerate(labels) if label != -100), None)
     if first is None:

@@ -15,10 +15,10 @@ from typing import Any, cast
 from ftcore.errors import FtcoreError
 from ftcore.templates.protocol import MultimodalTemplate, TemplateProtocol
 
-#: the seed's generation options (``[generation]`` of run.toml, ``ftcore infer`` flags)
+#: ms-swift's generation options (``[generation]`` of run.toml, ``ftcore infer`` flags)
 GENERATION_KEYS = ("max_new_tokens", "do_sample", "temperature", "top_k", "top_p", "repetition_penalty")
 
-#: a history turn: a (query, response) pair as in the seed, or a message dict {"role", "content"}
+#: a history turn: a (query, response) pair as in ms-swift, or a message dict {"role", "content"}
 HistoryItem = Any
 
 
@@ -27,7 +27,7 @@ def build_messages(
 ) -> list[dict[str, str]]:
     """Messages for ``query`` after ``history``; ``system`` None keeps the template's (or the run's) system prompt.
 
-    ``history`` holds ``(query, response)`` pairs (the seed's form) or message dicts.
+    ``history`` holds ``(query, response)`` pairs (ms-swift's form) or message dicts.
     """
     messages: list[dict[str, str]] = []
     for item in history:

@@ -1,4 +1,4 @@
-"""The inference entry points: ``infer`` (one answer from a checkpoint), ``infer_main`` (the seed's driver: queries,
+"""The inference entry points: ``infer`` (one answer from a checkpoint), ``infer_main`` (ms-swift's driver: queries,
 validation samples, or an interactive chat) and the chat loop ``ftcore infer --chat`` runs."""
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ def dataset_samples(
     out: IO[str] | None = None,
 ) -> list[dict[str, str]]:
     """Answer the first ``n`` validation samples of the run and show each as prompt, prediction and reference
-    (the seed's ``show_dataset_sample``). The samples are the run's own validation split, encoded by the same
+    (ms-swift's ``show_dataset_sample``). The samples are the run's own validation split, encoded by the same
     template (``ftcore.data.prepare_data``: a cache hit after training); the prompt is everything before the
     first answer token, the reference that answer. Returns ``{"prompt", "response", "reference"}`` records."""
     from ftcore.data import prepare_data
@@ -254,14 +254,14 @@ def infer_main(
     images: Sequence[Any] | None = None,
     **generation: Any,
 ) -> list[dict[str, str]]:
-    """Load a checkpoint and run one of the seed's inference modes, printing as it goes.
+    """Load a checkpoint and run one of ms-swift's inference modes, printing as it goes.
 
     * ``query`` (a string or several): answer each on its own;
     * ``chat=True``: interactive multi-turn chat on stdin (``clear``, ``exit``);
     * otherwise: show ``dataset_sample`` validation samples with prompt, prediction and reference.
 
     ``None`` arguments take the run's ``[infer]`` defaults (``interactive`` for ``chat``, ``show_samples`` for
-    ``dataset_sample`` — 10 as in the seed —, ``stream``). Generation settings start from the run's
+    ``dataset_sample`` — 10 as in ms-swift —, ``stream``). Generation settings start from the run's
     ``[generation]``; keyword arguments override them. Returns one record per answer: ``{"query", "response"}``, or
     ``{"prompt", "response", "reference"}`` in dataset mode.
     """

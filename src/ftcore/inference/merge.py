@@ -1,4 +1,4 @@
-"""Merging a LoRA checkpoint into its base model: ``ftcore merge CKPT`` / ``ftcore infer CKPT --merge`` (the seed's
+"""Merging a LoRA checkpoint into its base model: ``ftcore merge CKPT`` / ``ftcore infer CKPT --merge`` (ms-swift's
 ``merge_lora_and_save``).
 
 The base model is loaded unquantized on the CPU in the run's dtype, the adapter attached and merged
@@ -7,7 +7,7 @@ weights, config, generation config, tokenizer (with its chat template), ``config
 one, and ``ftcore_run.toml`` marking the run ``tuner.method = "full"`` so inference loads it as full weights.
 
 A QLoRA checkpoint (base quantized to 4/8 bits) is refused unless ``dequantize=True`` (``--dequantize``): the
-adapter was trained against the quantized weights, and merging it into the full-precision base (what the seed does,
+adapter was trained against the quantized weights, and merging it into the full-precision base (what ms-swift does,
 with a warning) gives a model whose outputs differ slightly from the quantized base + adapter. Merging into the
 quantized weights themselves is not possible (they are not ordinary tensors).
 """
@@ -45,7 +45,7 @@ def merge_lora(
 ) -> Path:
     """Merge the LoRA checkpoint ``ckpt`` into its base model and save the whole model; returns the folder.
 
-    An existing complete output folder is kept as is (the seed skips saving), unless ``overwrite``.
+    An existing complete output folder is kept as is (ms-swift skips saving), unless ``overwrite``.
     """
     from ftcore.inference.checkpoint import RUN_FILE, checkpoint_config, is_adapter, resolve_checkpoint
 
@@ -125,5 +125,5 @@ def _full_run_toml(run_file: Path | None, cfg: Any) -> str:
 
 
 def merge_lora_and_save(ckpt: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """The seed's name for :func:`merge_lora`."""
+    """ms-swift's name for :func:`merge_lora`."""
     return merge_lora(ckpt, **kwargs)

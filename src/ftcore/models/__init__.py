@@ -103,7 +103,7 @@ def resolve_model(cfg: RunConfig, catalog: Catalog | None = None) -> tuple[Model
     revision = m.revision
     if m.name:
         spec = catalog.models.get(m.name)
-        if m.path:  # that model's files already on disk (the seed's model_cache_dir)
+        if m.path:  # that model's files already on disk (ms-swift's model_cache_dir)
             folder = Path(cfg.resolve_path(m.path))
             if not folder.is_dir():
                 raise FtcoreError(f"{cfg.source}: model.path: folder {m.path} not found")

@@ -69,7 +69,7 @@ def _modelscope_installed() -> bool:
 
 
 def _revision_for(hub: str, revision: str | None) -> str | None:
-    # The seed's registry used ModelScope's "master"; on Hugging Face the default branch is "main".
+    # ms-swift's registry used ModelScope's "master"; on Hugging Face the default branch is "main".
     if hub == "huggingface" and revision == "master":
         return None
     return revision

@@ -1,4 +1,4 @@
-"""The Template engine: messages -> ``input_ids`` + ``labels`` in the seed's four-part form.
+"""The Template engine: messages -> ``input_ids`` + ``labels`` in ms-swift's four-part form.
 
 A :class:`~ftcore.specs.TemplateSpec` names four parts, each a list of items (strings with placeholders, or
 token-id lists such as ``[195]`` / ``["eos_token_id"]``)::
@@ -17,10 +17,10 @@ How a conversation becomes tokens (see docs/templates.md for the full rules):
 * loss is assigned by character span: an answer's text plus its *turn end* carry labels. The turn end is the
   part of ``chat_sep`` / ``suffix`` up to and including the first stop token (eos or a stop word); what comes
   after it (chatml's ``"\\n"`` after ``<|im_end|>``, llama's ``<bos>[INST]``) is context, never generated, so
-  it carries no loss. A suffix without any stop token is labelled whole (the seed's behaviour);
-* ``loss_on = "last"`` labels the final answer only (the seed), ``"all"`` every assistant turn;
+  it carries no loss. A suffix without any stop token is labelled whole (ms-swift's behaviour);
+* ``loss_on = "last"`` labels the final answer only (ms-swift), ``"all"`` every assistant turn;
   ``train_on_prompt = True`` labels every token (continued pre-training style);
-* truncation ``left`` keeps the last ``max_length`` tokens (the seed), ``right`` the first, ``drop`` skips; a
+* truncation ``left`` keeps the last ``max_length`` tokens (ms-swift), ``right`` the first, ``drop`` skips; a
   sample left with no labelled token is skipped (:class:`SkipSample`), never trained on.
 """
 
@@ -67,8 +67,8 @@ class Template:
     :param system: the default system prompt (None: the spec's own, else :data:`DEFAULT_SYSTEM`); a
         conversation's own system message wins.
     :param max_length: tokens per sample (None or -1: no limit).
-    :param truncation: ``left`` (keep the last tokens; the seed), ``right`` (keep the first) or ``drop``.
-    :param loss_on: ``last`` (the final answer; the seed) or ``all`` assistant turns.
+    :param truncation: ``left`` (keep the last tokens; ms-swift), ``right`` (keep the first) or ``drop``.
+    :param loss_on: ``last`` (the final answer; ms-swift) or ``all`` assistant turns.
     :param train_on_prompt: every token carries loss (continued pre-training style).
     """
 
@@ -139,7 +139,7 @@ class Template:
 
     @property
     def has_system(self) -> bool:
-        """The template has a ``{{SYSTEM}}`` slot (templates without one ignore system prompts, as the seed)."""
+        """The template has a ``{{SYSTEM}}`` slot (templates without one ignore system prompts, as ms-swift)."""
         return any(isinstance(i, str) and SYSTEM in i for i in self.spec.prefix)
 
     @property
@@ -222,7 +222,7 @@ class Template:
 
     def _split_turn_end(self, items: list[Any], part: str, whole_if_no_stop: bool) -> list[TextPart | IdsPart]:
         """Compile a chat_sep / suffix and flag its turn end: the items up to and including the first stop
-        token. Without a stop token the suffix is labelled whole (the seed) and a chat_sep not at all."""
+        token. Without a stop token the suffix is labelled whole (ms-swift) and a chat_sep not at all."""
         compiled = [self._compile(i, part) for i in items]
         out: list[TextPart | IdsPart] = []
         stop_ids = set(self.stop_token_ids)
@@ -309,7 +309,7 @@ class Template:
         """``(ids, offsets or None)`` per text; offsets only where ``spans`` (the labelled char spans) is given.
 
         A fast tokenizer encodes the whole batch in one call. A slow one tokenizes each text in pieces cut at the
-        span boundaries (the seed's way) and gives every token its piece's span as offsets.
+        span boundaries (ms-swift's way) and gives every token its piece's span as offsets.
         """
         if not texts:
             return []
@@ -425,7 +425,7 @@ class Template:
     def encode_prompt(self, messages: Sequence[dict[str, Any]]) -> list[int]:
         """The generation prompt: the conversation (ending with a user or tool turn) and an open assistant turn.
 
-        Over-long prompts are cut from the left (``max_length``), as the seed does at inference.
+        Over-long prompts are cut from the left (``max_length``), as ms-swift does at inference.
         """
         segments = self._segments(messages, generation=True)
         texts = [p for p, _ in segments if isinstance(p, str)]

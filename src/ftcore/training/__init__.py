@@ -1,7 +1,7 @@
 """Training: Trainer assembly (``pipeline``), the Trainer subclass (``trainer``), callbacks, output layout
 (``output``: versioned run folders, checkpoint references), manifest and loss plot.
 
-``train(config) -> TrainResult`` is the entry point; ``sft_main`` is the seed's name for it.
+``train(config) -> TrainResult`` is the entry point; ``sft_main`` is ms-swift's name for it.
 Importing this package is light (torch loads when training starts).
 """
 

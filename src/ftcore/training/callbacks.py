@@ -23,7 +23,7 @@ def _clean(logs: dict[str, Any]) -> dict[str, Any]:
 
 
 class FinalStepCallback(TrainerCallback):
-    """Evaluate and save on the last step, whatever eval_steps / save_steps say (the seed's behaviour)."""
+    """Evaluate and save on the last step, whatever eval_steps / save_steps say (ms-swift's behaviour)."""
 
     def __init__(self, has_eval: bool):
         self.has_eval = has_eval

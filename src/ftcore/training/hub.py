@@ -1,9 +1,9 @@
-"""Pushing checkpoints to a hub while and after training (``[hub]`` of run.toml; the seed's ``push_to_hub``).
+"""Pushing checkpoints to a hub while and after training (``[hub]`` of run.toml; ms-swift's ``push_to_hub``).
 
     uploader = make_uploader(cfg, model_name)          # ModelScope, Hugging Face, or a local folder
     trainer.add_callback(PushCallback(cfg.hub.strategy, uploader))
 
-Strategies (the seed's ``push_hub_strategy``; every push of a checkpoint's model files goes to the repo root):
+Strategies (ms-swift's ``push_hub_strategy``; every push of a checkpoint's model files goes to the repo root):
 
 * ``end``             — nothing while training; the final model at the end.
 * ``push_best``       — after a save, only when that checkpoint is the best so far; the final model at the end.
@@ -145,7 +145,7 @@ class HuggingFaceUploader:
 
 
 class ModelScopeUploader:
-    """``modelscope.hub.api.HubApi``: an id without an owner gets the token's user name (as the seed); the repo is
+    """``modelscope.hub.api.HubApi``: an id without an owner gets the token's user name (as ms-swift); the repo is
     created private by default (existing is fine)."""
 
     def __init__(self, model_id: str, token: str | None, private: bool = True):
@@ -193,7 +193,7 @@ class ModelScopeUploader:
 
 
 def default_model_id(model_name: str, method: str) -> str:
-    """``<model>-<tuner>`` (the seed's default hub_model_id), with characters hubs refuse replaced."""
+    """``<model>-<tuner>`` (ms-swift's default hub_model_id), with characters hubs refuse replaced."""
     import re
 
     return re.sub(r"[^A-Za-z0-9._-]+", "-", f"{model_name}-{method}").strip("-")

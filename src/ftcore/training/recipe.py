@@ -114,7 +114,7 @@ class Recipe:
     # -------------------------------------------------------------------------------------------- steps
 
     def setup_distributed(self) -> None:
-        """The process environment, the process group (under torchrun) and the seed (seed + rank, before the model
+        """The process environment, the process group (under torchrun) and ms-swift (seed + rank, before the model
         and the adapters are created, as ms-swift does)."""
         from accelerate import PartialState
         from transformers import set_seed

@@ -42,7 +42,7 @@ def test_merged_model_equals_base_plus_adapter(lora_ckpt: Path, tiny_model_dir: 
     stamp = (merged / "model.safetensors").stat().st_mtime_ns
     from ftcore.inference.merge import merge_lora_and_save
 
-    assert merge_lora_and_save(lora_ckpt) == merged  # exists: kept (the seed skips saving)
+    assert merge_lora_and_save(lora_ckpt) == merged  # exists: kept (ms-swift skips saving)
     assert (merged / "model.safetensors").stat().st_mtime_ns == stamp
 
 

@@ -1,4 +1,4 @@
-"""ROUGE / BLEU on known pairs against hand-computed values (rouge-chinese counts distinct n-grams, as the seed)."""
+"""ROUGE / BLEU on known pairs against hand-computed values (rouge-chinese counts distinct n-grams, as ms-swift)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The Baichuan catalog: the seed's nine Baichuan / Baichuan2 models, one row each (as ms-swift registers them).
+"""The Baichuan catalog: ms-swift's nine Baichuan / Baichuan2 models, one row each (as ms-swift registers them).
 
 Pure Python (no torch). All of them run the hub repo's own modeling code (``trust_remote_code``) and fuse
-q/k/v into one ``W_pack`` projection (the seed's "baichuan" LoRA group). :data:`FAMILY` says which loading
+q/k/v into one ``W_pack`` projection (ms-swift's "baichuan" LoRA group). :data:`FAMILY` says which loading
 steps each model needs; :data:`LOADERS` names the :mod:`ftcore_baichuan.loading` class that applies them
 (``ModelSpec.loader``, a string: the catalog imports no torch).
 """
@@ -41,7 +41,7 @@ LOADERS: dict[str, str] = {
     "baichuan2-int4": "Baichuan2Int4Loader",
 }
 
-#: the seed's Baichuan model names, for completeness tests
+#: ms-swift's Baichuan model names, for completeness tests
 SEED_MODELS = tuple(row[0] for row in _ROWS)
 
 

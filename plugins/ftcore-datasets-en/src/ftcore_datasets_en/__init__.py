@@ -1,4 +1,4 @@
-"""ftcore-datasets-en: the seed's English and multilingual datasets with a preprocessing function per raw schema.
+"""ftcore-datasets-en: ms-swift's English and multilingual datasets with a preprocessing function per raw schema.
 
 Importing this module is cheap (no torch, no datasets): the specs are plain dataclasses and the
 preprocessing functions are pure Python. See README.md and docs/datasets.md for the table.

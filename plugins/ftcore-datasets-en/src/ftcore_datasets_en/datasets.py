@@ -1,4 +1,4 @@
-"""The English and multilingual seed datasets as DatasetSpecs (hub ids, subsets, splits, preprocessing).
+"""The English and multilingual ms-swift datasets as DatasetSpecs (hub ids, subsets, splits, preprocessing).
 
 Splits are ``"split"`` or ``"subset:split"`` strings; several entries are concatenated in order.
 Hugging Face ids are given only where the Hugging Face repository holds the same data as the ModelScope
@@ -12,10 +12,10 @@ from ftcore_datasets_en import preprocess as p
 
 EN = ["en"]
 
-#: [AMBIGUOUS] FACTS §3.3: the raw columns of the seed's "Smart (→ Alpaca)" sets are not named at the seed
+#: the raw columns of ms-swift's "Smart (→ Alpaca)" sets are not named at ms-swift
 #: commit; the commit before processed the same ids with the Alpaca rule (instruction / input / output).
 SMART_NOTE = (
-    " Raw columns assumed instruction / input / output (ambiguous in the seed: its Smart preprocessor"
+    " Raw columns assumed instruction / input / output (ambiguous in ms-swift: its Smart preprocessor"
     " picked the schema at run time); other shapes fall back to the generic row normalizer."
 )
 
@@ -59,7 +59,7 @@ def specs() -> list[DatasetSpec]:
             tags=["general", "multilingual"],
             extra={"subsets": {k: {"language": lang, "rows": n} for k, (lang, n) in MULTI_ALPACA.items()}},
             description=(
-                f"PolyLM Multi-Alpaca, all 11 language subsets ({multi_help} rows). The seed wrote this"
+                f"PolyLM Multi-Alpaca, all 11 language subsets ({multi_help} rows). ms-swift wrote this"
                 " registration but passed its get-function in the preprocess position, so it never registered"
                 " (a defect its next commit fixed with the Smart preprocessor); registered here as intended."
                 + SMART_NOTE
@@ -186,7 +186,7 @@ def specs() -> list[DatasetSpec]:
             description=(
                 "COCO 2014 captions: one image + caption per row. Images stay paths / URLs (load the 'image'"
                 " column without decoding) in 'images'; the user turn is '<img>PATH</img>please describe the"
-                " image' (the seed's Qwen-VL form); response = the caption up to the first '&&'."
+                " image' (ms-swift's Qwen-VL form); response = the caption up to the first '&&'."
             ),
         ),
     ]

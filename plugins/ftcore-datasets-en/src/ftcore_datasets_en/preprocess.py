@@ -1,4 +1,4 @@
-"""One preprocessing function per raw schema of the English / multilingual seed datasets (FACTS §3.2–3.4).
+"""One preprocessing function per raw schema of the English / multilingual ms-swift datasets.
 
 Each takes one raw row (a dict) and returns ``{"messages": [...], "images": [...]}`` or raises
 :class:`ftcore.data.formats.BadRow` for a broken row. Pure Python: importing this module loads neither
@@ -18,7 +18,7 @@ Row = dict[str, Any]
 
 def smart_alpaca(row: Row) -> Row:
     """alpaca-en, multi-alpaca-all, instinwild-en, cot-en, gpt4all-en, code-alpaca-en, text2sql-en,
-    finance-en: the seed's Smart preprocessor, which picks the Alpaca rule for these sets
+    finance-en: ms-swift's Smart preprocessor, which picks the Alpaca rule for these sets
     (``instruction`` / ``input`` / ``output``; query = instruction [+ "\\n" + input], response = output)."""
     return alpaca(row)
 
@@ -57,7 +57,7 @@ def leetcode_python(row: Row) -> Row:
 
     query = the text before the fence (a leading "# " removed); response = the code from the fence to the
     end, stripped, + "\\n\\n" + ``explanation_only``. More than one fence, or none, is ``malformed field``
-    (the seed asserted one fence; with none it produced a degenerate split).
+    (ms-swift asserted one fence; with none it produced a degenerate split).
     """
     text = field(row, "code_with_problem")
     first, last = text.find(LEETCODE_FENCE), text.rfind(LEETCODE_FENCE)
@@ -89,7 +89,7 @@ def _image_path(cell: Any) -> str:
 
 
 def coco_caption(row: Row) -> Row:
-    """coco-en: image + caption. The user turn is the seed's Qwen-VL form ``<img>PATH</img>please describe
+    """coco-en: image + caption. The user turn is ms-swift's Qwen-VL form ``<img>PATH</img>please describe
     the image``; ``images`` holds the same path / URL for templates that place images themselves.
     response = ``caption`` cut at the first ``&&`` (COCO rows join alternative captions with it)."""
     path = _image_path(row.get("image"))

@@ -1,4 +1,4 @@
-"""ftcore-datasets-zh: the seed's Chinese datasets with a preprocessing function for each raw schema.
+"""ftcore-datasets-zh: ms-swift's Chinese datasets with a preprocessing function for each raw schema.
 
 Importing this module is cheap (no torch, no datasets): the specs are plain dataclasses and the
 preprocessing functions are pure Python. See README.md and docs/datasets.md for the table.

@@ -1,4 +1,4 @@
-"""The Chinese seed datasets as DatasetSpecs (hub ids, subsets, splits, preprocessing, task, languages).
+"""The Chinese ms-swift datasets as DatasetSpecs (hub ids, subsets, splits, preprocessing, task, languages).
 
 Splits are ``"split"`` or ``"subset:split"`` strings; several entries are concatenated in order.
 Hugging Face ids are given only where the Hugging Face repository holds the same data as the ModelScope
@@ -12,10 +12,10 @@ from ftcore_datasets_zh import preprocess as p
 
 ZH = ["zh"]
 
-#: [AMBIGUOUS] FACTS §3.3: the raw columns of the seed's "Smart (→ Alpaca)" sets are not named at the seed
+#: the raw columns of ms-swift's "Smart (→ Alpaca)" sets are not named at ms-swift
 #: commit; the commit before processed the same ids with the Alpaca rule (instruction / input / output).
 SMART_NOTE = (
-    " Raw columns assumed instruction / input / output (ambiguous in the seed: its Smart preprocessor"
+    " Raw columns assumed instruction / input / output (ambiguous in ms-swift: its Smart preprocessor"
     " picked the schema at run time); other shapes fall back to the generic row normalizer."
 )
 
@@ -71,7 +71,7 @@ def specs() -> list[DatasetSpec]:
             languages=ZH,
             tags=["general", "multi-task"],
             description=(
-                "Firefly 1.1M: records {kind, input, target}, the 24 task kinds of the seed kept. One file, no"
+                "Firefly 1.1M: records {kind, input, target}, the 24 task kinds of ms-swift kept. One file, no"
                 " validation split: validation is split off by data.test_ratio."
             ),
         ),
@@ -84,7 +84,7 @@ def specs() -> list[DatasetSpec]:
             languages=ZH,
             tags=["general", "multi-turn"],
             description=(
-                "ShareGPT conversations in Chinese (the seed registered it as 'sharegpt_zh', with an underscore)."
+                "ShareGPT conversations in Chinese (ms-swift registered it as 'sharegpt_zh', with an underscore)."
                 " Column 'conversation': a Python-literal list of {human, assistant} rounds."
             ),
         ),
@@ -147,7 +147,7 @@ def specs() -> list[DatasetSpec]:
             languages=ZH,
             tags=["medical"],
             description=(
-                "medical-zh limited to 100000 training rows (the seed's per-dataset sample; the seed took the"
+                "medical-zh limited to 100000 training rows (ms-swift's per-dataset sample; ms-swift took the"
                 " first 100000 rows, shuffled, of train and of validation alike)."
             ),
         ),
@@ -229,8 +229,8 @@ def specs() -> list[DatasetSpec]:
             tags=["classification", "nli"],
             description=(
                 "CLUE CMNLI as instruction data (labels neutral, entailment, contradiction)."
-                " [AMBIGUOUS] rows with an unknown label (-1) are reported as 'unknown label' and skipped; the"
-                " seed mapped -1 to 'contradiction'. The seed validated on cmnli:test, whose public labels are"
+                " rows with an unknown label (-1) are reported as 'unknown label' and skipped; the"
+                " ms-swift mapped -1 to 'contradiction'. ms-swift validated on cmnli:test, whose public labels are"
                 " all -1, so here validation is split off the training rows by data.test_ratio instead."
             ),
         ),
@@ -244,8 +244,8 @@ def specs() -> list[DatasetSpec]:
             languages=ZH,
             tags=["classification", "sentiment"],
             description=(
-                "JD.com review sentiment as instruction data (labels negative, positive). [AMBIGUOUS] labels"
-                " outside 0/1 are reported as 'unknown label' and skipped (the seed kept them)."
+                "JD.com review sentiment as instruction data (labels negative, positive). labels"
+                " outside 0/1 are reported as 'unknown label' and skipped (ms-swift kept them)."
             ),
         ),
         DatasetSpec(
@@ -277,7 +277,7 @@ def specs() -> list[DatasetSpec]:
             tags=["ner"],
             description=(
                 "JAVE product-attribute NER, already in instruction form ('prompt' → query, 'answer' → response)."
-                " (The seed's constant was spelled ner_java_zh; the name is ner-jave-zh.)"
+                " (ms-swift's constant was spelled ner_java_zh; the name is ner-jave-zh.)"
             ),
         ),
     ]

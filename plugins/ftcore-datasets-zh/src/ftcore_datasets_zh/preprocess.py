@@ -1,7 +1,7 @@
-"""One preprocessing function per raw schema of the Chinese seed datasets (FACTS §3.2–3.4).
+"""One preprocessing function per raw schema of the Chinese ms-swift datasets.
 
 Each takes one raw row (a dict) and returns ``{"messages": [...], "images": [...]}``, None for a row the
-seed filters out on purpose, or raises :class:`ftcore.data.formats.BadRow` for a broken row.
+ms-swift filters out on purpose, or raises :class:`ftcore.data.formats.BadRow` for a broken row.
 Pure Python: importing this module loads neither torch nor datasets.
 """
 
@@ -38,7 +38,7 @@ def alpaca_zh(row: Row) -> Row:
 
 
 def smart_alpaca(row: Row) -> Row:
-    """instinwild-zh, cot-zh, school-math-zh: the seed's Smart preprocessor, which picks the Alpaca rule
+    """instinwild-zh, cot-zh, school-math-zh: ms-swift's Smart preprocessor, which picks the Alpaca rule
     for these sets (``instruction`` / ``input`` / ``output``; query = instruction [+ "\\n" + input])."""
     return alpaca(row)
 
@@ -57,7 +57,7 @@ FIREFLY_KINDS = frozenset(
 
 
 def firefly(row: Row) -> Row | None:
-    """firefly-all-zh: keep the 24 task kinds of the seed; query = ``input``, response = ``target``."""
+    """firefly-all-zh: keep the 24 task kinds of ms-swift; query = ``input``, response = ``target``."""
     if row.get("kind") not in FIREFLY_KINDS:
         return None
     return chat(field(row, "input"), field(row, "target"))
@@ -137,7 +137,7 @@ def damo_agent_mini(row: Row) -> Row | None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Renamed-column sets (the seed's RenameColumns; no row filter beyond the field checks)
+# Renamed-column sets (ms-swift's RenameColumns; no row filter beyond the field checks)
 
 
 def medical_zh(row: Row) -> Row:
@@ -205,7 +205,7 @@ def dureader(row: Row) -> Row:
 
 
 # --------------------------------------------------------------------------------------------------
-# Classification sets turned into instruction data (the seed's Cls rule)
+# Classification sets turned into instruction data (ms-swift's Cls rule)
 
 
 def cls_prompt(task: str, labels: list[str], sentences: dict[str, str]) -> str:
@@ -223,7 +223,7 @@ def _label(row: Row, labels: list[str]) -> str:
     except (TypeError, ValueError):
         raise BadRow("wrong type", f"label {label!r} is not a class index") from None
     if not 0 <= index < len(labels):
-        # CLUE test splits store unknown labels as -1; the seed mapped -1 to the last label name
+        # CLUE test splits store unknown labels as -1; ms-swift mapped -1 to the last label name
         # (a wrong answer). Such rows carry no label, so they are reported and skipped.
         raise BadRow("unknown label", f"label {index} (classes 0..{len(labels) - 1})")
     return labels[index]

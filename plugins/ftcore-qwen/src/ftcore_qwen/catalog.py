@@ -2,7 +2,7 @@
 
 Pure Python (no torch): ``ftcore models`` builds it at start-up. Each family is one row of settings plus the
 sizes it was released in; :func:`qwen_specs` expands them into :class:`ftcore.ModelSpec` entries. Hub ids are the
-same on ModelScope and Hugging Face except for the seed's Qwen-1 models (ModelScope org ``qwen``).
+same on ModelScope and Hugging Face except for ms-swift's Qwen-1 models (ModelScope org ``qwen``).
 
 :data:`ARCH` maps every registered name to the transformers architecture (``model_type``) of its weights, or to
 ``qwen`` for the remote-code Qwen-1 / Qwen-VL models; the tests and the conformance check use it to build a tiny
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ftcore import ModelSpec
 
-#: LoRA targets: Qwen-1 fuses q/k/v into ``c_attn`` (the seed's "qwen" group); the native families use the
+#: LoRA targets: Qwen-1 fuses q/k/v into ``c_attn`` (ms-swift's "qwen" group); the native families use the
 #: separate projections of the language model (the vision towers of Qwen2-VL / Qwen2.5-VL name theirs ``qkv``,
 #: so these never reach the vision tower, which stays frozen).
 QWEN1_TARGETS = ["c_attn"]
@@ -186,8 +186,8 @@ def _family_specs(f: Family) -> list[ModelSpec]:
 
 
 # --------------------------------------------------------------------------------------------------
-# The seed's Qwen-1 and Qwen-VL models (remote code). Rows: name, hub id stem, template, tags, max length.
-# ModelScope ids are the seed's (org "qwen"); Hugging Face ids are the same repos under "Qwen".
+# ms-swift's Qwen-1 and Qwen-VL models (remote code). Rows: name, hub id stem, template, tags, max length.
+# ModelScope ids are ms-swift's (org "qwen"); Hugging Face ids are the same repos under "Qwen".
 
 _QWEN1_ROWS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("qwen-7b", "Qwen-7B", "default", ("base",), 8192),
@@ -198,7 +198,7 @@ _QWEN1_ROWS: tuple[tuple[str, str, str, tuple[str, ...], int], ...] = (
     ("qwen-14b-chat-int4", "Qwen-14B-Chat-Int4", "chatml", ("chat", "int4", "gptq"), 8192),
     ("qwen-7b-chat-int8", "Qwen-7B-Chat-Int8", "chatml", ("chat", "int8", "gptq"), 8192),
     ("qwen-14b-chat-int8", "Qwen-14B-Chat-Int8", "chatml", ("chat", "int8", "gptq"), 8192),
-    # the seed's default / chatml, plus the `images` field written as <img> tags (text-only encodes the same)
+    # ms-swift's default / chatml, plus the `images` field written as <img> tags (text-only encodes the same)
     ("qwen-vl", "Qwen-VL", "qwen-vl-generation", ("base", "multimodal", "vision"), 2048),
     ("qwen-vl-chat", "Qwen-VL-Chat", "qwen-vl", ("chat", "multimodal", "vision"), 2048),
     ("qwen-vl-chat-int4", "Qwen-VL-Chat-Int4", "qwen-vl", ("chat", "multimodal", "vision", "int4", "gptq"), 2048),
@@ -219,7 +219,7 @@ def _qwen1_specs() -> list[ModelSpec]:
                 template=template,
                 lora_targets=list(QWEN1_TARGETS),
                 requires=requires,
-                # the seed: fp16 for the GPTQ checkpoints, else decided by model.dtype = "auto"
+                # ms-swift: fp16 for the GPTQ checkpoints, else decided by model.dtype = "auto"
                 dtype="fp16" if quantized else None,
                 max_length=max_length,
                 trust_remote_code=True,
@@ -233,12 +233,12 @@ def _qwen1_specs() -> list[ModelSpec]:
 
 
 def qwen_specs() -> list[ModelSpec]:
-    """Every model of the plugin, seed models first (fresh objects on each call)."""
+    """Every model of the plugin, ms-swift models first (fresh objects on each call)."""
     specs = _qwen1_specs()
     for family in FAMILIES:
         specs.extend(_family_specs(family))
     return specs
 
 
-#: the seed's Qwen model names (FACTS §2.2), for completeness tests
+#: ms-swift's Qwen model names, for completeness tests
 SEED_MODELS = tuple(row[0] for row in _QWEN1_ROWS)

@@ -2,7 +2,7 @@
 
 The template is ChatML; each image of a sample becomes ``<|vision_start|><|image_pad|>…<|vision_end|>`` with one
 ``<|image_pad|>`` per merged vision patch (``grid_t * grid_h * grid_w / merge_size**2``), at an ``<image>``
-placeholder in a user turn (Qwen-VL's ``<img>PATH</img>`` tags, as in the seed's coco-en, count as placeholders)
+placeholder in a user turn (Qwen-VL's ``<img>PATH</img>`` tags, as in ms-swift's coco-en, count as placeholders)
 or, without placeholders, at the start of the first user turn. ``encode`` returns
 ``pixel_values`` and ``image_grid_thw`` (from the model's image processor, PIL backend) next to ``input_ids`` and
 ``labels``; image tokens never carry loss. A sample with images is never truncated (cutting image tokens would
@@ -69,7 +69,7 @@ def _with_image_blocks(messages: list[dict[str, Any]], n_images: int) -> list[di
     placed = 0
     for m in out:
         if m.get("role") == "user" and isinstance(m.get("content"), str) and "<img>" in m["content"]:
-            # Qwen-VL's form (the seed's coco-en): <img>PATH</img> marks where the image goes
+            # Qwen-VL's form (ms-swift's coco-en): <img>PATH</img> marks where the image goes
             m["content"] = IMG_TAG.sub(IMAGE_PLACEHOLDER, m["content"])
         if m.get("role") == "user" and isinstance(m.get("content"), str) and IMAGE_PLACEHOLDER in m["content"]:
             placed += m["content"].count(IMAGE_PLACEHOLDER)

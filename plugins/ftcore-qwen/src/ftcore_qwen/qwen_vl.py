@@ -3,7 +3,7 @@
 Qwen-VL's own tokenizer recognises ``<img>…</img>`` and its model code opens the file itself, so the template
 only has to write the tags (the form of Qwen-VL's ``tokenizer.from_list_format``). For each sample with images:
 
-- text that already holds ``<img>…</img>`` tags (the seed's ``coco-en`` form) is used as it is;
+- text that already holds ``<img>…</img>`` tags (ms-swift's ``coco-en`` form) is used as it is;
 - ``<image>`` placeholders in user turns become the tags, in order;
 - otherwise the tags go at the start of the first user turn.
 

@@ -1,6 +1,6 @@
 """The Qwen family's chat templates (ChatML with each generation's default system prompt, Qwen3's thinking modes).
 
-The generic ``chatml`` and ``default`` templates (used by the seed's Qwen-1 models) ship with the core; these
+The generic ``chatml`` and ``default`` templates (used by ms-swift's Qwen-1 models) ship with the core; these
 are the ones only Qwen models use. Pure Python: no tokenizer is needed to declare them.
 """
 
