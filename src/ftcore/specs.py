@@ -383,3 +383,5 @@ class DatasetOptions:
     seed: int = 42
     streaming: bool = False
     cache_dir: str | None = None
+    #: the text encoding of local data files (None = UTF-8; a BOM is fine), e.g. ``"gbk"``
+    encoding: str | None = None

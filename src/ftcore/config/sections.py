@@ -119,6 +119,9 @@ class DatasetEntry(Section):
         default_factory=dict, description="raw column -> query/response/system/..."
     )
     sample: int | None = Field(None, ge=1, description="rows to take from this dataset")
+    encoding: str | None = Field(
+        None, description='text encoding of local jsonl / json / csv files, e.g. "gbk"; None = UTF-8 (a BOM is fine)'
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetEntry:

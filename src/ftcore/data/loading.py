@@ -32,6 +32,11 @@ VALIDATION_SPLITS = ("validation", "valid", "val", "dev")
 
 #: the column holding raw JSON text when a json file cannot be read column-wise (mixed types per column)
 JSON_COLUMN = "_json"
+#: the column holding each raw row's 1-based number in its source file (added before any split or sample, so
+#: the report names rows as the file numbers them)
+ROW_COLUMN = "_ftcore_row"
+#: text files are checked (and, with an ``encoding`` or a BOM, converted to plain UTF-8) before loading
+TEXT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -104,47 +109,118 @@ def _validation_of(dd: Any) -> Any:
     return None
 
 
-def sample_rows(ds: Any, n: int | None, seed: int) -> Any:
-    """At most ``n`` rows: a seeded random subset kept in source order (an index map: nothing is copied);
-    a streamed set takes its first ``n`` rows."""
+def with_row_numbers(ds: Any) -> Any:
+    """``ds`` with :data:`ROW_COLUMN` (1-based row numbers in source order) unless it has one already; streamed
+    sets are numbered as they are read instead."""
+    if ds is None or not hasattr(ds, "__len__") or ROW_COLUMN in (ds.column_names or ()):
+        return ds
+    fp = getattr(ds, "_fingerprint", None)
+    kwargs = {"new_fingerprint": f"{fp}-rows"[:64]} if fp else {}
+    return ds.add_column(ROW_COLUMN, list(range(1, len(ds) + 1)), **kwargs)
+
+
+def sample_rows(ds: Any, n: int | None, seed: int, *, number: bool = True) -> Any:
+    """At most ``n`` rows: a seeded random subset kept in source order (raw rows numbered first, see
+    :func:`with_row_numbers`; ``number=False`` for normalized rows); a streamed set takes its first ``n``."""
     if ds is None or n is None or n < 0:
         return ds
     if not hasattr(ds, "__len__"):
         return ds.take(n)
     if len(ds) <= n:
         return ds
-    return ds.select(sorted(random.Random(seed).sample(range(len(ds)), n)))
+    return (with_row_numbers(ds) if number else ds).select(sorted(random.Random(seed).sample(range(len(ds)), n)))
 
 
 # --------------------------------------------------------------------------------------------------
 # local files and folders
 
 
-def _read_json_rows(path: Path) -> Iterable[dict[str, str]]:
-    """Rows of a json / jsonl file as raw JSON text (used when the columns do not have one type each)."""
-    text = path.read_text(encoding="utf-8")
+def _read_json_rows(path: Path, label: Path | None = None) -> Iterable[dict[str, Any]]:
+    """Rows of a json / jsonl file as raw JSON text with their line (item) numbers (used when the columns do not
+    have one type each)."""
+    text = path.read_text(encoding="utf-8-sig")
     stripped = text.lstrip()
     if path.suffix == ".json" and stripped.startswith("["):
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise FtcoreError(f"data: {path}: not valid JSON ({exc})") from None
-        for item in data:
-            yield {JSON_COLUMN: json.dumps(item, ensure_ascii=False)}
+            raise FtcoreError(f"data: {label or path}: not valid JSON ({exc}); fix the file") from None
+        for i, item in enumerate(data, 1):
+            yield {JSON_COLUMN: json.dumps(item, ensure_ascii=False), ROW_COLUMN: i}
         return
-    for line in text.splitlines():
+    for i, line in enumerate(text.splitlines(), 1):
         if line.strip():
-            yield {JSON_COLUMN: line}
+            yield {JSON_COLUMN: line, ROW_COLUMN: i}
 
 
-def load_file(path: Path, *, streaming: bool = False) -> Any:
-    """One local data file as a ``datasets.Dataset`` (``IterableDataset`` when streaming)."""
+def check_text_file(path: Path, encoding: str | None = None, label: str | None = None) -> Path:
+    """The file to load for a text data file: ``path`` itself when it is plain UTF-8; a UTF-8 copy (in a
+    temporary folder) when it starts with a BOM or ``encoding`` names another encoding. A file that cannot be
+    decoded is one line naming the file, the line and byte offset, and what to do."""
+    import codecs
+    import tempfile
+
+    name = label or str(path)
+    enc = (encoding or "utf-8").lower().replace("_", "-")
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        raise FtcoreError(f"data: {name}: unknown encoding {encoding!r} (use a Python codec name such as "
+                          "'utf-8', 'gbk', 'utf-16', 'latin-1')") from None
+    utf8 = codecs.lookup(enc).name == "utf-8"
+    with open(path, "rb") as f:
+        head = f.read(4)
+    bom = head.startswith(codecs.BOM_UTF8)
+    if utf8 and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise FtcoreError(f"data: {name}: not UTF-8 (it starts with a UTF-16 byte-order mark); set encoding = "
+                          '"utf-16" in its dataset entry, or convert the file to UTF-8')
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if utf8 else enc)()
+    offset, line = 0, 1
+    out = None
+    try:
+        with open(path, "rb") as f:
+            while True:
+                chunk = f.read(1 << 20)
+                try:
+                    text = decoder.decode(chunk, final=not chunk)
+                except UnicodeDecodeError as exc:
+                    bad = offset + max(exc.start - len(decoder.getstate()[0]), 0)
+                    line_no = line + chunk[: max(bad - offset, 0)].count(b"\n")
+                    what = "not UTF-8" if utf8 else f"not valid {encoding}"
+                    hint = ('set encoding = "gbk" (or the file\'s encoding) in its dataset entry, or convert the '
+                            "file to UTF-8" if utf8 else "check the encoding option, or convert the file to UTF-8")
+                    raise FtcoreError(f"data: {name}: {what} (line {line_no}, byte offset {bad}); {hint}") from None
+                if "\x00" in text and utf8:
+                    near = line + text[: text.index("\x00")].count("\n")
+                    raise FtcoreError(f"data: {name}: binary data, not UTF-8 text (a NUL byte on line {near}); "
+                                      "give a jsonl / json / csv / tsv text file, or convert it")
+                if out is None and (bom or not utf8):
+                    tmp = Path(tempfile.mkdtemp(prefix="ftcore-utf8-")) / path.name
+                    out = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+                if out is not None:
+                    out.write(text)
+                if not chunk:
+                    break
+                offset += len(chunk)
+                line += chunk.count(b"\n")
+    finally:
+        if out is not None:
+            out.close()
+    return Path(out.name) if out is not None else path
+
+
+def load_file(path: Path, *, streaming: bool = False, encoding: str | None = None) -> Any:
+    """One local data file as a ``datasets.Dataset`` (``IterableDataset`` when streaming). Text files are read
+    as UTF-8 (a BOM and CRLF line ends are fine) or in ``encoding``; see :func:`check_text_file`."""
     datasets = _datasets()
     builder = BUILDERS.get(path.suffix.lower())
     if builder is None:
         raise FtcoreError(
             f"data: {path}: unsupported file type {path.suffix or '(none)'} (use {', '.join(sorted(BUILDERS))})"
         )
+    source = path
+    if path.suffix.lower() in TEXT_SUFFIXES:
+        path = check_text_file(path, encoding)
     kwargs: dict[str, Any] = {}
     if path.suffix.lower() == ".tsv":
         kwargs["sep"] = "\t"
@@ -153,9 +229,9 @@ def load_file(path: Path, *, streaming: bool = False) -> Any:
                                      streaming=streaming, **kwargs)
     except Exception as exc:  # noqa: BLE001 - mixed column types, a broken line ...
         if builder != "json":
-            raise FtcoreError(f"data: {path}: cannot be read as {builder} ({_short(exc)})") from None
-        log.info("data: %s: reading row by row (%s)", path, _short(exc))
-    rows = list(_read_json_rows(path))
+            raise FtcoreError(f"data: {source}: cannot be read as {builder} ({_short(exc)}); fix the file") from None
+        log.info("data: %s: reading row by row (%s)", source, _short(exc))
+    rows = list(_read_json_rows(path, source))
     if streaming:
         return datasets.Dataset.from_list(rows).to_iterable_dataset()
     return datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({JSON_COLUMN: []})
@@ -170,7 +246,7 @@ def _data_files_in(folder: Path) -> list[Path]:
 
 
 def load_folder(folder: Path, *, subset: str | None = None, data_files: list[str] | None = None,
-                streaming: bool = False) -> Any:
+                streaming: bool = False, encoding: str | None = None) -> Any:
     """A folder (a local dataset or a hub snapshot) as a DatasetDict, through the datasets library's own
     layout rules (``README.md`` configs, ``train`` / ``validation`` file names, ``data/`` folders)."""
     datasets = _datasets()
@@ -187,7 +263,9 @@ def load_folder(folder: Path, *, subset: str | None = None, data_files: list[str
         if not files:
             raise FtcoreError(f"data: {folder}: no data files (jsonl, json, csv, tsv, parquet) in the folder")
         if len(files) == 1:
-            return {"train": load_file(files[0], streaming=streaming)}
+            return {"train": load_file(files[0], streaming=streaming, encoding=encoding)}
+    if encoding:
+        kwargs["encoding"] = encoding
     try:
         return datasets.load_dataset(str(folder), streaming=streaming, **kwargs)
     except FileNotFoundError as exc:
@@ -210,13 +288,13 @@ def load_local(spec: DatasetSpec, options: DatasetOptions) -> Any:
     assert spec.path is not None
     path = resolve_local_path(spec.path)
     if path.is_file():
-        return load_file(path, streaming=options.streaming)
+        return load_file(path, streaming=options.streaming, encoding=options.encoding)
     cache: dict[Any, Any] = {}
 
     def loader(subset: str | None) -> Any:
         if subset not in cache:
             cache[subset] = load_folder(path, subset=subset, data_files=spec.data_files or None,
-                                        streaming=options.streaming)
+                                        streaming=options.streaming, encoding=options.encoding)
         return cache[subset]
 
     train = _load_parts(loader, spec.train or ["train"], spec.path)

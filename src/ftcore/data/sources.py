@@ -29,6 +29,8 @@ class Source:
     label: str
     spec: DatasetSpec
     sample: int | None = None
+    #: the text encoding of its local files (``encoding`` of the dataset entry; None = UTF-8)
+    encoding: str | None = None
 
 
 @dataclass
@@ -116,7 +118,7 @@ def resolve_entry(entry: Any, *, base_dir: str = ".", hub: str = "auto") -> Sour
         hubs = {"huggingface": entry.repo, "modelscope": entry.repo} if hub == "auto" else {hub: entry.repo}
         spec = DatasetSpec(name="hub", hub=hubs, columns=dict(entry.columns), train=train or ["train"])
         label = entry.repo
-    return Source(label, spec, entry.sample)
+    return Source(label, spec, entry.sample, entry.encoding)
 
 
 def load_source(source: Source, data: Any, *, streaming: bool = False) -> tuple[Any, Any]:
@@ -124,7 +126,8 @@ def load_source(source: Source, data: Any, *, streaming: bool = False) -> tuple[
     from ftcore.plugins import get_plugin_manager
 
     sample = source.sample if source.sample is not None else source.spec.sample
-    options = DatasetOptions(hub=data.hub, sample=sample, seed=data.seed, streaming=streaming)
+    options = DatasetOptions(hub=data.hub, sample=sample, seed=data.seed, streaming=streaming,
+                             encoding=source.encoding)
     out = get_plugin_manager().hook.load_dataset(spec=source.spec, options=options)
     if out is None:
         raise FtcoreError(f"dataset {source.label!r}: no plugin could load it")
