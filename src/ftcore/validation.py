@@ -16,6 +16,52 @@ from ftcore.data.sources import classify_entry, unsupported_file_type
 from ftcore.errors import ConfigError
 
 
+def validate_file(path: str, overrides: list[str] | None = None) -> RunConfig:
+    """``ftcore validate``: every problem of a run file at once (keys and values, cross-key checks, names, files,
+    plugins and :func:`environment_problems`); raises :class:`ConfigError` listing them, else returns the config.
+
+    Names, files and the environment are checked even when some values are invalid: those values are dropped
+    (their defaults stand in) for these checks."""
+    from ftcore.config import config_from_dict, config_without_errors, read_config_data
+
+    data = read_config_data(path, overrides)
+    base_dir = str(Path(path).parent.resolve())
+    problems: list[str] = []
+    cfg: RunConfig | None
+    try:
+        cfg = config_from_dict(data, source=str(path), base_dir=base_dir)
+        valid = cfg
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        cfg = config_without_errors(data, source=str(path), base_dir=base_dir)
+        valid = None
+    if cfg is not None:
+        more: list[str] = []
+        try:
+            check_references(cfg)
+        except ConfigError as exc:
+            more.extend(exc.problems)
+        more.extend(environment_problems(cfg))
+        reported = [_key_of(p, str(path)) for p in problems]
+        for p in more:  # a key already reported (or a section / item of it) is not reported twice
+            key = _key_of(p, str(path))
+            if p not in problems and not any(_related(key, k) for k in reported):
+                problems.append(p)
+    if problems:
+        raise ConfigError(problems)
+    assert valid is not None
+    return valid
+
+
+def _key_of(problem: str, source: str) -> str:
+    rest = problem[len(source) + 2:] if problem.startswith(f"{source}: ") else problem
+    return rest.split(": ", 1)[0]
+
+
+def _related(a: str, b: str) -> bool:
+    return a == b or a.startswith((f"{b}.", f"{b}[")) or b.startswith((f"{a}.", f"{a}["))
+
+
 def check_references(cfg: RunConfig, *, training: bool = True) -> None:
     """Raise :class:`ConfigError` listing every unknown model/template/dataset name and missing file.
 
@@ -130,8 +176,239 @@ def _name_and_path(entry: Any, registered: Any, base_dir: str) -> tuple[str | No
 
 def _lookup(table: Any, name: str) -> str | None:
     """None when ``name`` is registered, else the problem (unknown with suggestions, or registered twice)."""
+    if len(name) > 200:
+        return f"unknown name {clip(repr(name))}; see the catalog (ftcore models / templates / datasets / tuners)"
     if name in table.conflicts:
         return str(table.conflicts[name])
     if name in table:
         return None
     return str(table.unknown(name))
+
+
+# --------------------------------------------------------------------------------------------------
+# checks of what a run would otherwise find only after loading the model and the data
+
+#: ``train.report_to`` integrations → the modules that provide them (any one of them)
+REPORT_MODULES = {
+    "tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",),
+    "comet_ml": ("comet_ml",), "clearml": ("clearml",), "dagshub": ("dagshub",), "dvclive": ("dvclive",),
+    "neptune": ("neptune",), "codecarbon": ("codecarbon",), "azure_ml": ("azureml",), "swanlab": ("swanlab",),
+    "trackio": ("trackio",),
+}
+#: the longest file name most file systems allow (bytes)
+NAME_MAX = 255
+
+
+def environment_problems(cfg: RunConfig, *, training: bool = True) -> list[str]:
+    """Problems a run would hit only after loading the model and the data, found from the config, the file
+    system and the installed packages (no model weights are loaded), each as ``run.toml: <key>: <message>``."""
+    src = cfg.source
+    out: list[str] = []
+    if training:
+        problem = output_dir_problem(cfg.resolve_path(cfg.output.dir))
+        if problem:
+            out.append(f"{src}: output.dir: {problem}")
+        names = optimizer_names()
+        if names and cfg.train.optim not in names:
+            import difflib
+
+            close = difflib.get_close_matches(cfg.train.optim, sorted(names), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            out.append(f"{src}: train.optim: {clip(repr(cfg.train.optim))} is not a transformers optimizer "
+                       f"({hint}e.g. adamw_torch, adamw_torch_fused, sgd, adafactor)")
+        out.extend(f"{src}: train.report_to: {p}" for p in report_to_problems(cfg.train.report_to))
+    if cfg.model.attn == "flash_attention_2":
+        problem = flash_attention_problem()
+        if problem:
+            out.append(f"{src}: model.attn: {problem}")
+    out.extend(f"{src}: {p}" for p in _offline_problems(cfg))
+    lora_targets = training and isinstance(cfg.tuner.targets, list) and cfg.tuner.method in ("lora", "qlora")
+    folder = model_folder(cfg, build=lora_targets) if (training and cfg.data.packing is True) or lora_targets \
+        else None
+    if folder is not None:
+        config = _read_config_json(folder)
+        if training and cfg.data.packing is True and config is not None and "vision_config" in config:
+            out.append(f"{src}: data.packing: a multimodal model uses its own position ids and cannot pack "
+                       "samples; set data.packing = false (or \"auto\")")
+        if lora_targets:
+            assert isinstance(cfg.tuner.targets, list)
+            names = module_names(folder)
+            if names is not None:
+                missing = [t for t in cfg.tuner.targets if not any(n == t or n.endswith(f".{t}") for n in names)]
+                if missing:
+                    leaves = sorted({n.rsplit(".", 1)[-1] for n in names if n and not n.rsplit(".", 1)[-1].isdigit()})
+                    out.append(f"{src}: tuner.targets: {', '.join(clip(repr(t), 80) for t in missing)} not in the "
+                               f"model's modules (its module names: {clip(', '.join(leaves), 400)}); "
+                               "use those names, or targets = \"all\"")
+    return out
+
+
+def clip(text: str, limit: int = 200) -> str:
+    from ftcore.config.messages import clip as _clip
+
+    return _clip(text, limit)
+
+
+def output_dir_problem(path: str) -> str | None:
+    """Why a run could not create / write ``path`` (None when it can)."""
+    import os
+
+    p = Path(path)
+    for part in p.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            return f"a folder name is longer than {NAME_MAX} bytes ({clip(part, 60)}); use a shorter name"
+    resolved = p.resolve() if p.exists() else Path(os.path.abspath(path))
+    if resolved.parts[1:2] in (("proc",), ("sys",), ("dev",)):
+        return f"{clip(path)} is under /{resolved.parts[1]}, which cannot hold a run's files; pick another folder"
+    probe = resolved
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{clip(str(probe))} is a file, not a folder, so {clip(path)} cannot be created; pick another folder"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{clip(str(probe))} is not writable; pick a folder you can write to"
+    return None
+
+
+def optimizer_names() -> set[str]:
+    """transformers' ``OptimizerNames`` values, read from its source file (importing it would import torch);
+    empty when transformers is not found."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or not spec.submodule_search_locations:
+        return set()
+    file = Path(next(iter(spec.submodule_search_locations))) / "training_args.py"
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    match = re.search(r"class OptimizerNames\(.*?\):(.*?)\n(?:class |def |@)", text, re.S)
+    if match is None:
+        return set()
+    return set(re.findall(r'^\s+[A-Z0-9_]+\s*=\s*"([^"]+)"', match.group(1), re.M))
+
+
+def report_to_problems(names: list[str]) -> list[str]:
+    import importlib.util
+
+    out = []
+    for name in names:
+        if name in ("none", "all"):
+            continue
+        modules = REPORT_MODULES.get(name)
+        if modules is None:
+            out.append(f"unknown integration {clip(repr(name))} (use {', '.join(sorted(REPORT_MODULES))}, or [])")
+        elif not any(importlib.util.find_spec(m) is not None for m in modules):
+            out.append(f"{name!r} is not installed; pip install {modules[0]}, or remove it from report_to")
+    return out
+
+
+def flash_attention_problem() -> str | None:
+    import importlib.util
+
+    if importlib.util.find_spec("flash_attn") is None:
+        return "flash_attention_2 needs the flash-attn package (pip install flash-attn); or use attn = \"sdpa\""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return "flash_attention_2 needs a CUDA GPU and none is visible; use attn = \"sdpa\""
+    except Exception:  # noqa: BLE001 - no torch: the run fails earlier with its own message
+        return None
+    return None
+
+
+def _offline_problems(cfg: RunConfig) -> list[str]:
+    from ftcore.data.loading import hf_cached, is_offline, ms_cached
+
+    if not is_offline():
+        return []
+    out = []
+    repo = cfg.model.repo
+    if repo and not Path(cfg.resolve_path(repo)).is_dir() and _hf_model_cached(repo, cfg.model.revision) is None:
+        out.append(f"model.repo: {clip(repo)} is not in the local hub cache and downloads are off "
+                   "(HF_HUB_OFFLINE / FTCORE_OFFLINE); download it once online, or set model.path to a folder")
+    for section in ("datasets", "validation"):
+        for i, entry in enumerate(getattr(cfg.data, section)):
+            drepo = getattr(entry, "repo", None)
+            if drepo and hf_cached(drepo, None) is None and ms_cached(drepo, None) is None:
+                out.append(f"data.{section}[{i}]: {clip(drepo)} is not in the local dataset caches and downloads "
+                           "are off; download it once online, or give a local path")
+    return out
+
+
+def _hf_model_cached(repo: str, revision: str | None) -> str | None:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo, "config.json", revision=revision)
+    except Exception:  # noqa: BLE001 - an invalid repo id is simply not cached
+        return None
+    return found if isinstance(found, str) else None
+
+
+def model_folder(cfg: RunConfig, *, build: bool = True) -> str | None:
+    """The model's local folder when it is on disk already (nothing is downloaded), else None; ``build``: an
+    embedded model (``builtin:``) is built into the cache when it is not there yet."""
+    from ftcore.registry import get_catalog
+
+    m = cfg.model
+    if m.path and not m.path.startswith("builtin:"):
+        folder = Path(cfg.resolve_path(m.path))
+        return str(folder) if (folder / "config.json").is_file() else None
+    if m.repo:
+        found = _hf_model_cached(m.repo, m.revision)
+        return str(Path(found).parent) if found else None
+    if m.name and m.name in get_catalog().models:
+        spec = get_catalog().models.get(m.name)
+        if spec.path and spec.path.startswith("builtin:"):
+            if not build:
+                return None
+            try:
+                import contextlib
+                import io
+
+                from ftcore.models.hub import materialize_builtin
+
+                with contextlib.redirect_stdout(io.StringIO()):  # libraries that print while importing
+                    return materialize_builtin(spec.path.split(":", 1)[1])
+            except Exception:  # noqa: BLE001 - checked again when the run loads it
+                return None
+        if spec.path and Path(spec.path).expanduser().is_dir():
+            return str(Path(spec.path).expanduser())
+        for repo in spec.hub.values():
+            found = _hf_model_cached(repo, spec.revision)
+            if found:
+                return str(Path(found).parent)
+    return None
+
+
+def _read_config_json(folder: str) -> dict[str, Any] | None:
+    import json
+
+    try:
+        data = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def module_names(folder: str) -> set[str] | None:
+    """The model's module names, built from its config.json on the meta device (no weights read); None when
+    the architecture cannot be built that way (remote code, no causal-LM class)."""
+    import contextlib
+    import io
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # libraries that print while importing
+            import torch
+            from transformers import AutoConfig, AutoModelForCausalLM
+
+            config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
+            with torch.device("meta"):
+                model = AutoModelForCausalLM.from_config(config)
+    except Exception:  # noqa: BLE001 - not buildable without its code: the run checks the targets itself
+        return None
+    return {name for name, _ in model.named_modules()}
