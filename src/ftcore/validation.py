@@ -232,11 +232,12 @@ def environment_problems(cfg: RunConfig, *, training: bool = True) -> list[str]:
                        "samples; set data.packing = false (or \"auto\")")
         if lora_targets:
             assert isinstance(cfg.tuner.targets, list)
-            names = module_names(folder)
-            if names is not None:
-                missing = [t for t in cfg.tuner.targets if not any(n == t or n.endswith(f".{t}") for n in names)]
+            modules = module_names(folder)
+            if modules is not None:
+                missing = [t for t in cfg.tuner.targets if not any(n == t or n.endswith(f".{t}") for n in modules)]
                 if missing:
-                    leaves = sorted({n.rsplit(".", 1)[-1] for n in names if n and not n.rsplit(".", 1)[-1].isdigit()})
+                    leaves = sorted({n.rsplit(".", 1)[-1] for n in modules
+                                     if n and not n.rsplit(".", 1)[-1].isdigit()})
                     out.append(f"{src}: tuner.targets: {', '.join(clip(repr(t), 80) for t in missing)} not in the "
                                f"model's modules (its module names: {clip(', '.join(leaves), 400)}); "
                                "use those names, or targets = \"all\"")
