@@ -126,6 +126,10 @@ class TemplateConfig(Section):
     train_on_prompt: Bool = Field(
         False, description="system and user tokens carry loss too (continued pre-training)"
     )
+    parse_special_in_content: Bool = Field(
+        False, description="special-token text in message content (<|im_end|> …) becomes special ids; off = plain "
+        "text, so a row cannot forge turns"
+    )
 
 
 class DatasetEntry(Section):

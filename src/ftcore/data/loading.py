@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ftcore.data.textfiles import TEXT_SUFFIXES, check_text_file
 from ftcore.errors import FtcoreError, MissingDependencyError
 from ftcore.specs import DatasetOptions, DatasetSpec
 
@@ -32,11 +33,8 @@ VALIDATION_SPLITS = ("validation", "valid", "val", "dev")
 
 #: the column holding raw JSON text when a json file cannot be read column-wise (mixed types per column)
 JSON_COLUMN = "_json"
-#: the column holding each raw row's 1-based number in its source file (added before any split or sample, so
-#: the report names rows as the file numbers them)
+#: each raw row's 1-based number in its source (added before any split or sample, for the report)
 ROW_COLUMN = "_ftcore_row"
-#: text files are checked (and, with an ``encoding`` or a BOM, converted to plain UTF-8) before loading
-TEXT_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -110,13 +108,11 @@ def _validation_of(dd: Any) -> Any:
 
 
 def with_row_numbers(ds: Any) -> Any:
-    """``ds`` with :data:`ROW_COLUMN` (1-based row numbers in source order) unless it has one already; streamed
-    sets are numbered as they are read instead."""
+    """``ds`` with :data:`ROW_COLUMN` (1-based, source order) unless it has one; streams are numbered as read."""
     if ds is None or not hasattr(ds, "__len__") or ROW_COLUMN in (ds.column_names or ()):
         return ds
     fp = getattr(ds, "_fingerprint", None)
-    kwargs = {"new_fingerprint": f"{fp}-rows"[:64]} if fp else {}
-    return ds.add_column(ROW_COLUMN, list(range(1, len(ds) + 1)), **kwargs)
+    return ds.add_column(ROW_COLUMN, list(range(1, len(ds) + 1)), **({"new_fingerprint": f"{fp}-rows"} if fp else {}))
 
 
 def sample_rows(ds: Any, n: int | None, seed: int, *, number: bool = True) -> Any:
@@ -151,62 +147,6 @@ def _read_json_rows(path: Path, label: Path | None = None) -> Iterable[dict[str,
     for i, line in enumerate(text.splitlines(), 1):
         if line.strip():
             yield {JSON_COLUMN: line, ROW_COLUMN: i}
-
-
-def check_text_file(path: Path, encoding: str | None = None, label: str | None = None) -> Path:
-    """The file to load for a text data file: ``path`` itself when it is plain UTF-8; a UTF-8 copy (in a
-    temporary folder) when it starts with a BOM or ``encoding`` names another encoding. A file that cannot be
-    decoded is one line naming the file, the line and byte offset, and what to do."""
-    import codecs
-    import tempfile
-
-    name = label or str(path)
-    enc = (encoding or "utf-8").lower().replace("_", "-")
-    try:
-        codecs.lookup(enc)
-    except LookupError:
-        raise FtcoreError(f"data: {name}: unknown encoding {encoding!r} (use a Python codec name such as "
-                          "'utf-8', 'gbk', 'utf-16', 'latin-1')") from None
-    utf8 = codecs.lookup(enc).name == "utf-8"
-    with open(path, "rb") as f:
-        head = f.read(4)
-    bom = head.startswith(codecs.BOM_UTF8)
-    if utf8 and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FtcoreError(f"data: {name}: not UTF-8 (it starts with a UTF-16 byte-order mark); set encoding = "
-                          '"utf-16" in its dataset entry, or convert the file to UTF-8')
-    decoder = codecs.getincrementaldecoder("utf-8-sig" if utf8 else enc)()
-    offset, line = 0, 1
-    out = None
-    try:
-        with open(path, "rb") as f:
-            while True:
-                chunk = f.read(1 << 20)
-                try:
-                    text = decoder.decode(chunk, final=not chunk)
-                except UnicodeDecodeError as exc:
-                    bad = offset + max(exc.start - len(decoder.getstate()[0]), 0)
-                    line_no = line + chunk[: max(bad - offset, 0)].count(b"\n")
-                    what = "not UTF-8" if utf8 else f"not valid {encoding}"
-                    hint = ('set encoding = "gbk" (or the file\'s encoding) in its dataset entry, or convert the '
-                            "file to UTF-8" if utf8 else "check the encoding option, or convert the file to UTF-8")
-                    raise FtcoreError(f"data: {name}: {what} (line {line_no}, byte offset {bad}); {hint}") from None
-                if "\x00" in text and utf8:
-                    near = line + text[: text.index("\x00")].count("\n")
-                    raise FtcoreError(f"data: {name}: binary data, not UTF-8 text (a NUL byte on line {near}); "
-                                      "give a jsonl / json / csv / tsv text file, or convert it")
-                if out is None and (bom or not utf8):
-                    tmp = Path(tempfile.mkdtemp(prefix="ftcore-utf8-")) / path.name
-                    out = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
-                if out is not None:
-                    out.write(text)
-                if not chunk:
-                    break
-                offset += len(chunk)
-                line += chunk.count(b"\n")
-    finally:
-        if out is not None:
-            out.close()
-    return Path(out.name) if out is not None else path
 
 
 def load_file(path: Path, *, streaming: bool = False, encoding: str | None = None) -> Any:
