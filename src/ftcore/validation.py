@@ -1,4 +1,6 @@
-"""Checks of a RunConfig against the catalog and the file system: names exist, files exist, plugins load.
+"""Checks of a RunConfig against the catalog, the file system and the installed packages: names exist, files
+exist, plugins load, and what a run would otherwise find only after loading (:func:`environment_problems`).
+:func:`validate_file` is ``ftcore validate``: every problem of a file at once.
 
 :func:`check_references` is what ``ftcore validate`` runs after the config itself is valid, and what a run calls
 before loading anything heavy: it loads the run's local plugin files (``plugins = [...]``), then reports every
@@ -51,6 +53,14 @@ def validate_file(path: str, overrides: list[str] | None = None) -> RunConfig:
         raise ConfigError(problems)
     assert valid is not None
     return valid
+
+
+def check_environment(cfg: RunConfig, *, training: bool = True) -> None:
+    """Raise :class:`ConfigError` listing :func:`environment_problems` (a run calls it after
+    :func:`check_references`, before loading the model)."""
+    problems = environment_problems(cfg, training=training)
+    if problems:
+        raise ConfigError(problems)
 
 
 def _key_of(problem: str, source: str) -> str:

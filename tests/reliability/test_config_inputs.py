@@ -181,3 +181,12 @@ def test_console_script_prints_no_traceback(folder: Path) -> None:
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert sorted(line.split(": ")[2] for line in proc.stderr.splitlines() if line.startswith("error:")) == [
         "train.batch_size", "train.epochs"]
+
+
+def test_train_checks_the_environment_before_loading(folder: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    from tests.reliability.conftest import error_lines
+
+    (folder / "run.toml").write_text(with_('[train]\noptim = "adamw_torhc"\n[output]\ndir = "afile/out"\n'))
+    rc, _, err = cli("train", "run.toml")
+    assert rc == 2 and [line.split(": ")[2] for line in error_lines(err)] == ["output.dir", "train.optim"]
+    assert not (folder / "afile.out").exists()
