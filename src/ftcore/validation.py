@@ -105,9 +105,9 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
     if (
         model.path
         and not model.path.startswith("builtin:")
-        and not Path(cfg.resolve_path(model.path)).is_dir()
+        and not _is_dir(cfg.resolve_path(model.path))
     ):
-        problems.append(f"{src}: model.path: folder {model.path} not found")
+        problems.append(f"{src}: model.path: folder {clip(model.path)} not found")
     if not (model.name or model.path or model.repo):
         problems.append(
             f"{src}: model: give name (see: ftcore models), path (a local folder) or repo (a hub id)"
@@ -135,17 +135,17 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
                     problems.append(f"{src}: {key}: {problem}")
             if path and not path.startswith("builtin:"):
                 full = Path(cfg.resolve_path(path))
-                if not full.exists():
-                    problems.append(f"{src}: {key}: file {path} not found")
+                if not _exists(full):
+                    problems.append(f"{src}: {key}: file {clip(path)} not found")
                 elif unsupported_file_type(full):
-                    problems.append(f"{src}: {key}: {path}: {unsupported_file_type(full)}")
+                    problems.append(f"{src}: {key}: {clip(path)}: {unsupported_file_type(full)}")
 
     ds = cfg.train.deepspeed
-    if ds and ds.endswith(".json") and not Path(cfg.resolve_path(ds)).is_file():
-        problems.append(f"{src}: train.deepspeed: file {ds} not found")
+    if ds and ds.endswith(".json") and not _is_file(cfg.resolve_path(ds)):
+        problems.append(f"{src}: train.deepspeed: file {clip(ds)} not found")
     resume = cfg.train.resume_from_checkpoint
-    if resume and resume != "latest" and not Path(cfg.resolve_path(resume)).is_dir():
-        problems.append(f'{src}: train.resume_from_checkpoint: folder {resume} not found (or use "latest")')
+    if resume and resume != "latest" and not _is_dir(cfg.resolve_path(resume)):
+        problems.append(f'{src}: train.resume_from_checkpoint: folder {clip(resume)} not found (or use "latest")')
     for err in others:  # registration errors the run is not hit by (a conflict it uses is a problem above)
         if not any(p.endswith(err) for p in problems):
             warnings.warn(err, FtcoreWarning, stacklevel=2)
@@ -172,6 +172,28 @@ def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
             "(set model.quantization.bits = 0, or use method = 'qlora')"
         )
     return out
+
+
+def _exists(path: str | Path) -> bool:
+    """``Path.exists`` that says False for a path the system cannot even look at (a name too long …)."""
+    try:
+        return Path(path).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_dir(path: str | Path) -> bool:
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(path: str | Path) -> bool:
+    try:
+        return Path(path).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _name_and_path(entry: Any, registered: Any, base_dir: str) -> tuple[str | None, str | None]:
@@ -268,7 +290,9 @@ def output_dir_problem(path: str) -> str | None:
     for part in p.parts:
         if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
             return f"a folder name is longer than {NAME_MAX} bytes ({clip(part, 60)}); use a shorter name"
-    resolved = p.resolve() if p.exists() else Path(os.path.abspath(path))
+    if len(os.fsencode(os.path.abspath(path))) >= 4096:
+        return "the path is longer than 4096 bytes; use a shorter one"
+    resolved = p.resolve() if _exists(p) else Path(os.path.abspath(path))
     if resolved.parts[1:2] in (("proc",), ("sys",), ("dev",)):
         return f"{clip(path)} is under /{resolved.parts[1]}, which cannot hold a run's files; pick another folder"
     probe = resolved
@@ -338,7 +362,7 @@ def _offline_problems(cfg: RunConfig) -> list[str]:
         return []
     out = []
     repo = cfg.model.repo
-    if repo and not Path(cfg.resolve_path(repo)).is_dir() and _hf_model_cached(repo, cfg.model.revision) is None:
+    if repo and not _is_dir(cfg.resolve_path(repo)) and _hf_model_cached(repo, cfg.model.revision) is None:
         out.append(f"model.repo: {clip(repo)} is not in the local hub cache and downloads are off "
                    "(HF_HUB_OFFLINE / FTCORE_OFFLINE); download it once online, or set model.path to a folder")
     for section in ("datasets", "validation"):
@@ -368,7 +392,7 @@ def model_folder(cfg: RunConfig, *, build: bool = True) -> str | None:
     m = cfg.model
     if m.path and not m.path.startswith("builtin:"):
         folder = Path(cfg.resolve_path(m.path))
-        return str(folder) if (folder / "config.json").is_file() else None
+        return str(folder) if _is_file(folder / "config.json") else None
     if m.repo:
         found = _hf_model_cached(m.repo, m.revision)
         return str(Path(found).parent) if found else None
@@ -387,7 +411,7 @@ def model_folder(cfg: RunConfig, *, build: bool = True) -> str | None:
                     return materialize_builtin(spec.path.split(":", 1)[1])
             except Exception:  # noqa: BLE001 - checked again when the run loads it
                 return None
-        if spec.path and Path(spec.path).expanduser().is_dir():
+        if spec.path and _is_dir(Path(spec.path).expanduser()):
             return str(Path(spec.path).expanduser())
         for repo in spec.hub.values():
             found = _hf_model_cached(repo, spec.revision)

@@ -75,6 +75,10 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
                                       'datasets = [{ path = "x.jsonl", encoding = 5 }]\n', [],
                                       ["data.datasets[0].encoding:"]),
     "eval-batch-size-zero": (with_("[train]\neval_batch_size = 0\n"), [], ["train.eval_batch_size: must be >= 1"]),
+    "dataset-path-too-long": (VALID.replace('"self-cognition-mini"', f'"./{"d" * 9000}.jsonl"'), [],
+                              ["data.datasets[0]: file ./ddd", "(9008 characters) not found"]),
+    "model-path-too-long": ('[model]\npath = "' + "m" * 9000 + '"\n[data]\ndatasets = ["self-cognition-mini"]\n', [],
+                            ["model.path: folder mmm", "(9000 characters) not found"]),
     "rank-huge": (with_("[tuner]\nrank = 100000\n"), [], ["tuner.rank: must be <= 8192"]),
     "seed-beyond-32-bit": (with_("seed = 4294967296\n"), [], ["data.seed: must be <= 4294967295"]),
     "steps-huge": (with_("[train]\nmax_steps = 10000000000\n"), [], ["train.max_steps: must be <= 1000000000"]),
@@ -146,6 +150,14 @@ def test_config_path_that_is_a_directory(folder: Path, cli) -> None:  # type: ig
     (folder / "runs").mkdir()
     rc, _, err = cli("validate", "runs")
     assert rc == 2 and error_lines(err) == ["error: runs: is a directory; give the path of a run.toml file"]
+
+
+def test_config_path_too_long(folder: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    from tests.reliability.conftest import error_lines
+
+    rc, _, err = cli("validate", "r" * 5000 + ".toml")
+    (line,) = error_lines(err)
+    assert rc == 2 and line.endswith("(5005 characters): cannot be read (File name too long)")
 
 
 def test_run_file_not_utf8_and_with_bom(folder: Path, cli) -> None:  # type: ignore[no-untyped-def]

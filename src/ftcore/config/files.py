@@ -141,10 +141,14 @@ def read_config_data(path: str | os.PathLike[str], overrides: list[str] | None =
     """The run file's TOML as a dict with ``--set`` overrides applied; one-line errors for a file that cannot be
     read (missing, a directory, not UTF-8, not TOML)."""
     p = Path(path)
-    source = str(path)
-    if p.is_dir():
+    source = clip(str(path))
+    try:
+        is_dir, is_file = p.is_dir(), p.is_file()
+    except (OSError, ValueError) as exc:
+        raise ConfigError([f"{source}: cannot be read ({getattr(exc, 'strerror', None) or exc})"]) from None
+    if is_dir:
         raise ConfigError([f"{source}: is a directory; give the path of a run.toml file"])
-    if not p.is_file():
+    if not is_file:
         raise ConfigError([f"{source}: file not found"])
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8-sig"))

@@ -55,13 +55,15 @@ def resolve_local_path(path: str) -> Path:
             raise FtcoreError(f"data: {path}: no such bundled file (bundled: {known})")
         return p
     p = Path(os.path.expanduser(path))
-    if not p.exists():
-        raise FtcoreError(f"data: {path}: file not found")
+    try:
+        if not p.exists():
+            raise FtcoreError(f"data: {path}: file not found")
+    except (OSError, ValueError) as exc:  # a name too long …
+        raise FtcoreError(f"data: {path[:200]}: cannot be looked up ({getattr(exc, 'strerror', None) or exc})") from None
     return p
 
 
-def parse_split(entry: str) -> tuple[str | None, str]:
-    """``"subset:split"`` → (subset, split); a bare ``"split"`` → (None, split)."""
+def parse_split(entry: str) -> tuple[str | None, str]:  # "subset:split" → (subset, split); "split" → (None, split)
     if ":" in entry:
         subset, split = entry.split(":", 1)
         return (subset or None), (split or "train")
@@ -70,16 +72,13 @@ def parse_split(entry: str) -> tuple[str | None, str]:
 
 def _datasets() -> Any:
     import datasets
-
     return datasets
 
 
 def _concat(parts: list[Any]) -> Any:
     parts = [p for p in parts if p is not None]
-    if not parts:
-        return None
-    if len(parts) == 1:
-        return parts[0]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
     return _datasets().concatenate_datasets(parts)
 
 

@@ -73,15 +73,22 @@ def classify_entry(text: str, *, registered: Container[str] = (), base_dir: str 
         or suffix in UNSUPPORTED_SUFFIXES
     ):
         return "path"
-    if base_dir is not None and (Path(base_dir) / text).exists():
-        return "path"
+    try:
+        if base_dir is not None and (Path(base_dir) / text).exists():
+            return "path"
+    except (OSError, ValueError):  # a name the file system cannot even look up (too long …): not a file here
+        pass
     return "name"
 
 
 def unsupported_file_type(path: str | os.PathLike[str]) -> str | None:
     """The problem with a data file's suffix (None when a loader reads it; folders are always fine)."""
     p = Path(path)
-    if p.is_dir() or p.suffix.lower() in BUILDERS:
+    try:
+        folder = p.is_dir()
+    except (OSError, ValueError):
+        folder = False
+    if folder or p.suffix.lower() in BUILDERS:
         return None
     return f"unsupported file type {p.suffix or '(none)'} (use {', '.join(sorted(BUILDERS))}, or a folder)"
 
