@@ -308,3 +308,15 @@ def test_tiny_train_run_goes_on_past_a_bad_validation_row(tmp_path: Path, cli) -
     assert rc == 0, err
     assert "Traceback" not in err
     assert list((tmp_path / "out").rglob("adapter_model.safetensors"))
+
+
+def test_folder_with_a_gbk_file(tmp_path: Path, chatml: Any) -> None:
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "train.jsonl").write_bytes(jsonl([GOOD, GOOD]))
+    (folder / "validation.jsonl").write_bytes(jsonl([{"query": "你", "response": "好"}]).decode().encode("gbk"))
+    with pytest.raises(FtcoreError) as info:
+        prepare(tmp_path, chatml, {"path": "set"})
+    assert one_line(info.value).startswith(f"data: {folder / 'validation.jsonl'}: not UTF-8 (line 1, byte offset")
+    out = prepare(tmp_path, chatml, {"path": "set", "encoding": "gbk"})
+    assert (len(out.train), len(out.validation)) == (2, 1)

@@ -205,6 +205,8 @@ def load_folder(folder: Path, *, subset: str | None = None, data_files: list[str
             return {"train": load_file(files[0], streaming=streaming, encoding=encoding)}
     if encoding:
         kwargs["encoding"] = encoding
+    for file in (f for f in _data_files_in(folder) if f.suffix.lower() in TEXT_SUFFIXES):
+        check_text_file(file, encoding)  # one line naming the file and line, not a decode error mid-map
     try:
         return datasets.load_dataset(str(folder), streaming=streaming, **kwargs)
     except FileNotFoundError as exc:
@@ -475,5 +477,4 @@ def load_spec(spec: DatasetSpec, options: DatasetOptions) -> Any:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"[:300]
