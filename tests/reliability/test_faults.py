@@ -239,7 +239,7 @@ def test_file_size_limit_is_one_line(tiny_model: str, data_file: str, tmp_path: 
     proc = ftcore(["train", str(run)], preexec_fn=small_files)
     assert proc.returncode == 2, proc.stderr[-4000:]
     assert "Traceback" not in proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    errors = [line for line in proc.stderr.replace("\r", "\n").splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "could not be written to" in errors[0] and "it needs about" in errors[0], errors
     run_dir = run_dirs(tmp_path / "out")[-1]
     assert not list(run_dir.glob(".tmp-*")) and not list(run_dir.glob("checkpoint-*"))
