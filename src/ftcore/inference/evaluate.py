@@ -228,7 +228,7 @@ def evaluate_checkpoint(
         raise FtcoreError(f"--sample: must be at least 1 (got {sample})")
     for module in ("jieba", "rouge_chinese", "sacrebleu"):
         _need(module)
-    model, tokenizer, template, cfg = load_checkpoint(path, allow_plugins=allow_plugins)
+    model, tokenizer, template, cfg = load_checkpoint(path, **({"allow_plugins": True} if allow_plugins else {}))
     if datasets:
         entries: list[Any] = list(datasets)
         cfg.data.datasets = entries
