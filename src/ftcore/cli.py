@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             raise
         print_error(exc)
-        return 2
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

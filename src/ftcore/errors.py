@@ -10,6 +10,9 @@ class FtcoreError(Exception):
     ``run.toml: train.lr: must be > 0 (got -1)``.
     """
 
+    #: the ``ftcore`` command's exit status when this error ends it
+    exit_code: int = 2
+
 
 class ConfigError(FtcoreError):
     """A run.toml problem. ``problems`` holds every problem found (each already formatted as one line)."""

@@ -210,6 +210,7 @@ def evaluate_checkpoint(
     sample: int | None = None,
     out: str | os.PathLike[str] | None = None,
     overwrite_generation_config: bool | None = None,
+    allow_plugins: bool = False,
     **generation: Any,
 ) -> dict[str, Any]:
     """``ftcore eval``: generate on the run's validation set (or on ``datasets``, whole), score, write a report.
@@ -227,7 +228,7 @@ def evaluate_checkpoint(
         raise FtcoreError(f"--sample: must be at least 1 (got {sample})")
     for module in ("jieba", "rouge_chinese", "sacrebleu"):
         _need(module)
-    model, tokenizer, template, cfg = load_checkpoint(path)
+    model, tokenizer, template, cfg = load_checkpoint(path, **({"allow_plugins": True} if allow_plugins else {}))
     if datasets:
         entries: list[Any] = list(datasets)
         cfg.data.datasets = entries

@@ -168,7 +168,9 @@ def model_options(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model
     """The ``ModelOptions`` the ``load_model`` hook receives for this run."""
     m = cfg.model
     q = m.quantization
-    trust = m.trust_remote_code if m.trust_remote_code is not None else spec.trust_remote_code
+    # only the user's consent runs a model folder's Python code: a spec that requires remote code does not grant it
+    # (ModelLoader.check refuses such a spec without it, naming the folder)
+    trust = bool(m.trust_remote_code)
     device_map, max_memory = process_devices(m.device_map, m.max_memory)
     return ModelOptions(
         model_dir=model_dir,

@@ -37,7 +37,7 @@ def git_commit(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 def build_manifest(*, cfg: Any, model_spec: Any, model_dir: str, fingerprints: dict[str, Any] | None = None,
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The manifest of a run (JSON-ready). Never holds a hub token."""
+    """The manifest of a run (JSON-ready). Never holds a secret (see :mod:`ftcore.redact`)."""
     plugins = []
     try:
         from ftcore.plugins import plugin_infos
@@ -48,9 +48,13 @@ def build_manifest(*, cfg: Any, model_spec: Any, model_dir: str, fingerprints: d
         ]
     except Exception:  # noqa: BLE001 - the manifest is informative; never fail a run over it
         plugins = []
+    from ftcore.redact import redact_argv
+
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else None,
+        # secrets (hub.token, *token, *key, *secret, *password) are replaced: the manifest records no secret
+        "command": " ".join(redact_argv([Path(sys.argv[0]).name, *sys.argv[1:]])) if sys.argv and sys.argv[0]
+        else None,
         "versions": {name: v for name in PACKAGES if (v := _version(name))},
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -64,6 +68,9 @@ def build_manifest(*, cfg: Any, model_spec: Any, model_dir: str, fingerprints: d
 
 
 def write_manifest(run_dir: str | os.PathLike[str], manifest: dict[str, Any]) -> Path:
+    from ftcore.redact import redact_mapping
+
     path = Path(run_dir) / "manifest.json"
+    manifest = redact_mapping(manifest)
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     return path
