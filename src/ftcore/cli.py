@@ -56,8 +56,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
         )
 
 
+def _close_progress_bars() -> None:
+    """End any progress bar still open (an error raised mid-training), so the error starts on its own line."""
+    tqdm_module = sys.modules.get("tqdm.std")
+    if tqdm_module is None:  # no bar was ever shown: nothing to import
+        return
+    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
+        bar.close()
+
+
 def print_error(exc: FtcoreError) -> None:
     """Print a user error without traceback: ``error: <line>`` for each line of its message."""
+    _close_progress_bars()
     for line in str(exc).splitlines() or [type(exc).__name__]:
         print(f"error: {line}", file=sys.stderr)
 
