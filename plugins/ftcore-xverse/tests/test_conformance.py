@@ -3,9 +3,12 @@ q/k/v targets; a two-step LoRA train + save + infer on xverse-7b-chat (remote co
 
 from __future__ import annotations
 
+import pytest
+
 from ftcore.testing import check_plugin
 
 
+@pytest.mark.slow
 def test_every_xverse_model_conforms(tiny_models, tmp_path_factory):
     report = check_plugin("ftcore-xverse", tiny_models=tiny_models, train=["xverse-7b-chat"],
                           work_dir=tmp_path_factory.mktemp("conformance"), strict=True)
