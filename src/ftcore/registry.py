@@ -66,7 +66,12 @@ class Table(Generic[S]):
             raise FtcoreError(self.unknown(name)) from None
 
     def unknown(self, name: str) -> str:
-        """The message for an unknown ``name``, with close matches suggested."""
+        """The message for an unknown ``name``, with close matches suggested; an unknown model of a known family
+        whose plugin is not loaded names the pip package (:mod:`ftcore.families`)."""
+        if self.kind == "model":
+            missing = self._missing_family_plugin(name)
+            if missing:
+                return missing
         close = difflib.get_close_matches(name, list(self.specs), n=3, cutoff=0.6)
         if self.list_known:
             known = f"known: {', '.join(self.specs) or 'none'}; see: ftcore {self.kind}s"
@@ -74,6 +79,25 @@ class Table(Generic[S]):
         else:
             hint = f" (did you mean {', '.join(close)}?)" if close else f" (see: ftcore {self.kind}s)"
         return f"unknown {self.kind} {name!r}{hint}"
+
+    def _missing_family_plugin(self, name: str) -> str | None:
+        """"provided by the plugin …: pip install …" when ``name`` is of a known family whose plugin registered
+        nothing here (not installed, or installed but not loaded); None when the plugin is loaded."""
+        from ftcore.families import family_plugin
+
+        dist = family_plugin(name)
+        if dist is None or any(spec.plugin.split(" ")[0] == dist for spec in self.specs.values()):
+            return None
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            version(dist)
+        except PackageNotFoundError:
+            return f"model {name!r} is provided by the plugin {dist}: pip install {dist}"
+        return (
+            f"model {name!r} is provided by the plugin {dist}, which is installed but not loaded "
+            "(see: ftcore plugins; check FTCORE_LOAD_PLUGINS)"
+        )
 
 
 class Catalog:
