@@ -14,7 +14,7 @@ import difflib
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
-from ftcore.errors import FtcoreError, PluginError
+from ftcore.errors import FtcoreError, PluginError, PluginHookError, debug_enabled, print_traceback
 from ftcore.plugins import FtcorePluginManager, get_plugin_manager
 from ftcore.specs import DatasetSpec, ModelSpec, TemplateSpec, TunerSpec
 
@@ -86,6 +86,18 @@ class Catalog:
         self.tuners: Table[TunerSpec] = Table("tuner", list_known=True)
         #: one line per problem, each naming the plugin at fault
         self.errors: list[str] = []
+        #: the problems of each plugin (by registered name): a ``register_*`` hook that raised, an invalid spec
+        self.plugin_errors: dict[str, list[str]] = {}
+        #: the exception behind an error line, where one raised (``FTCORE_DEBUG=1`` shows its traceback)
+        self.exceptions: dict[str, BaseException] = {}
+
+    def fail(self, message: str, plugin_name: str | None = None, exception: BaseException | None = None) -> None:
+        """Record a registration problem (``plugin_name``: the plugin at fault, when one is)."""
+        self.errors.append(message)
+        if exception is not None:
+            self.exceptions[message] = exception
+        if plugin_name is not None:
+            self.plugin_errors.setdefault(plugin_name, []).append(message)
 
     def table(self, kind: str) -> Table[Any]:
         """The table of ``kind`` (``model``, ``template``, ``dataset`` or ``tuner``)."""
@@ -108,9 +120,10 @@ class Catalog:
         """
         expected = KINDS[kind]
         if not isinstance(spec, expected):
-            self.errors.append(
+            self.fail(
                 f"plugin {plugin}: register_{kind}s: register() got {type(spec).__name__}, "
-                f"expected ftcore.{expected.__name__}"
+                f"expected ftcore.{expected.__name__}",
+                plugin_name,
             )
             return
         table = self.table(kind)
@@ -136,7 +149,8 @@ class Catalog:
             return
         problems = spec.problems()
         if problems:
-            self.errors.extend(f"plugin {plugin}: {p}" for p in problems)
+            for p in problems:
+                self.fail(f"plugin {plugin}: {p}", plugin_name)
             return
         spec = dataclasses.replace(spec)
         spec.plugin = plugin
@@ -189,7 +203,7 @@ class Catalog:
                 problem = "; ".join(problems)
         done.add(name)
         if problem is not None:
-            self.errors.append(f"plugin {spec.plugin}: {problem}")
+            self.fail(f"plugin {spec.plugin}: {problem}", table.owners.get(name))
             del table.specs[name]
             table.owners.pop(name, None)
             return False
@@ -198,7 +212,11 @@ class Catalog:
     def check(self) -> None:
         """Raise a :class:`PluginError` listing every registration error (runs call this before starting)."""
         if self.errors:
-            raise PluginError("\n".join(self.errors))
+            error = PluginError("\n".join(self.errors))
+            causes = [self.exceptions[e] for e in self.errors if e in self.exceptions]
+            if causes:
+                raise error from causes[0]
+            raise error
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
@@ -254,9 +272,10 @@ def _build(pm: FtcorePluginManager) -> Catalog:
             try:
                 impl.function(register=register)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the catalog
-                catalog.errors.append(
-                    f"plugin {plugin}: register_{kind}s failed: {type(exc).__name__}: {exc}"
-                )
+                error = exc if isinstance(exc, PluginHookError) else PluginHookError(plugin, f"register_{kind}s", exc)
+                catalog.fail(str(error), impl.plugin_name, error.original)
+                if debug_enabled():
+                    print_traceback(error.original)
     catalog.resolve_extends()
     return catalog
 

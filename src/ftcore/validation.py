@@ -26,18 +26,22 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
     from ftcore.registry import get_catalog
 
     problems: list[str] = []
+    causes: list[BaseException] = []  # the exceptions behind problems, for FTCORE_DEBUG=1
     src = cfg.source
     for i, raw in enumerate(cfg.plugins):
         try:
             load_local_plugins([raw], cfg.base_dir)
         except Exception as exc:  # noqa: BLE001 - a user's file: report, keep checking
             problems.append(f"{src}: plugins[{i}]: {exc}")
+            causes.append(exc)
     catalog = get_catalog()
     local_labels = tuple(f"{raw} (local file)" for raw in cfg.plugins)
     others = []
     for err in catalog.errors:
         if local_labels and any(label in err for label in local_labels):
             problems.append(f"{src}: plugins: {err}")
+            if err in catalog.exceptions:
+                causes.append(catalog.exceptions[err])
         else:
             others.append(err)
 
@@ -94,7 +98,7 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
         if not any(p.endswith(err) for p in problems):
             warnings.warn(err, FtcoreWarning, stacklevel=2)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, causes)
 
 
 def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
