@@ -192,7 +192,7 @@ def test_extends_errors(install, specs, error):
         (
             "model",
             ModelSpec(name="nohub"),
-            "model 'nohub': give hub ids (hub={'huggingface': ...}) or a local path",
+            "model 'nohub': give hub ids (hub={'huggingface': ...}), a local path or a build function",
         ),
         (
             "model",

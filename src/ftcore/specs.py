@@ -8,6 +8,7 @@ ms-swift's ``register_model`` / ``register_template`` / ``register_dataset`` too
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -22,6 +23,11 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 DEFAULT_SYSTEM = "you are a helpful assistant!"
 
 HUBS = ("modelscope", "huggingface")
+
+
+def _fspath(value: Any) -> Any:
+    """A path given as ``os.PathLike`` (``pathlib.Path``) as ``str``; anything else unchanged."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def _check_name(kind: str, name: str) -> list[str]:
@@ -60,14 +66,21 @@ def _type_problems(kind: str, spec: Any) -> list[str]:
 class ModelSpec:
     """A model the catalog knows by name (ms-swift's ``register_model``).
 
-    Exactly one of ``hub`` (ids per hub) or ``path`` (a local folder) tells where the weights live.
+    ``hub`` (ids per hub), ``path`` (a local folder) or ``build`` (a function that writes the folder on first use)
+    tells where the weights live.
     """
 
     name: str
     #: ids per hub: ``{"modelscope": "qwen/Qwen-7B-Chat", "huggingface": "Qwen/Qwen-7B-Chat"}``
     hub: dict[str, str] = field(default_factory=dict)
-    #: a local folder holding the weights (instead of, or before, the hub ids)
+    #: a local folder holding the weights (instead of, or before, the hub ids); absolute, or relative to the
+    #: working directory (``~`` expanded); a ``pathlib.Path`` is accepted and stored as ``str``
     path: str | None = None
+    #: ``build(out_dir: pathlib.Path) -> folder | None``: writes the model folder (config, tokenizer, weights) into
+    #: ``out_dir`` on first use; the folder is kept in the ftcore cache (``$FTCORE_CACHE/models/<name>``) and reused.
+    #: Returns the folder (a ``str`` or ``os.PathLike``), or None for ``out_dir``. Used when ``path`` is unset or
+    #: not a folder and before any hub id; a plugin ships its small files as package data and copies them here
+    build: Callable[..., Any] | None = None
     #: default template name; None = the tokenizer's own chat_template (``jinja``) if it has one, else ``default``
     template: str | None = None
     #: default LoRA target modules (``targets = "auto"``)
@@ -101,16 +114,23 @@ class ModelSpec:
     #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
 
+    def __post_init__(self) -> None:
+        self.path = _fspath(self.path)
+
     def problems(self) -> list[str]:
         out = _check_name("model", self.name) + _type_problems("model", self)
         if out:
             return out
+        if self.build is not None and not callable(self.build):
+            out.append(f"model {self.name!r}: build must be a function build(out_dir) -> folder")
         if self.loader is not None and not callable(self.loader) and not (
             isinstance(self.loader, str) and ":" in self.loader
         ):
             out.append(f"model {self.name!r}: loader must be a ModelLoader subclass or 'module:Class'")
-        if not self.extends and not self.hub and not self.path:
-            out.append(f"model {self.name!r}: give hub ids (hub={{'huggingface': ...}}) or a local path")
+        if not self.extends and not self.hub and not self.path and self.build is None:
+            out.append(
+                f"model {self.name!r}: give hub ids (hub={{'huggingface': ...}}), a local path or a build function"
+            )
         for hub in self.hub:
             if hub not in HUBS:
                 out.append(f"model {self.name!r}: unknown hub {hub!r} (use {', '.join(HUBS)})")
@@ -195,7 +215,8 @@ class DatasetSpec:
     revision: str | None = None
     #: files inside the hub repo to load instead of splits (e.g. ``["firefly-train-1.1M.jsonl"]``)
     data_files: list[str] = field(default_factory=list)
-    #: a local file or folder
+    #: a local file or folder: absolute, relative to the working directory (``~`` expanded), or
+    #: ``builtin:<file>`` (a file ftcore ships); a ``pathlib.Path`` is accepted and stored as ``str``
     path: str | None = None
     #: rename raw columns before normalization: ``{"prompt": "query", "completion": "response"}``
     columns: dict[str, str] = field(default_factory=dict)
@@ -215,6 +236,11 @@ class DatasetSpec:
     #: name of a dataset whose fields this spec inherits where it leaves them unset
     extends: str | None = None
     plugin: str = ""
+
+    def __post_init__(self) -> None:
+        self.path = _fspath(self.path)
+        if isinstance(self.data_files, list):
+            self.data_files = [_fspath(f) for f in self.data_files]
 
     def problems(self) -> list[str]:
         out = _check_name("dataset", self.name) + _type_problems("dataset", self)
@@ -351,6 +377,9 @@ class ModelOptions:
     quantization: dict[str, Any] | None = None
     revision: str | None = None
 
+    def __post_init__(self) -> None:
+        self.model_dir = _fspath(self.model_dir)
+
 
 @dataclass
 class TunerOptions:
@@ -383,3 +412,6 @@ class DatasetOptions:
     seed: int = 42
     streaming: bool = False
     cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        self.cache_dir = _fspath(self.cache_dir)

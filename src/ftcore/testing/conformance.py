@@ -419,7 +419,8 @@ def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[
         builder = builders[key]
         out = work / f"tiny-{index}-{''.join(c if c.isalnum() else '-' for c in key)}"
         try:
-            model_dir = builder(out) if callable(builder) else build_tiny_model_dir(out, builder)
+            built = builder(out) if callable(builder) else build_tiny_model_dir(out, builder)
+            model_dir = os.fspath(built if built is not None else out)  # a builder may return a pathlib.Path
         except Exception as exc:  # noqa: BLE001
             for _, check in members:
                 check.problems.append(f"tiny stand-in {key!r} failed to build: {type(exc).__name__}: {exc}")
