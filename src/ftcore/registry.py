@@ -280,6 +280,58 @@ def _build(pm: FtcorePluginManager) -> Catalog:
     return catalog
 
 
+#: first-party plugins ftcore knows by name: distribution -> kind -> glob patterns of the names it provides
+#: (an unknown name that matches one, while the distribution is not installed, says what to pip install)
+KNOWN_PLUGINS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ftcore-qwen": {"model": ("qwen*",), "template": ("qwen*",)},
+    "ftcore-baichuan": {"model": ("baichuan*",)},
+    "ftcore-datasets-zh": {"dataset": ("*-zh",)},
+    "ftcore-datasets-en": {"dataset": ("*-en",)},
+}
+
+
+def split_label(label: str) -> tuple[str, str | None]:
+    """``"<dist> <version>"`` (a spec's ``plugin``) as ``(dist, version)``; a local file's label has no version."""
+    if label.endswith(" (local file)"):
+        return label[: -len(" (local file)")], None
+    dist, _, version = label.rpartition(" ")
+    return (dist, version) if dist else (label, None)
+
+
+def _installed(dist: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(dist)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def missing_provider(kind: str, name: str, recorded: dict[str, Any] | None = None) -> str | None:
+    """Why ``kind`` ``name`` is unknown when the plugin providing it is not installed, with the pip command.
+
+    ``recorded`` is what a run's manifest says provided it (``{"plugin": dist, "version": v}``,
+    see ``manifest.json``'s ``provided_by``); without one, ftcore's own plugins are matched by name
+    (:data:`KNOWN_PLUGINS`). None when no uninstalled plugin is known to provide the name.
+    """
+    import fnmatch
+
+    if recorded and recorded.get("plugin") and not str(recorded["plugin"]).startswith("ftcore "):
+        dist, version = str(recorded["plugin"]), recorded.get("version")
+        if recorded.get("local"):
+            return f"trained with the local plugin file {dist}, which the run no longer loads"
+        if not _installed(dist):
+            pin = f"=={version}" if version else ""
+            return (f"trained with plugin {dist}{' ' + version if version else ''}, which is not installed: "
+                    f"pip install {dist}{pin}")
+        return None
+    for dist, kinds in KNOWN_PLUGINS.items():
+        if any(fnmatch.fnmatch(name, pattern) for pattern in kinds.get(kind, ())) and not _installed(dist):
+            return f"plugin {dist} provides it and is not installed: pip install {dist}"
+    return None
+
+
 def get_model_spec(name: str) -> ModelSpec:
     """The registered model called ``name`` (an error suggests close names)."""
     return get_catalog().models.get(name)
@@ -309,5 +361,6 @@ __all__ = [
     "get_model_spec",
     "get_template_spec",
     "get_tuner_spec",
+    "missing_provider",
     "reset",
 ]

@@ -35,6 +35,18 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
             problems.append(f"{src}: plugins[{i}]: {exc}")
             causes.append(exc)
     catalog = get_catalog()
+    from ftcore.outputs import missing_plugin, read_manifest
+
+    manifest = read_manifest(cfg.base_dir)  # a run folder's run.toml, a checkpoint's ftcore_run.toml
+
+    def _lookup(table: Any, name: str) -> str | None:
+        problem = _lookup_name(table, name)
+        if problem and name not in table.conflicts:
+            hint = missing_plugin(table.kind, name, manifest)
+            if hint:
+                return f"unknown {table.kind} {name!r}: {hint}"
+        return problem
+
     local_labels = tuple(f"{raw} (local file)" for raw in cfg.plugins)
     others = []
     for err in catalog.errors:
@@ -104,7 +116,7 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
 def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
     """``tuner.method`` is a registered method; the ``[tuner]`` keys suit it; a quantized base is one it can train."""
     method = cfg.tuner.method
-    problem = _lookup(catalog.tuners, method)
+    problem = _lookup_name(catalog.tuners, method)
     if problem:
         return [f"tuner.method: {problem}"]
     spec = catalog.tuners.get(method)
@@ -132,7 +144,7 @@ def _name_and_path(entry: Any, registered: Any, base_dir: str) -> tuple[str | No
     return entry.name, entry.path
 
 
-def _lookup(table: Any, name: str) -> str | None:
+def _lookup_name(table: Any, name: str) -> str | None:
     """None when ``name`` is registered, else the problem (unknown with suggestions, or registered twice)."""
     if name in table.conflicts:
         return str(table.conflicts[name])

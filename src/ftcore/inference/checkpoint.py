@@ -108,16 +108,34 @@ def base_model(cfg: RunConfig, ckpt_dir: str | os.PathLike[str]) -> tuple[Any, s
     from ftcore.registry import get_catalog
 
     load_run_plugins(cfg)
+    check_plugins(cfg, ckpt_dir, get_catalog())
     if is_adapter(ckpt_dir):
         return resolve_model(cfg, get_catalog())
     return full_weights_spec(cfg, ckpt_dir, get_catalog()), os.fspath(ckpt_dir)
+
+
+def check_plugins(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], catalog: Any) -> None:
+    """An unknown model or template of a checkpoint whose run's ``manifest.json`` names the plugin that provided
+    it (no longer installed) is an error saying which plugin and version to pip install."""
+    from ftcore.outputs import missing_plugin, read_manifest
+
+    manifest = read_manifest(ckpt_dir)
+    for kind, name in (("model", cfg.model.name), ("template", cfg.template.name)):
+        table = catalog.table(kind)
+        if name and name not in table and name not in table.conflicts and not (kind == "template" and name == "jinja"):
+            hint = missing_plugin(kind, name, manifest)
+            if hint:
+                raise FtcoreError(f"checkpoint {os.fspath(ckpt_dir)}: unknown {kind} {name!r}: {hint}")
 
 
 def attach_adapter(model: Any, ckpt_dir: str | os.PathLike[str]) -> Any:
     """``model`` with the checkpoint's LoRA / QLoRA adapter attached by peft, for inference (not trainable)."""
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(model, os.fspath(ckpt_dir), is_trainable=False)
+    from ftcore.models.compat import quiet_peft_deprecations
+
+    with quiet_peft_deprecations():
+        return PeftModel.from_pretrained(model, os.fspath(ckpt_dir), is_trainable=False)
 
 
 def full_weights_spec(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], catalog: Any = None) -> Any:

@@ -169,8 +169,9 @@ class Recipe:
         n_val = len(data.validation) if data.validation is not None else 0
         self.has_eval = n_val > 0
         say(f"data: {len(data.train)} training rows, {n_val} validation rows")
-        for line in data.report.lines():
-            say(f"data: {line}")
+        for source in data.report.sources:  # a source with bad rows was already logged as a warning
+            if not source.bad:
+                say(f"data: {source.line()}")
         self.decide(packing=resolve_packing(cfg, self.model))  # "auto" → true/false, recorded in run.toml
         self.generation_rows = data.validation if self.has_eval else None  # generation: one sample per row
         if self.run_record.packing:
@@ -187,7 +188,10 @@ class Recipe:
 
         cfg = self.cfg
         options = tuner_options(cfg, self.spec, self.model)
-        tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
+        from ftcore.models.compat import quiet_peft_deprecations
+
+        with quiet_peft_deprecations():
+            tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
         if tuned is None:
             raise FtcoreError(f"{cfg.source}: tuner.method: no plugin handles {cfg.tuner.method!r}")
         self.model = tuned
@@ -290,7 +294,8 @@ class Recipe:
             plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
             write_text_atomic(run_dir / "result.json", json.dumps(
                 {"best_checkpoint": best, "last_checkpoint": last, "metrics": metrics}, indent=2, default=str) + "\n")
-            say(f"best checkpoint: {best}\nlast checkpoint: {last}\nloss plot: {run_dir / 'loss.png'}")
+            # best / last checkpoint: in the result (``ftcore train`` prints them once, on stdout)
+            say(f"loss plot: {run_dir / 'loss.png'}")
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
 
