@@ -70,6 +70,7 @@ class ModelSpec:
     tells where the weights live.
     """
 
+    #: the catalog name (``model.name`` in run.toml): lower-case letters, digits, '.', '-' or '_'
     name: str
     #: ids per hub: ``{"modelscope": "qwen/Qwen-7B-Chat", "huggingface": "Qwen/Qwen-7B-Chat"}``
     hub: dict[str, str] = field(default_factory=dict)
@@ -91,9 +92,11 @@ class ModelSpec:
     dtype: str | None = None
     #: transformers Auto class used to load the model
     auto_class: str = "AutoModelForCausalLM"
+    #: the hub revision (branch, tag or commit) to download; None = the default branch
     revision: str | None = None
     #: glob patterns of files not to download (e.g. ``["*.bin"]`` when safetensors exist)
     ignore_patterns: list[str] = field(default_factory=list)
+    #: the model's context length (informative: ``ftcore models --json``, the conformance kit's strict check); None = unknown
     max_length: int | None = None
     #: the architecture needs ``trust_remote_code`` (off unless the spec or the user says so)
     trust_remote_code: bool = False
@@ -110,6 +113,7 @@ class ModelSpec:
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
     #: free-form annotations of the model's capabilities (ms-swift's ``**kwargs``)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: one line shown by ``ftcore models``
     description: str = ""
     #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
@@ -150,10 +154,15 @@ class TemplateSpec:
     ``chat_sep = None`` means the template supports a single turn only.
     """
 
+    #: the catalog name (``template.name`` in run.toml, ``ModelSpec.template``)
     name: str
+    #: emitted once at the start of a conversation (``{{SYSTEM}}`` is the system prompt)
     prefix: list[Any] = field(default_factory=list)
+    #: each user turn (``{{QUERY}}``; ``{{ROUND0}}`` / ``{{ROUND1}}`` count turns); the answer follows it
     prompt: list[Any] = field(default_factory=list)
+    #: between an answer and the next user turn; None = the template supports a single turn only
     chat_sep: list[Any] | None = field(default_factory=list)
+    #: after each answer (trained on: usually the eos, ``[["eos_token_id"]]``)
     suffix: list[Any] = field(default_factory=list)
     #: the template's own default system prompt (None = the run's ``template.system``)
     system: str | None = None
@@ -161,7 +170,9 @@ class TemplateSpec:
     stop_words: list[str] = field(default_factory=list)
     #: ``jinja`` templates render with the tokenizer's own chat_template (the parts are then unused)
     kind: str = "parts"
+    #: free-form tags shown by ``ftcore templates``
     tags: list[str] = field(default_factory=list)
+    #: one line shown by ``ftcore templates``
     description: str = ""
     #: known, documented differences from the model's official chat_template (used by ``template check``)
     known_differences: list[str] = field(default_factory=list)
@@ -171,6 +182,7 @@ class TemplateSpec:
     #: ``"module:Class"`` string imported only when the template is built (so declaring specs stays light).
     #: None: :class:`~ftcore.templates.Template` (``kind = "parts"``) or ``JinjaTemplate`` (``kind = "jinja"``).
     template_class: type | str | None = None
+    #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
 
     def problems(self) -> list[str]:
@@ -208,10 +220,15 @@ class DatasetSpec:
     return one dataset or a (train, validation) pair.
     """
 
+    #: the catalog name (an entry of ``data.datasets`` in run.toml)
     name: str
+    #: dataset ids per hub: ``{"modelscope": "AI-ModelScope/alpaca-gpt4-data-en", "huggingface": ...}``
     hub: dict[str, str] = field(default_factory=dict)
+    #: the hub splits that train, as ``"split"`` or ``"subset:split"``
     train: list[str] = field(default_factory=lambda: ["train"])
+    #: the hub splits that validate (empty: ``data.test_ratio`` of the training rows)
     validation: list[str] = field(default_factory=list)
+    #: the hub revision to download; None = the default branch
     revision: str | None = None
     #: files inside the hub repo to load instead of splits (e.g. ``["firefly-train-1.1M.jsonl"]``)
     data_files: list[str] = field(default_factory=list)
@@ -220,7 +237,9 @@ class DatasetSpec:
     path: str | None = None
     #: rename raw columns before normalization: ``{"prompt": "query", "completion": "response"}``
     columns: dict[str, str] = field(default_factory=dict)
+    #: ``preprocess(row) -> {"messages": [...], "images": [...]}`` or None to drop the row; None = the column conventions of docs/data.md
     preprocess: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    #: ``get(spec, options, **get_kwargs)`` returns the dataset (or a (train, validation) pair) instead of loading ``hub`` / ``path``
     get: Callable[..., Any] | None = None
     #: keyword arguments ``get`` is called with (ms-swift's ``function_kwargs``)
     get_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -228,13 +247,17 @@ class DatasetSpec:
     sample: int | None = None
     #: ``chat`` | ``text-generation`` | ``classification`` | ``ner`` | ``agent`` | ``multimodal`` ...
     task: str = "chat"
+    #: language codes of the rows (``en``, ``zh``): ``ftcore datasets --language`` filters on them
     languages: list[str] = field(default_factory=list)
+    #: free-form tags shown by ``ftcore datasets``
     tags: list[str] = field(default_factory=list)
     #: free-form annotations (ms-swift's ``**kwargs``)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: one line shown by ``ftcore datasets``
     description: str = ""
     #: name of a dataset whose fields this spec inherits where it leaves them unset
     extends: str | None = None
+    #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
 
     def __post_init__(self) -> None:
@@ -266,6 +289,7 @@ class TunerSpec:
     method, so listing the catalog (``ftcore tuners``) never imports peft or torch.
     """
 
+    #: the method's name: the value of ``tuner.method`` in run.toml
     name: str
     #: ``apply(model, options: TunerOptions) -> model``: the model to train (wrapped, or with parameters frozen)
     apply: Callable[..., Any] | str
@@ -282,8 +306,11 @@ class TunerSpec:
     supports_zero3: bool = True
     #: ``tuner.targets`` is resolved against the model (``auto`` / ``all`` / list) for this method
     needs_targets: bool = False
+    #: free-form tags shown by ``ftcore tuners``
     tags: list[str] = field(default_factory=list)
+    #: one line shown by ``ftcore tuners``
     description: str = ""
+    #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
 
     def problems(self) -> list[str]:
