@@ -73,18 +73,18 @@ def install_network_guard() -> None:
     """Guard whatever class ``socket.socket`` is now (a library may have replaced or re-patched it)."""
     cls = socket.socket
     if getattr(cls, "connect", None) is not _guarded_connect:
-        cls.connect = _guarded_connect  # type: ignore[method-assign]
+        cls.connect = _guarded_connect  # type: ignore[method-assign,assignment]
     if getattr(cls, "connect_ex", None) is not _guarded_connect_ex:
-        cls.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+        cls.connect_ex = _guarded_connect_ex  # type: ignore[method-assign,assignment]
 
 
 def remove_network_guard() -> None:
     """Put the real ``connect`` / ``connect_ex`` back."""
     cls = socket.socket
     if getattr(cls, "connect", None) is _guarded_connect:
-        cls.connect = _real_connect  # type: ignore[method-assign]
+        cls.connect = _real_connect  # type: ignore[method-assign,assignment]
     if getattr(cls, "connect_ex", None) is _guarded_connect_ex:
-        cls.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+        cls.connect_ex = _real_connect_ex  # type: ignore[method-assign,assignment]
 
 
 def isolate_caches() -> None:
