@@ -110,6 +110,10 @@ def test_register_failure_marks_the_plugin_broken(kit, capsys):
     row = {r["dist"]: r for r in json.loads(out)}["ftcore-kitllama"]
     assert (status, row["status"], row["error"], err) == (1, "error", line, f"error: {line}\n")
     assert row["registered"]["templates"] == ["kitllama"]  # the other hooks still registered
+    from ftcore.testing import check_plugin
+
+    report = check_plugin("ftcore-kitllama", train="none", raise_on_problems=False)
+    assert line in report.plugin_problems  # the conformance kit's own check fails too
 
 
 # 3. FTCORE_DEBUG=1: the import failure's traceback; a local plugin file's, not the ConfigError's

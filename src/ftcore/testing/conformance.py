@@ -150,7 +150,10 @@ def _collect(plugin: Any, hook: str) -> list[Any]:
     if impl is None:
         return []
     found: list[Any] = []
-    impl(register=found.append)
+    try:
+        impl(register=found.append)
+    except Exception:  # noqa: BLE001 - reported from the catalog's errors (see _check)
+        return found
     return found
 
 
@@ -372,7 +375,11 @@ def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[
            steps: int) -> None:
     from ftcore.registry import get_catalog
 
+    from ftcore.plugins import get_plugin_manager
+
     catalog = get_catalog()
+    # a register_* hook that raised or an invalid spec: the catalog's line naming the plugin (status "error")
+    report.plugin_problems.extend(catalog.plugin_errors.get(get_plugin_manager().get_name(obj) or "", []))
     specs: list[ModelSpec] = _collect(obj, "register_models")
     templates: list[TemplateSpec] = _collect(obj, "register_templates")
     if not specs and not templates:
