@@ -140,6 +140,10 @@ def test_plugins_prints_problems_once_on_stderr(kit, capsys):
     assert status == 1 and "error:" not in out and "warning:" not in out
     assert err == (f"error: plugin {LABEL} failed to load: ImportError: planted: kitllama needs a library that "
                    "is not installed\n")
+    kit("register_models")
+    status, out, err = cli(capsys, "models")  # a listing command: the table on stdout, the problem on stderr
+    assert status == 0 and "error:" not in out
+    assert err == f"error: plugin {LABEL}: register_models failed: KeyError: 'planted'\n"
 
 
 def _fake_run(kit, tmp_path: Path) -> Path:

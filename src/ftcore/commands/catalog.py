@@ -136,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     console.print(f"{len(specs)} {args.kind}{'s' if len(specs) != 1 else ''}", highlight=False)
+    errors = Console(stderr=True)  # problems go to stderr, as in every command (ftcore plugins too)
     for err in catalog.errors:
-        console.print(f"error: {err}", style="red", highlight=False, markup=False, soft_wrap=True)
+        errors.print(f"error: {err}", style="red", highlight=False, markup=False, soft_wrap=True)
     return 0
 
 
