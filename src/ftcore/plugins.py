@@ -4,6 +4,11 @@ Loading is lazy and happens once per process. A plugin that fails to import (or 
 exist) is recorded as broken, reported as ``plugin <dist> <version> failed to load: <reason>`` and shown by
 ``ftcore plugins``; the other plugins and the CLI keep working. ``FTCORE_LOAD_PLUGINS`` limits which installed
 plugins load (a comma list of entry-point or distribution names; empty = none).
+
+Every hook implementation is wrapped when its plugin registers: an exception it raises (other than an
+:class:`FtcoreError`, already a message for the user) becomes one :class:`PluginHookError`,
+``plugin NAME VERSION: HOOK failed: ExcType: message``, and marks the plugin's status ``error``. A built-in
+implementation running a third-party spec's code (its ``loader``, ``get`` …) names that spec's plugin.
 """
 
 from __future__ import annotations
