@@ -373,9 +373,8 @@ def check_plugin(
 def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[str, Any],
            models: Iterable[str] | None, train: str | Iterable[str], work_dir: Any, strict: bool,
            steps: int) -> None:
-    from ftcore.registry import get_catalog
-
     from ftcore.plugins import get_plugin_manager
+    from ftcore.registry import get_catalog
 
     catalog = get_catalog()
     # a register_* hook that raised or an invalid spec: the catalog's line naming the plugin (status "error")
