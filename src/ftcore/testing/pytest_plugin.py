@@ -87,13 +87,21 @@ def remove_network_guard() -> None:
         cls.connect_ex = _real_connect_ex  # type: ignore[method-assign,assignment]
 
 
-def isolate_caches() -> None:
-    """Hub and ftcore caches in a temporary folder (unless already set), quiet tokenizers, no telemetry."""
-    root = tempfile.mkdtemp(prefix="ftcore-test-cache-")
-    for var, sub in (("HF_HOME", "hf"), ("MODELSCOPE_CACHE", "modelscope"), ("FTCORE_CACHE", "ftcore")):
-        os.environ.setdefault(var, os.path.join(root, sub))
-    for var, value in (("TOKENIZERS_PARALLELISM", "false"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("DO_NOT_TRACK", "1")):
-        os.environ.setdefault(var, value)
+def session_environment(root: str) -> dict[str, str]:
+    """The variables a test session sets (where unset): caches under ``root``, quiet tokenizers, no telemetry."""
+    env = {var: os.path.join(root, sub)
+           for var, sub in (("HF_HOME", "hf"), ("MODELSCOPE_CACHE", "modelscope"), ("FTCORE_CACHE", "ftcore"))}
+    env.update(TOKENIZERS_PARALLELISM="false", HF_HUB_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1")
+    return env
+
+
+def isolate_caches(environ: Any = None) -> None:
+    """Write :func:`session_environment` (a fresh temporary folder) into ``environ`` (default ``os.environ``),
+    keeping what is already set."""
+    environ = os.environ if environ is None else environ
+    for var, value in session_environment(tempfile.mkdtemp(prefix="ftcore-test-cache-")).items():
+        if var not in environ:
+            environ[var] = value
 
 
 def _guard_on(config: pytest.Config) -> bool:
