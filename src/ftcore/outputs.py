@@ -256,3 +256,34 @@ def _pick(run: Path, which: str, raw: str) -> str:
     if not name:
         raise FtcoreError(f"checkpoint {raw}: run {run} has no complete checkpoint yet")
     return str(run / name)
+
+
+MANIFEST_FILE = "manifest.json"
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict | None:
+    """The ``manifest.json`` of the run that ``folder`` (a run folder or one of its checkpoints) belongs to."""
+    path = Path(folder)
+    for candidate in (path / MANIFEST_FILE, path.parent / MANIFEST_FILE):
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def missing_plugin(kind: str, name: str, manifest: dict | None) -> str | None:
+    """Why a ``kind`` (``model``, ``template``, ``dataset``, ``tuner``) the catalog does not know is missing, when
+    the run's manifest (``provided_by``) or ftcore's list of its own plugins names the plugin that provides it and
+    that plugin is not installed; None otherwise."""
+    from ftcore.registry import missing_provider
+
+    recorded = None
+    if manifest:
+        provided = manifest.get("provided_by") or {}
+        entry = provided.get("datasets", {}).get(name) if kind == "dataset" else provided.get(kind)
+        if isinstance(entry, dict) and entry.get("name") == name:
+            recorded = entry
+    return missing_provider(kind, name, recorded)

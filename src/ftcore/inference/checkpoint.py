@@ -90,6 +90,11 @@ def checkpoint_plugins(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], allow_p
     return list(cfg.plugins)
 
 
+def plugin_consent(allow_plugins: bool) -> dict[str, Any]:
+    """Keyword arguments passing the user's ``--allow-plugins`` to :func:`load_checkpoint` (none when not given)."""
+    return {"allow_plugins": True} if allow_plugins else {}
+
+
 def load_checkpoint(
     ckpt: str | os.PathLike[str], *, device: str | None = None, allow_plugins: bool = False
 ) -> tuple[Any, Any, Any, RunConfig]:
@@ -138,16 +143,34 @@ def base_model(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], *, allow_plugin
     from ftcore.registry import get_catalog
 
     checkpoint_plugins(cfg, ckpt_dir, allow_plugins)
+    check_plugins(cfg, ckpt_dir, get_catalog())
     if is_adapter(ckpt_dir):
         return resolve_model(cfg, get_catalog())
     return full_weights_spec(cfg, ckpt_dir, get_catalog()), os.fspath(ckpt_dir)
+
+
+def check_plugins(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], catalog: Any) -> None:
+    """An unknown model or template of a checkpoint whose run's ``manifest.json`` names the plugin that provided
+    it (no longer installed) is an error saying which plugin and version to pip install."""
+    from ftcore.outputs import missing_plugin, read_manifest
+
+    manifest = read_manifest(ckpt_dir)
+    for kind, name in (("model", cfg.model.name), ("template", cfg.template.name)):
+        table = catalog.table(kind)
+        if name and name not in table and name not in table.conflicts and not (kind == "template" and name == "jinja"):
+            hint = missing_plugin(kind, name, manifest)
+            if hint:
+                raise FtcoreError(f"checkpoint {os.fspath(ckpt_dir)}: unknown {kind} {name!r}: {hint}")
 
 
 def attach_adapter(model: Any, ckpt_dir: str | os.PathLike[str]) -> Any:
     """``model`` with the checkpoint's LoRA / QLoRA adapter attached by peft, for inference (not trainable)."""
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(model, os.fspath(ckpt_dir), is_trainable=False)
+    from ftcore.models.compat import quiet_peft_deprecations
+
+    with quiet_peft_deprecations():
+        return PeftModel.from_pretrained(model, os.fspath(ckpt_dir), is_trainable=False)
 
 
 def full_weights_spec(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], catalog: Any = None, *,

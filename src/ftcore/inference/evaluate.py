@@ -219,7 +219,12 @@ def evaluate_checkpoint(
     averaged metrics and one record per sample (prompt, prediction, reference, its scores). Returns the report.
     """
     from ftcore.data import prepare_data
-    from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, resolve_checkpoint
+    from ftcore.inference.checkpoint import (
+        checkpoint_config,
+        load_checkpoint,
+        plugin_consent,
+        resolve_checkpoint,
+    )
     from ftcore.inference.generate import generation_settings
 
     path = resolve_checkpoint(ckpt)
@@ -228,7 +233,7 @@ def evaluate_checkpoint(
         raise FtcoreError(f"--sample: must be at least 1 (got {sample})")
     for module in ("jieba", "rouge_chinese", "sacrebleu"):
         _need(module)
-    model, tokenizer, template, cfg = load_checkpoint(path, **({"allow_plugins": True} if allow_plugins else {}))
+    model, tokenizer, template, cfg = load_checkpoint(path, **plugin_consent(allow_plugins))
     if datasets:
         entries: list[Any] = list(datasets)
         cfg.data.datasets = entries

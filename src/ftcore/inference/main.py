@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any, cast
 
 from ftcore.errors import FtcoreError
-from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, resolve_checkpoint
+from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, plugin_consent, resolve_checkpoint
 from ftcore.inference.generate import HistoryItem, generation_settings, inference, inference_stream
 from ftcore.templates.protocol import MultimodalTemplate
 
@@ -29,7 +29,7 @@ def _loaded(ckpt: str | os.PathLike[str], allow_plugins: bool = False) -> tuple[
     if _LAST and _LAST[0][0] == key:
         return _LAST[0][1]
     _LAST.clear()  # free the previous model before loading the next
-    loaded = load_checkpoint(path, **({"allow_plugins": True} if allow_plugins else {}))
+    loaded = load_checkpoint(path, **plugin_consent(allow_plugins))
     _LAST.append((key, loaded))
     return loaded
 
@@ -285,7 +285,7 @@ def infer_main(
         raise FtcoreError(
             f"dataset_sample: must be at least 1 (got {dataset_sample}); or give a query, or chat"
         )
-    model, _tokenizer, template, cfg = load_checkpoint(path, **({"allow_plugins": True} if allow_plugins else {}))
+    model, _tokenizer, template, cfg = load_checkpoint(path, **plugin_consent(allow_plugins))
     _seed(seed)
     print(f"checkpoint: {path}", file=sys.stderr)
     if chat:

@@ -85,7 +85,10 @@ def merge_lora(
     base, tokenizer = load(cfg, spec, model_dir)
     from peft import PeftModel
 
-    model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
+    from ftcore.models.compat import quiet_peft_deprecations
+
+    with quiet_peft_deprecations():
+        model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
     model = model.merge_and_unload()
     model = getattr(model, "module", model)
     staging = target.parent / f".tmp-{target.name}"

@@ -132,8 +132,12 @@ def resolve_model(cfg: RunConfig, catalog: Catalog | None = None) -> tuple[Model
         folder = Path(spec.path).expanduser()
         if folder.is_dir():
             return spec, str(folder)
-        if not spec.hub:
+        if not spec.hub and spec.build is None:
             raise FtcoreError(f"model {spec.name!r}: folder {spec.path} not found")
+    if spec.build is not None:
+        from ftcore.models.hub import build_model_folder
+
+        return spec, build_model_folder(spec)
     model_dir = snapshot(
         spec.hub,
         hub=m.hub,
@@ -189,11 +193,21 @@ def load_with(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for ``spec``: its own ``loader`` when it names one, else the ``load_model`` hook
     (a family plugin first, the generic :class:`ModelLoader` last)."""
     if spec.loader is not None:
-        if isinstance(spec.loader, str) or isinstance(spec.loader, type):
-            from ftcore.models.loading import loader_class
+        try:
+            if isinstance(spec.loader, str) or isinstance(spec.loader, type):
+                from ftcore.models.loading import loader_class
 
-            return loader_class(spec.loader)(spec, options).load()
-        return spec.loader(spec, options)  # a plain function (ms-swift's get_function)
+                return loader_class(spec.loader)(spec, options).load()
+            return spec.loader(spec, options)  # a plain function (ms-swift's get_function)
+        except FtcoreError:
+            raise
+        except Exception as exc:
+            if not spec.plugin or spec.plugin.startswith("ftcore "):
+                raise
+            from ftcore.errors import PluginHookError
+
+            # the plugin's loader failed: one line naming it (FTCORE_DEBUG=1 shows the loader's traceback)
+            raise PluginHookError(spec.plugin, "load_model", exc) from exc
     from ftcore.plugins import get_plugin_manager
 
     result = get_plugin_manager().hook.load_model(spec=spec, options=options)

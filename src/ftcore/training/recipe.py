@@ -194,8 +194,11 @@ class Recipe:
         from ftcore.data.report import outside_paths
 
         data.report.notes.extend(outside_paths([*cfg.data.datasets, *cfg.data.validation], cfg.base_dir))
-        for line in data.report.lines():
-            say(f"data: {line}")
+        for source in data.report.sources:  # a source with bad rows was already logged as a warning
+            if not source.bad:
+                say(f"data: {source.line()}")
+        for note in data.report.notes:
+            say(f"data: {note}")
         self.decide(packing=resolve_packing(cfg, self.model))  # "auto" → true/false, recorded in run.toml
         self.generation_rows = data.validation if self.has_eval else None  # generation: one sample per row
         if self.run_record.packing:
@@ -212,7 +215,10 @@ class Recipe:
 
         cfg = self.cfg
         options = tuner_options(cfg, self.spec, self.model)
-        tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
+        from ftcore.models.compat import quiet_peft_deprecations
+
+        with quiet_peft_deprecations():
+            tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
         if tuned is None:
             raise FtcoreError(f"{cfg.source}: tuner.method: no plugin handles {cfg.tuner.method!r}")
         self.model = tuned
@@ -330,7 +336,8 @@ class Recipe:
             plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
             write_text_atomic(run_dir / "result.json", json.dumps(
                 {"best_checkpoint": best, "last_checkpoint": last, "metrics": metrics}, indent=2, default=str) + "\n")
-            say(f"best checkpoint: {best}\nlast checkpoint: {last}\nloss plot: {run_dir / 'loss.png'}")
+            # best / last checkpoint: in the result (``ftcore train`` prints them once, on stdout)
+            say(f"loss plot: {run_dir / 'loss.png'}")
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
 
