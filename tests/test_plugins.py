@@ -165,19 +165,25 @@ def test_broken_plugin_shown_by_the_cli(fake_dists, capsys):
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FtcoreWarning)
-        assert main(["plugins", "--json"]) == 0
-        rows = {r["dist"]: r for r in json.loads(capsys.readouterr().out)}
+        assert main(["plugins", "--json"]) == 1  # a broken plugin: non-zero, so CI can run it as a check
+        captured = capsys.readouterr()
+        rows = {r["dist"]: r for r in json.loads(captured.out)}
         assert rows["ftcore-broken"]["error"] == (
             "plugin ftcore-broken 0.3.0 failed to load: SyntaxError: invalid syntax (catalog.py, line 3)"
         )
+        assert rows["ftcore-broken"]["status"] == "failed to load"
+        assert captured.err == f"error: {rows['ftcore-broken']['error']}\n"
         assert rows["ftcore-fake"]["registered"] == {
             "models": ["fake-7b-chat"],
             "templates": ["fake"],
             "datasets": [],
         }
-        assert main(["plugins"]) == 0  # the table, with the error in the status column
-        out = capsys.readouterr().out
-        assert "error: plugin ftcore-broken 0.3.0 failed to load: SyntaxError: invalid syntax" in out
+        assert main(["plugins"]) == 1  # the table, with the status column; the error once, on stderr
+        captured = capsys.readouterr()
+        assert "ftcore-broken" in captured.out and "error:" not in captured.out
+        assert captured.err == (
+            "error: plugin ftcore-broken 0.3.0 failed to load: SyntaxError: invalid syntax (catalog.py, line 3)\n"
+        )
         assert main(["models", "--json"]) == 0  # the catalog still lists
         assert "fake-7b-chat" in capsys.readouterr().out
 

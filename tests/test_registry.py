@@ -192,7 +192,7 @@ def test_extends_errors(install, specs, error):
         (
             "model",
             ModelSpec(name="nohub"),
-            "model 'nohub': give hub ids (hub={'huggingface': ...}) or a local path",
+            "model 'nohub': give hub ids (hub={'huggingface': ...}), a local path or a build function",
         ),
         (
             "model",
@@ -303,3 +303,29 @@ def test_specs_carry_every_seed_registration_field():
     assert "loader" in spec_to_dict(model("m", loader=print)) and spec_to_dict(model("m", loader=print))[
         "loader"
     ].endswith("print")
+
+
+def test_a_missing_first_party_plugin_is_named_with_the_pip_command(monkeypatch):
+    from ftcore import registry
+
+    monkeypatch.setattr(registry, "_installed", lambda dist: dist not in ("ftcore-qwen", "ftcore-x"))
+    assert registry.missing_provider("model", "qwen2.5-7b-instruct") == (
+        "plugin ftcore-qwen provides it and is not installed: pip install ftcore-qwen"
+    )
+    assert registry.missing_provider("model", "mistral-7b") is None
+    recorded = {"name": "x", "plugin": "ftcore-x", "version": "0.2.0"}
+    assert registry.missing_provider("model", "x", recorded) == (
+        "trained with plugin ftcore-x 0.2.0, which is not installed: pip install ftcore-x==0.2.0"
+    )
+
+
+def test_paths_accept_path_objects():
+    from pathlib import Path
+
+    from ftcore.specs import DatasetOptions, DatasetSpec, ModelOptions, ModelSpec
+
+    assert ModelSpec(name="m", path=Path("/tmp/m")).path == "/tmp/m"
+    spec = DatasetSpec(name="d", path=Path("/tmp/d.jsonl"), data_files=[Path("a.jsonl")])
+    assert (spec.path, spec.data_files, spec.problems()) == ("/tmp/d.jsonl", ["a.jsonl"], [])
+    assert ModelOptions(model_dir=Path("/tmp/m")).model_dir == "/tmp/m"
+    assert DatasetOptions(cache_dir=Path("/tmp/c")).cache_dir == "/tmp/c"

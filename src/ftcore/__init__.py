@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ftcore.errors import ConfigError, FtcoreError, MissingDependencyError, PluginError
+from ftcore.errors import ConfigError, FtcoreError, MissingDependencyError, PluginError, PluginHookError
 from ftcore.hookspecs import hookimpl
 from ftcore.specs import (
     DatasetOptions,
@@ -53,6 +53,7 @@ __all__ = [
     "ModelOptions",
     "ModelSpec",
     "PluginError",
+    "PluginHookError",
     "TemplateSpec",
     "TunerOptions",
     "TunerSpec",

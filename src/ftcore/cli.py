@@ -2,20 +2,20 @@
 
 Each command module defines ``add_parser(subparsers)`` and ``run(args) -> int`` and imports nothing heavy at
 module level, so ``ftcore --help`` and the listing commands never load torch. Errors derived from
-:class:`ftcore.FtcoreError` are printed as one message without a traceback (``FTCORE_DEBUG=1`` shows it).
+:class:`ftcore.FtcoreError` are printed as one message without a traceback; ``FTCORE_DEBUG=1`` first prints the
+traceback of the exception behind it (a plugin's own, or the error's when it has no cause).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import warnings
 from collections.abc import Sequence
 
 from ftcore import __version__
-from ftcore.errors import FtcoreError
+from ftcore.errors import FtcoreError, debug_enabled, original_exceptions, print_traceback
 
 #: sub-command modules, in the order ``ftcore --help`` lists them
 COMMAND_MODULES: tuple[str, ...] = (
@@ -56,8 +56,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):  #
         )
 
 
+def _close_progress_bars() -> None:
+    """End any progress bar still open (an error raised mid-training), so the error starts on its own line."""
+    tqdm_module = sys.modules.get("tqdm.std")
+    if tqdm_module is None:  # no bar was ever shown: nothing to import
+        return
+    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
+        bar.close()
+
+
 def print_error(exc: FtcoreError) -> None:
     """Print a user error without traceback: ``error: <line>`` for each line of its message."""
+    _close_progress_bars()
     for line in str(exc).splitlines() or [type(exc).__name__]:
         print(f"error: {line}", file=sys.stderr)
 
@@ -69,15 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    debug = os.environ.get("FTCORE_DEBUG", "") not in ("", "0")
     previous_show_warning, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         return int(args.func(args) or 0)
     except FtcoreError as exc:
-        if debug:
-            raise
+        if debug_enabled():  # the exception behind the message (a plugin's, pointing into its file), not ours
+            for original in original_exceptions(exc):
+                print_traceback(original)
         print_error(exc)
-        return 2
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

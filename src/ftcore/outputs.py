@@ -3,6 +3,7 @@
     output/<model>/v<N>-<YYYYMMDD-HHMMSS>/      (output.add_suffix = true; else output.dir itself)
       run.toml  manifest.json  checkpoints.json  metrics.jsonl  loss.png  logs/
       checkpoint-<step>/                           adapter or full weights (safetensors), tokenizer, ftcore_run.toml
+      .ftcore.lock                                 while a run writes into the folder (see RunLock)
 
 A checkpoint is written as ``.tmp-checkpoint-<step>/`` and renamed when complete, so ``checkpoint-*`` folders are
 always whole. ``checkpoints.json`` names the best (lowest eval loss) and last checkpoint.
@@ -13,11 +14,15 @@ This module imports nothing heavy: the inference command uses it at start-up.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from ftcore.errors import FtcoreError
 
@@ -26,6 +31,10 @@ VERSION_RE = re.compile(r"^v(\d+)")
 TMP_PREFIX = ".tmp-"
 STATE_FILE = "checkpoints.json"
 RUN_FILE_IN_CHECKPOINT = "ftcore_run.toml"
+#: the run folder's lock (pid, host, start time of the run writing into it)
+LOCK_FILE = ".ftcore.lock"
+#: taken while a new v<N> folder is chosen (in output/<model>/)
+VERSION_LOCK = ".ftcore-versions.lock"
 
 
 def new_run_dir(root: str | os.PathLike[str], model_name: str, *, add_suffix: bool = True,
@@ -41,14 +50,110 @@ def new_run_dir(root: str | os.PathLike[str], model_name: str, *, add_suffix: bo
     parent = root / model_name
     parent.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-    while True:
-        versions = [int(m.group(1)) for p in parent.iterdir() if (m := VERSION_RE.match(p.name))]
-        run = parent / f"v{max(versions, default=-1) + 1}-{stamp}"
+    # the version is decided under an exclusive lock on the model folder: two runs started at once (even in
+    # different seconds, whose folder names differ) never take the same v<N>
+    with _folder_lock(parent / VERSION_LOCK):
+        while True:
+            versions = [int(m.group(1)) for p in parent.iterdir() if (m := VERSION_RE.match(p.name))]
+            run = parent / f"v{max(versions, default=-1) + 1}-{stamp}"
+            try:
+                run.mkdir()
+                return run
+            except FileExistsError:
+                continue
+
+
+@contextlib.contextmanager
+def _folder_lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock (``flock``) held while the block runs; a no-op where fcntl is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            run.mkdir()  # atomic: two runs started in the same second get different versions
-            return run
-        except FileExistsError:
-            continue
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class RunLock:
+    """The exclusive lock of a run folder: ``<run>/.ftcore.lock`` holding the owner's pid, host and start time.
+
+    Taken by the training process (rank 0) before it writes anything into the folder, removed when the run ends
+    (also on errors). A second run into the same folder gets a one-line :class:`FtcoreError` naming the holder. A
+    lock left by a process that no longer exists on this host (killed with SIGKILL, out of memory) is stale: it is
+    replaced with a note. A lock held from another host cannot be checked; the message says how to remove it.
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str]):
+        self.path = Path(run_dir) / LOCK_FILE
+        self.held = False
+
+    def acquire(self) -> RunLock:
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = read_lock(self.path)
+                if holder is not None and not _is_stale(holder):
+                    raise FtcoreError(
+                        f"{self.path.parent}: another run is writing into this folder (pid {holder.get('pid')} on "
+                        f"{holder.get('host')}, since {holder.get('started')}); wait for it to end, choose another "
+                        f"output.dir or set output.add_suffix = true (if that run is gone, delete {self.path})"
+                    ) from None
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()  # stale (or unreadable: a writer died between create and write)
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(info) + "\n")
+            self.held = True
+            return self
+        raise FtcoreError(f"{self.path}: could not take the run folder's lock (it keeps reappearing); try again")
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            holder = read_lock(self.path)
+            if holder is not None and holder.get("pid") == os.getpid():
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def read_lock(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The holder recorded in a lock file (``{"pid", "host", "started"}``), or None when unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _is_stale(holder: dict[str, Any]) -> bool:
+    """True when the holder ran on this host and its process is gone."""
+    if holder.get("host") != socket.gethostname():
+        return False
+    pid = holder.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return True
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
 
 
 def checkpoint_dirs(run_dir: str | os.PathLike[str]) -> list[Path]:
@@ -151,3 +256,34 @@ def _pick(run: Path, which: str, raw: str) -> str:
     if not name:
         raise FtcoreError(f"checkpoint {raw}: run {run} has no complete checkpoint yet")
     return str(run / name)
+
+
+MANIFEST_FILE = "manifest.json"
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict | None:
+    """The ``manifest.json`` of the run that ``folder`` (a run folder or one of its checkpoints) belongs to."""
+    path = Path(folder)
+    for candidate in (path / MANIFEST_FILE, path.parent / MANIFEST_FILE):
+        if candidate.is_file():
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def missing_plugin(kind: str, name: str, manifest: dict | None) -> str | None:
+    """Why a ``kind`` (``model``, ``template``, ``dataset``, ``tuner``) the catalog does not know is missing, when
+    the run's manifest (``provided_by``) or ftcore's list of its own plugins names the plugin that provides it and
+    that plugin is not installed; None otherwise."""
+    from ftcore.registry import missing_provider
+
+    recorded = None
+    if manifest:
+        provided = manifest.get("provided_by") or {}
+        entry = provided.get("datasets", {}).get(name) if kind == "dataset" else provided.get(kind)
+        if isinstance(entry, dict) and entry.get("name") == name:
+            recorded = entry
+    return missing_provider(kind, name, recorded)

@@ -4,11 +4,17 @@ Loading is lazy and happens once per process. A plugin that fails to import (or 
 exist) is recorded as broken, reported as ``plugin <dist> <version> failed to load: <reason>`` and shown by
 ``ftcore plugins``; the other plugins and the CLI keep working. ``FTCORE_LOAD_PLUGINS`` limits which installed
 plugins load (a comma list of entry-point or distribution names; empty = none).
+
+Every hook implementation is wrapped when its plugin registers: an exception it raises (other than an
+:class:`FtcoreError`, already a message for the user) becomes one :class:`PluginHookError`,
+``plugin NAME VERSION: HOOK failed: ExcType: message``, and marks the plugin's status ``error``. A built-in
+implementation running a third-party spec's code (its ``loader``, ``get`` …) names that spec's plugin.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -24,7 +30,7 @@ from typing import Any
 import pluggy
 
 from ftcore import hookspecs
-from ftcore.errors import PluginError
+from ftcore.errors import FtcoreError, PluginError, PluginHookError, debug_enabled, describe, print_traceback
 
 ENTRY_POINT_GROUP = "ftcore"
 ENV_LOAD_PLUGINS = "FTCORE_LOAD_PLUGINS"
@@ -55,7 +61,12 @@ class PluginInfo:
     builtin: bool = False
     local: bool = False
     hooks: list[str] = field(default_factory=list)
+    #: why the plugin is broken (failed to load, or one of its hooks raised); None when it works
     error: str | None = None
+    #: ``ok`` | ``failed to load`` (import or hook check) | ``error`` (a hook raised)
+    status: str = "ok"
+    #: the exception behind ``error`` (``FTCORE_DEBUG=1`` prints its traceback)
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -71,8 +82,14 @@ class PluginInfo:
             "builtin": self.builtin,
             "local": self.local,
             "hooks": self.hooks,
+            "status": self.status,
             "error": self.error,
         }
+
+    def fail(self, message: str, exception: BaseException | None = None) -> None:
+        """Mark the plugin broken by a hook that raised (its first failure is the one shown)."""
+        if self.error is None:
+            self.error, self.status, self.exception = message, "error", exception
 
 
 class FtcorePluginManager(pluggy.PluginManager):
@@ -128,6 +145,10 @@ class FtcorePluginManager(pluggy.PluginManager):
             ) from None
         info.hooks = sorted(n for n in self.hook_names if _implements(self, info.name, n))
         self.infos[info.name] = info
+        for hook_name in info.hooks:
+            for impl in getattr(self.hook, hook_name).get_hookimpls():
+                if impl.plugin_name == info.name:
+                    impl.function = _guarded(impl.function, self, info, hook_name)
 
     def _unknown_hooks(self, plugin_name: str) -> list[str]:
         return sorted(
@@ -152,11 +173,55 @@ class FtcorePluginManager(pluggy.PluginManager):
         info = self.infos.get(plugin_name)
         return info.label if info else plugin_name
 
-    def report_broken(self, info: PluginInfo, reason: str) -> None:
+    def report_broken(self, info: PluginInfo, reason: str, exception: BaseException | None = None) -> None:
         """Record a plugin that failed to load and warn about it (once, when plugins load)."""
-        info.error = reason
+        info.error, info.status, info.exception = reason, "failed to load", exception
         self.broken.append(info)
+        if exception is not None and debug_enabled():
+            print_traceback(exception)
         warnings.warn(reason, FtcoreWarning, stacklevel=3)
+
+    def info_by_label(self, label: str) -> PluginInfo | None:
+        """The plugin whose ``"<dist> <version>"`` is ``label`` (what ``spec.plugin`` holds)."""
+        return next((i for i in self.infos.values() if i.label == label), None)
+
+
+def _guarded(function: Any, pm: FtcorePluginManager, info: PluginInfo, hook_name: str) -> Any:
+    """``function`` (a hook implementation) with any exception it raises turned into one
+    :class:`PluginHookError` naming the plugin at fault: the plugin itself, or for a built-in implementation,
+    the plugin that registered the spec it was running (a ``ModelSpec.loader``, a ``DatasetSpec.get`` …).
+    An :class:`FtcoreError` is already a message for the user and passes unchanged; so does a built-in's own
+    failure on a built-in spec."""
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except FtcoreError:
+            raise
+        except Exception as exc:
+            culprit: PluginInfo | None = info
+            label = info.label
+            if info.builtin:
+                label = _spec_plugin(args, kwargs) or ""
+                culprit = pm.info_by_label(label)
+                if not label or label.startswith("ftcore "):
+                    raise
+            error = PluginHookError(label, hook_name, exc)
+            if culprit is not None:
+                culprit.fail(str(error), exc)
+            raise error from exc
+
+    return call
+
+
+def _spec_plugin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """The ``plugin`` label of the spec a hook call is about (its ``spec`` argument)."""
+    for value in (*args, *kwargs.values()):
+        plugin = getattr(value, "plugin", None)
+        if isinstance(plugin, str) and plugin and hasattr(value, "name"):
+            return plugin
+    return None
 
 
 def _one_line(text: str) -> str:
@@ -232,14 +297,12 @@ def _load_entry_points(pm: FtcorePluginManager) -> None:
         try:
             plugin = ep.load()
         except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
-            pm.report_broken(
-                info, f"plugin {info.label} failed to load: {type(exc).__name__}: {_one_line(str(exc))}"
-            )
+            pm.report_broken(info, f"plugin {info.label} failed to load: {describe(exc)}", exc)
             continue
         try:
             pm.add(plugin, info)
         except PluginError as exc:
-            pm.report_broken(info, str(exc))
+            pm.report_broken(info, str(exc), exc.__cause__)
     unknown = sorted(original for norm, original in wanted_norm.items() if norm not in seen)
     if unknown:
         warnings.warn(

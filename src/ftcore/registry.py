@@ -14,7 +14,7 @@ import difflib
 from collections.abc import Iterator
 from typing import Any, Generic, TypeVar
 
-from ftcore.errors import FtcoreError, PluginError
+from ftcore.errors import FtcoreError, PluginError, PluginHookError, debug_enabled, print_traceback
 from ftcore.plugins import FtcorePluginManager, get_plugin_manager
 from ftcore.specs import DatasetSpec, ModelSpec, TemplateSpec, TunerSpec
 
@@ -66,7 +66,12 @@ class Table(Generic[S]):
             raise FtcoreError(self.unknown(name)) from None
 
     def unknown(self, name: str) -> str:
-        """The message for an unknown ``name``, with close matches suggested."""
+        """The message for an unknown ``name``, with close matches suggested; an unknown model of a known family
+        whose plugin is not loaded names the pip package (:mod:`ftcore.families`)."""
+        if self.kind == "model":
+            missing = self._missing_family_plugin(name)
+            if missing:
+                return missing
         close = difflib.get_close_matches(name, list(self.specs), n=3, cutoff=0.6)
         if self.list_known:
             known = f"known: {', '.join(self.specs) or 'none'}; see: ftcore {self.kind}s"
@@ -74,6 +79,25 @@ class Table(Generic[S]):
         else:
             hint = f" (did you mean {', '.join(close)}?)" if close else f" (see: ftcore {self.kind}s)"
         return f"unknown {self.kind} {name!r}{hint}"
+
+    def _missing_family_plugin(self, name: str) -> str | None:
+        """"provided by the plugin …: pip install …" when ``name`` is of a known family whose plugin registered
+        nothing here (not installed, or installed but not loaded); None when the plugin is loaded."""
+        from ftcore.families import family_plugin
+
+        dist = family_plugin(name)
+        if dist is None or any(spec.plugin.split(" ")[0] == dist for spec in self.specs.values()):
+            return None
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            version(dist)
+        except PackageNotFoundError:
+            return f"model {name!r} is provided by the plugin {dist}: pip install {dist}"
+        return (
+            f"model {name!r} is provided by the plugin {dist}, which is installed but not loaded "
+            "(see: ftcore plugins; check FTCORE_LOAD_PLUGINS)"
+        )
 
 
 class Catalog:
@@ -86,6 +110,18 @@ class Catalog:
         self.tuners: Table[TunerSpec] = Table("tuner", list_known=True)
         #: one line per problem, each naming the plugin at fault
         self.errors: list[str] = []
+        #: the problems of each plugin (by registered name): a ``register_*`` hook that raised, an invalid spec
+        self.plugin_errors: dict[str, list[str]] = {}
+        #: the exception behind an error line, where one raised (``FTCORE_DEBUG=1`` shows its traceback)
+        self.exceptions: dict[str, BaseException] = {}
+
+    def fail(self, message: str, plugin_name: str | None = None, exception: BaseException | None = None) -> None:
+        """Record a registration problem (``plugin_name``: the plugin at fault, when one is)."""
+        self.errors.append(message)
+        if exception is not None:
+            self.exceptions[message] = exception
+        if plugin_name is not None:
+            self.plugin_errors.setdefault(plugin_name, []).append(message)
 
     def table(self, kind: str) -> Table[Any]:
         """The table of ``kind`` (``model``, ``template``, ``dataset`` or ``tuner``)."""
@@ -108,9 +144,10 @@ class Catalog:
         """
         expected = KINDS[kind]
         if not isinstance(spec, expected):
-            self.errors.append(
+            self.fail(
                 f"plugin {plugin}: register_{kind}s: register() got {type(spec).__name__}, "
-                f"expected ftcore.{expected.__name__}"
+                f"expected ftcore.{expected.__name__}",
+                plugin_name,
             )
             return
         table = self.table(kind)
@@ -136,7 +173,8 @@ class Catalog:
             return
         problems = spec.problems()
         if problems:
-            self.errors.extend(f"plugin {plugin}: {p}" for p in problems)
+            for p in problems:
+                self.fail(f"plugin {plugin}: {p}", plugin_name)
             return
         spec = dataclasses.replace(spec)
         spec.plugin = plugin
@@ -189,7 +227,7 @@ class Catalog:
                 problem = "; ".join(problems)
         done.add(name)
         if problem is not None:
-            self.errors.append(f"plugin {spec.plugin}: {problem}")
+            self.fail(f"plugin {spec.plugin}: {problem}", table.owners.get(name))
             del table.specs[name]
             table.owners.pop(name, None)
             return False
@@ -198,7 +236,11 @@ class Catalog:
     def check(self) -> None:
         """Raise a :class:`PluginError` listing every registration error (runs call this before starting)."""
         if self.errors:
-            raise PluginError("\n".join(self.errors))
+            error = PluginError("\n".join(self.errors))
+            causes = [self.exceptions[e] for e in self.errors if e in self.exceptions]
+            if causes:
+                raise error from causes[0]
+            raise error
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
@@ -254,11 +296,64 @@ def _build(pm: FtcorePluginManager) -> Catalog:
             try:
                 impl.function(register=register)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the catalog
-                catalog.errors.append(
-                    f"plugin {plugin}: register_{kind}s failed: {type(exc).__name__}: {exc}"
-                )
+                error = exc if isinstance(exc, PluginHookError) else PluginHookError(plugin, f"register_{kind}s", exc)
+                catalog.fail(str(error), impl.plugin_name, error.original)
+                if debug_enabled():
+                    print_traceback(error.original)
     catalog.resolve_extends()
     return catalog
+
+
+#: first-party plugins ftcore knows by name: distribution -> kind -> glob patterns of the names it provides
+#: (an unknown name that matches one, while the distribution is not installed, says what to pip install)
+KNOWN_PLUGINS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ftcore-qwen": {"model": ("qwen*",), "template": ("qwen*",)},
+    "ftcore-baichuan": {"model": ("baichuan*",)},
+    "ftcore-datasets-zh": {"dataset": ("*-zh",)},
+    "ftcore-datasets-en": {"dataset": ("*-en",)},
+}
+
+
+def split_label(label: str) -> tuple[str, str | None]:
+    """``"<dist> <version>"`` (a spec's ``plugin``) as ``(dist, version)``; a local file's label has no version."""
+    if label.endswith(" (local file)"):
+        return label[: -len(" (local file)")], None
+    dist, _, version = label.rpartition(" ")
+    return (dist, version) if dist else (label, None)
+
+
+def _installed(dist: str) -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        version(dist)
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def missing_provider(kind: str, name: str, recorded: dict[str, Any] | None = None) -> str | None:
+    """Why ``kind`` ``name`` is unknown when the plugin providing it is not installed, with the pip command.
+
+    ``recorded`` is what a run's manifest says provided it (``{"plugin": dist, "version": v}``,
+    see ``manifest.json``'s ``provided_by``); without one, ftcore's own plugins are matched by name
+    (:data:`KNOWN_PLUGINS`). None when no uninstalled plugin is known to provide the name.
+    """
+    import fnmatch
+
+    if recorded and recorded.get("plugin") and not str(recorded["plugin"]).startswith("ftcore "):
+        dist, version = str(recorded["plugin"]), recorded.get("version")
+        if recorded.get("local"):
+            return f"trained with the local plugin file {dist}, which the run no longer loads"
+        if not _installed(dist):
+            pin = f"=={version}" if version else ""
+            return (f"trained with plugin {dist}{' ' + version if version else ''}, which is not installed: "
+                    f"pip install {dist}{pin}")
+        return None
+    for dist, kinds in KNOWN_PLUGINS.items():
+        if any(fnmatch.fnmatch(name, pattern) for pattern in kinds.get(kind, ())) and not _installed(dist):
+            return f"plugin {dist} provides it and is not installed: pip install {dist}"
+    return None
 
 
 def get_model_spec(name: str) -> ModelSpec:
@@ -290,5 +385,6 @@ __all__ = [
     "get_model_spec",
     "get_template_spec",
     "get_tuner_spec",
+    "missing_provider",
     "reset",
 ]

@@ -8,6 +8,7 @@ ms-swift's ``register_model`` / ``register_template`` / ``register_dataset`` too
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -22,6 +23,11 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 DEFAULT_SYSTEM = "you are a helpful assistant!"
 
 HUBS = ("modelscope", "huggingface")
+
+
+def _fspath(value: Any) -> Any:
+    """A path given as ``os.PathLike`` (``pathlib.Path``) as ``str``; anything else unchanged."""
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
 
 
 def _check_name(kind: str, name: str) -> list[str]:
@@ -60,14 +66,22 @@ def _type_problems(kind: str, spec: Any) -> list[str]:
 class ModelSpec:
     """A model the catalog knows by name (ms-swift's ``register_model``).
 
-    Exactly one of ``hub`` (ids per hub) or ``path`` (a local folder) tells where the weights live.
+    ``hub`` (ids per hub), ``path`` (a local folder) or ``build`` (a function that writes the folder on first use)
+    tells where the weights live.
     """
 
+    #: the catalog name (``model.name`` in run.toml): lower-case letters, digits, '.', '-' or '_'
     name: str
     #: ids per hub: ``{"modelscope": "qwen/Qwen-7B-Chat", "huggingface": "Qwen/Qwen-7B-Chat"}``
     hub: dict[str, str] = field(default_factory=dict)
-    #: a local folder holding the weights (instead of, or before, the hub ids)
+    #: a local folder holding the weights (instead of, or before, the hub ids); absolute, or relative to the
+    #: working directory (``~`` expanded); a ``pathlib.Path`` is accepted and stored as ``str``
     path: str | None = None
+    #: ``build(out_dir: pathlib.Path) -> folder | None``: writes the model folder (config, tokenizer, weights) into
+    #: ``out_dir`` on first use; the folder is kept in the ftcore cache (``$FTCORE_CACHE/models/<name>``) and reused.
+    #: Returns the folder (a ``str`` or ``os.PathLike``), or None for ``out_dir``. Used when ``path`` is unset or
+    #: not a folder and before any hub id; a plugin ships its small files as package data and copies them here
+    build: Callable[..., Any] | None = None
     #: default template name; None = the tokenizer's own chat_template (``jinja``) if it has one, else ``default``
     template: str | None = None
     #: default LoRA target modules (``targets = "auto"``)
@@ -78,9 +92,11 @@ class ModelSpec:
     dtype: str | None = None
     #: transformers Auto class used to load the model
     auto_class: str = "AutoModelForCausalLM"
+    #: the hub revision (branch, tag or commit) to download; None = the default branch
     revision: str | None = None
     #: glob patterns of files not to download (e.g. ``["*.bin"]`` when safetensors exist)
     ignore_patterns: list[str] = field(default_factory=list)
+    #: the model's context length (informative: ``ftcore models --json``, the conformance kit's strict check); None = unknown
     max_length: int | None = None
     #: the architecture needs ``trust_remote_code`` (off unless the spec or the user says so)
     trust_remote_code: bool = False
@@ -97,20 +113,28 @@ class ModelSpec:
     loader_kwargs: dict[str, Any] = field(default_factory=dict)
     #: free-form annotations of the model's capabilities (ms-swift's ``**kwargs``)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: one line shown by ``ftcore models``
     description: str = ""
     #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
+
+    def __post_init__(self) -> None:
+        self.path = _fspath(self.path)
 
     def problems(self) -> list[str]:
         out = _check_name("model", self.name) + _type_problems("model", self)
         if out:
             return out
+        if self.build is not None and not callable(self.build):
+            out.append(f"model {self.name!r}: build must be a function build(out_dir) -> folder")
         if self.loader is not None and not callable(self.loader) and not (
             isinstance(self.loader, str) and ":" in self.loader
         ):
             out.append(f"model {self.name!r}: loader must be a ModelLoader subclass or 'module:Class'")
-        if not self.extends and not self.hub and not self.path:
-            out.append(f"model {self.name!r}: give hub ids (hub={{'huggingface': ...}}) or a local path")
+        if not self.extends and not self.hub and not self.path and self.build is None:
+            out.append(
+                f"model {self.name!r}: give hub ids (hub={{'huggingface': ...}}), a local path or a build function"
+            )
         for hub in self.hub:
             if hub not in HUBS:
                 out.append(f"model {self.name!r}: unknown hub {hub!r} (use {', '.join(HUBS)})")
@@ -130,10 +154,15 @@ class TemplateSpec:
     ``chat_sep = None`` means the template supports a single turn only.
     """
 
+    #: the catalog name (``template.name`` in run.toml, ``ModelSpec.template``)
     name: str
+    #: emitted once at the start of a conversation (``{{SYSTEM}}`` is the system prompt)
     prefix: list[Any] = field(default_factory=list)
+    #: each user turn (``{{QUERY}}``; ``{{ROUND0}}`` / ``{{ROUND1}}`` count turns); the answer follows it
     prompt: list[Any] = field(default_factory=list)
+    #: between an answer and the next user turn; None = the template supports a single turn only
     chat_sep: list[Any] | None = field(default_factory=list)
+    #: after each answer (trained on: usually the eos, ``[["eos_token_id"]]``)
     suffix: list[Any] = field(default_factory=list)
     #: the template's own default system prompt (None = the run's ``template.system``)
     system: str | None = None
@@ -141,7 +170,9 @@ class TemplateSpec:
     stop_words: list[str] = field(default_factory=list)
     #: ``jinja`` templates render with the tokenizer's own chat_template (the parts are then unused)
     kind: str = "parts"
+    #: free-form tags shown by ``ftcore templates``
     tags: list[str] = field(default_factory=list)
+    #: one line shown by ``ftcore templates``
     description: str = ""
     #: known, documented differences from the model's official chat_template (used by ``template check``)
     known_differences: list[str] = field(default_factory=list)
@@ -151,6 +182,7 @@ class TemplateSpec:
     #: ``"module:Class"`` string imported only when the template is built (so declaring specs stays light).
     #: None: :class:`~ftcore.templates.Template` (``kind = "parts"``) or ``JinjaTemplate`` (``kind = "jinja"``).
     template_class: type | str | None = None
+    #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
 
     def problems(self) -> list[str]:
@@ -188,18 +220,26 @@ class DatasetSpec:
     return one dataset or a (train, validation) pair.
     """
 
+    #: the catalog name (an entry of ``data.datasets`` in run.toml)
     name: str
+    #: dataset ids per hub: ``{"modelscope": "AI-ModelScope/alpaca-gpt4-data-en", "huggingface": ...}``
     hub: dict[str, str] = field(default_factory=dict)
+    #: the hub splits that train, as ``"split"`` or ``"subset:split"``
     train: list[str] = field(default_factory=lambda: ["train"])
+    #: the hub splits that validate (empty: ``data.test_ratio`` of the training rows)
     validation: list[str] = field(default_factory=list)
+    #: the hub revision to download; None = the default branch
     revision: str | None = None
     #: files inside the hub repo to load instead of splits (e.g. ``["firefly-train-1.1M.jsonl"]``)
     data_files: list[str] = field(default_factory=list)
-    #: a local file or folder
+    #: a local file or folder: absolute, relative to the working directory (``~`` expanded), or
+    #: ``builtin:<file>`` (a file ftcore ships); a ``pathlib.Path`` is accepted and stored as ``str``
     path: str | None = None
     #: rename raw columns before normalization: ``{"prompt": "query", "completion": "response"}``
     columns: dict[str, str] = field(default_factory=dict)
+    #: ``preprocess(row) -> {"messages": [...], "images": [...]}`` or None to drop the row; None = the column conventions of docs/data.md
     preprocess: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
+    #: ``get(spec, options, **get_kwargs)`` returns the dataset (or a (train, validation) pair) instead of loading ``hub`` / ``path``
     get: Callable[..., Any] | None = None
     #: keyword arguments ``get`` is called with (ms-swift's ``function_kwargs``)
     get_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -207,14 +247,23 @@ class DatasetSpec:
     sample: int | None = None
     #: ``chat`` | ``text-generation`` | ``classification`` | ``ner`` | ``agent`` | ``multimodal`` ...
     task: str = "chat"
+    #: language codes of the rows (``en``, ``zh``): ``ftcore datasets --language`` filters on them
     languages: list[str] = field(default_factory=list)
+    #: free-form tags shown by ``ftcore datasets``
     tags: list[str] = field(default_factory=list)
     #: free-form annotations (ms-swift's ``**kwargs``)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: one line shown by ``ftcore datasets``
     description: str = ""
     #: name of a dataset whose fields this spec inherits where it leaves them unset
     extends: str | None = None
+    #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
+
+    def __post_init__(self) -> None:
+        self.path = _fspath(self.path)
+        if isinstance(self.data_files, list):
+            self.data_files = [_fspath(f) for f in self.data_files]
 
     def problems(self) -> list[str]:
         out = _check_name("dataset", self.name) + _type_problems("dataset", self)
@@ -240,6 +289,7 @@ class TunerSpec:
     method, so listing the catalog (``ftcore tuners``) never imports peft or torch.
     """
 
+    #: the method's name: the value of ``tuner.method`` in run.toml
     name: str
     #: ``apply(model, options: TunerOptions) -> model``: the model to train (wrapped, or with parameters frozen)
     apply: Callable[..., Any] | str
@@ -256,8 +306,11 @@ class TunerSpec:
     supports_zero3: bool = True
     #: ``tuner.targets`` is resolved against the model (``auto`` / ``all`` / list) for this method
     needs_targets: bool = False
+    #: free-form tags shown by ``ftcore tuners``
     tags: list[str] = field(default_factory=list)
+    #: one line shown by ``ftcore tuners``
     description: str = ""
+    #: filled in by the registry: the distribution that registered the spec
     plugin: str = ""
 
     def problems(self) -> list[str]:
@@ -351,6 +404,9 @@ class ModelOptions:
     quantization: dict[str, Any] | None = None
     revision: str | None = None
 
+    def __post_init__(self) -> None:
+        self.model_dir = _fspath(self.model_dir)
+
 
 @dataclass
 class TunerOptions:
@@ -385,3 +441,6 @@ class DatasetOptions:
     cache_dir: str | None = None
     #: the text encoding of local data files (None = UTF-8; a BOM is fine), e.g. ``"gbk"``
     encoding: str | None = None
+
+    def __post_init__(self) -> None:
+        self.cache_dir = _fspath(self.cache_dir)

@@ -82,18 +82,34 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
     from ftcore.registry import get_catalog
 
     problems: list[str] = []
+    causes: list[BaseException] = []  # the exceptions behind problems, for FTCORE_DEBUG=1
     src = cfg.source
     for i, raw in enumerate(cfg.plugins):
         try:
             load_local_plugins([raw], cfg.base_dir)
         except Exception as exc:  # noqa: BLE001 - a user's file: report, keep checking
             problems.append(f"{src}: plugins[{i}]: {exc}")
+            causes.append(exc)
     catalog = get_catalog()
+    from ftcore.outputs import missing_plugin, read_manifest
+
+    manifest = read_manifest(cfg.base_dir)  # a run folder's run.toml, a checkpoint's ftcore_run.toml
+
+    def _lookup(table: Any, name: str) -> str | None:
+        problem = _lookup_name(table, name)
+        if problem and name not in table.conflicts:
+            hint = missing_plugin(table.kind, name, manifest)
+            if hint:
+                return f"unknown {table.kind} {name!r}: {hint}"
+        return problem
+
     local_labels = tuple(f"{raw} (local file)" for raw in cfg.plugins)
     others = []
     for err in catalog.errors:
         if local_labels and any(label in err for label in local_labels):
             problems.append(f"{src}: plugins: {err}")
+            if err in catalog.exceptions:
+                causes.append(catalog.exceptions[err])
         else:
             others.append(err)
 
@@ -150,13 +166,13 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
         if not any(p.endswith(err) for p in problems):
             warnings.warn(err, FtcoreWarning, stacklevel=2)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, causes)
 
 
 def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
     """``tuner.method`` is a registered method; the ``[tuner]`` keys suit it; a quantized base is one it can train."""
     method = cfg.tuner.method
-    problem = _lookup(catalog.tuners, method)
+    problem = _lookup_name(catalog.tuners, method)
     if problem:
         return [f"tuner.method: {problem}"]
     spec = catalog.tuners.get(method)
@@ -206,7 +222,7 @@ def _name_and_path(entry: Any, registered: Any, base_dir: str) -> tuple[str | No
     return entry.name, entry.path
 
 
-def _lookup(table: Any, name: str) -> str | None:
+def _lookup_name(table: Any, name: str) -> str | None:
     """None when ``name`` is registered, else the problem (unknown with suggestions, or registered twice)."""
     if len(name) > 200:
         return f"unknown name {clip(repr(name))}; see the catalog (ftcore models / templates / datasets / tuners)"

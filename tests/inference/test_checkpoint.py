@@ -123,7 +123,7 @@ def test_full_checkpoint_of_a_local_plugin_model_uses_its_loader(tmp_path: Path,
         encoding="utf-8",
     )
     try:
-        model, _, template, cfg = load_checkpoint(ckpt)
+        model, _, template, cfg = load_checkpoint(ckpt, allow_plugins=True)  # the run names a local plugin file
         assert model.ftcore_marked == "my-local-model" and cfg.model.name == "my-local-model"
         assert template is not None
     finally:

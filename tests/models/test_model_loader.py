@@ -105,7 +105,7 @@ def test_remote_code_family_needs_trust(tiny_dir: str) -> None:
         remote_code = True
         family = "Remote"
 
-    with pytest.raises(FtcoreError, match=r"own Python code \(Remote\); set model.trust_remote_code = true"):
+    with pytest.raises(FtcoreError, match=r"own Python code \(Remote\) from .*; set model.trust_remote_code = true"):
         RemoteLoader(ModelSpec(name="r", path=tiny_dir), ModelOptions(model_dir=tiny_dir)).load()
 
 

@@ -129,7 +129,7 @@ def test_bom_and_crlf_read_the_same_in_train_and_template_encode(tmp_path: Path,
     assert outs[0] == outs[1] and len(outs[0]) == 2
 
 
-@pytest.mark.parametrize("name", ["chatml", "qwen2.5", "default", "llama", "jinja"])
+@pytest.mark.parametrize("name", ["chatml", "internlm", "default", "llama", "jinja"])
 def test_template_encode_rejects_a_gbk_file_in_one_line(tmp_path: Path, cli, name: str) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "gbk.jsonl").write_bytes('{"query": "你好", "response": "世界"}\n'.encode("gbk"))
     rc, _, err = cli("template", "encode", "--model", "ftcore-tiny-qwen2", "--template", name,
@@ -160,7 +160,7 @@ def test_special_token_text_in_content_never_becomes_control_tokens(stand_in: An
     from ftcore.registry import get_catalog
 
     names = [spec.name for spec in get_catalog().templates]
-    assert {"chatml", "default", "jinja", "llama", "qwen2.5"} <= set(names)
+    assert {"chatml", "default", "jinja", "llama", "baichuan", "chatglm2", "internlm"} <= set(names)
     for name in names:
         t = get_template(name, stand_in)
         clean = t.encode([{"role": "system", "content": "a"}, {"role": "user", "content": "a"},

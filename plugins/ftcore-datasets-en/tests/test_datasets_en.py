@@ -292,7 +292,7 @@ def test_cli_show_csv_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert '"plugin": "ftcore-datasets-en 0.1.0"' in proc.stdout
     assert '"content": "Say hi."' in proc.stdout and '"content": "Hi!"' in proc.stdout
-    assert "--- row 1\n" in proc.stdout and "--- row 2" not in proc.stdout
+    assert "--- row 2\n" in proc.stdout and "--- row 3" not in proc.stdout  # rows count from 1
 
 
 def test_readme_and_docs_table_every_dataset():

@@ -381,9 +381,9 @@ def test_cli_show_prints_spec_and_normalized_rows(tmp_path):
     out = proc.stdout
     assert '"name": "firefly-all-zh"' in out and '"wyj123456/firefly"' in out
     assert '"firefly-train-1.1M.jsonl"' in out
-    assert "--- row 0\ndropped by preprocess" in out
-    assert "--- row 1\nbad row: missing field: target" in out
-    assert '"content": "对下联：春风送暖入屋来"' in out and "--- row 3" not in out
+    assert "--- row 1\ndropped by preprocess" in out
+    assert "--- row 2\nbad row: missing field: target" in out
+    assert '"content": "对下联：春风送暖入屋来"' in out and "--- row 4" not in out
 
 
 def test_cli_show_unknown_dataset_is_one_line_error():

@@ -60,6 +60,17 @@ def register_tuners(register: Callable[[TunerSpec], None]) -> None:
 
 @hookimpl(trylast=True)
 def configure_tuner(model: Any, options: TunerOptions) -> Any:
+    from ftcore.errors import FtcoreError, PluginHookError
+    from ftcore.registry import get_catalog
     from ftcore.tuners import apply_tuner
 
-    return apply_tuner(model, options)
+    try:
+        return apply_tuner(model, options)
+    except FtcoreError:
+        raise
+    except Exception as exc:
+        # a method another plugin registered: its ``apply`` failed, so name that plugin
+        spec = get_catalog().tuners.specs.get(options.method)
+        if spec is None or not spec.plugin or spec.plugin.startswith("ftcore "):
+            raise
+        raise PluginHookError(spec.plugin, "configure_tuner", exc) from exc

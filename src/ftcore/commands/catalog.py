@@ -39,9 +39,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             p.add_argument("--task", help="only datasets of this task (chat, text-generation, …)")
             p.add_argument("--language", help="only datasets in this language (en, zh, …)")
             # `ftcore datasets show NAME [--file F]` (dataset packs, issue 9)
-            p.add_argument("show", nargs="*", metavar="show NAME", help="print one dataset's spec")
+            p.add_argument("show", nargs="*", metavar="show NAME",
+                           help="print one dataset's spec (and a local-file dataset's first rows, normalized)")
             p.add_argument("--file", help="with show: print the normalized form of a local file's first rows")
-            p.add_argument("--rows", type=int, default=3, help="with show --file: how many rows (default 3)")
+            p.add_argument("--rows", type=int, default=3, help="with show: how many rows (default 3)")
         p.set_defaults(func=run, kind=kind)
 
 
@@ -135,8 +136,9 @@ def run(args: argparse.Namespace) -> int:
     console = Console()
     console.print(table)
     console.print(f"{len(specs)} {args.kind}{'s' if len(specs) != 1 else ''}", highlight=False)
+    errors = Console(stderr=True)  # problems go to stderr, as in every command (ftcore plugins too)
     for err in catalog.errors:
-        console.print(f"error: {err}", style="red", highlight=False, markup=False, soft_wrap=True)
+        errors.print(f"error: {err}", style="red", highlight=False, markup=False, soft_wrap=True)
     return 0
 
 
@@ -145,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def show_dataset(args: argparse.Namespace) -> int:
-    """Print a dataset's spec and, with ``--file``, the normalized form of the file's first rows."""
+    """Print a dataset's spec and the normalized form of the first rows of ``--file``, or, without it, of the
+    dataset's own file when it is a local-file dataset (``path``). Rows are numbered from 1, as the run's data
+    report and docs/data.md count them."""
     from ftcore.errors import FtcoreError
     from ftcore.registry import get_dataset_spec
     from ftcore.specs import spec_to_dict
@@ -154,11 +158,19 @@ def show_dataset(args: argparse.Namespace) -> int:
         raise FtcoreError(f"usage: ftcore datasets show NAME [--file F] (got: {' '.join(args.show)})")
     spec = get_dataset_spec(args.show[1])
     print(json.dumps(spec_to_dict(spec), indent=2, ensure_ascii=False, default=str))
-    if not args.file:
+    file = args.file
+    if not file and spec.path and spec.get is None:
+        from ftcore.data.loading import resolve_local_path
+
+        own = resolve_local_path(spec.path)
+        if own.is_file():
+            file = str(own)
+            print(f"--- the first {max(args.rows, 0)} rows of {spec.path}")
+    if not file:
         return 0
     from ftcore.data.normalize import normalize_one  # what a run does to each row
 
-    for i, row in enumerate(_first_rows(args.file, max(args.rows, 0))):
+    for i, row in enumerate(_first_rows(file, max(args.rows, 0)), 1):
         out, reason, detail = normalize_one(row, spec.columns or None, spec.preprocess)
         print(f"--- row {i}")
         if out is not None:

@@ -31,6 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE", help="report file (default <ckpt>/eval_report.json)")
     p.add_argument("--overwrite-generation-config", action="store_true", default=None,
                    help="write the generation settings into the checkpoint's generation_config.json")
+    p.add_argument("--allow-plugins", action="store_true",
+                   help="load the local plugin files the checkpoint's run names (they run code; off by default)")
     add_generation_args(p)
     p.set_defaults(func=run)
 
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         sample=args.sample,
         out=args.out,
         overwrite_generation_config=args.overwrite_generation_config,
+        allow_plugins=args.allow_plugins,
         **generation_kwargs(args),
     )
     return 0

@@ -48,6 +48,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         "message, later ones take '/image PATH' lines)")
     p.add_argument("--merge", action="store_true", default=None,
                    help="merge the LoRA into the base first, save <ckpt>-merged and answer with it (infer.merge_lora)")
+    p.add_argument("--allow-plugins", action="store_true",
+                   help="load the local plugin files the checkpoint's run names (they run code; off by default)")
     add_generation_args(p)
     p.add_argument(
         "--no-stream", dest="stream", action="store_false", help="print each answer when it is complete"
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         from ftcore.inference.merge import merge_lora
 
         if is_adapter(resolve_checkpoint(ckpt)):
-            ckpt = str(merge_lora(ckpt))
+            ckpt = str(merge_lora(ckpt, allow_plugins=args.allow_plugins))
     infer_main(
         ckpt,
         args.query,
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         images=args.image,
         stream=args.stream,
         seed=args.seed,
+        allow_plugins=args.allow_plugins,
         **generation_kwargs(args),
     )
     return 0

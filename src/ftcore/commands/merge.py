@@ -17,12 +17,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dequantize", action="store_true",
                    help="QLoRA: merge into the full-precision base (outputs differ slightly from quantized+adapter)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.add_argument("--allow-plugins", action="store_true",
+                   help="load the local plugin files the checkpoint's run names (they run code; off by default)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ftcore.inference.merge import merge_lora
 
-    out = merge_lora(args.ckpt, args.out, dequantize=args.dequantize, overwrite=args.overwrite)
+    out = merge_lora(args.ckpt, args.out, dequantize=args.dequantize, overwrite=args.overwrite,
+                     allow_plugins=args.allow_plugins)
     print(out)
     return 0

@@ -1,6 +1,7 @@
 """``ftcore template show|encode|check``: inspect a template, see what carries loss, check it against the model's own.
 
     ftcore template show chatml
+    ftcore template show chatml --model ./my-model                                  # + a sample, loss marked
     ftcore template encode --model ./my-model --template chatml data.jsonl        # loss spans marked
     ftcore template encode --model ./my-model data.jsonl --json                    # input_ids and labels
     ftcore template check --model ./my-model --template chatml                     # exit 1 on any difference
@@ -30,6 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="print a template's parts")
     show.add_argument("name", help="a registered template (ftcore templates)")
     show.add_argument("--json", action="store_true", help="print JSON")
+    show.add_argument(
+        "--model", default=None,
+        help="also render a sample conversation with this model's tokenizer (a registered model or a local "
+        "folder), loss spans marked",
+    )
+    show.add_argument("--trust-remote-code", action="store_true", help="allow the tokenizer's own Python code")
+    show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                      help="colour loss spans (auto: on a terminal); otherwise they are shown as [[…]]")
     show.set_defaults(func=run_show)
 
     enc = sub.add_parser("encode", help="encode samples and show which tokens carry loss")
@@ -77,7 +86,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
 
 def run_show(args: argparse.Namespace) -> int:
     from ftcore.registry import get_catalog
-    from ftcore.specs import spec_to_dict
+    from ftcore.specs import DEFAULT_SYSTEM, spec_to_dict
 
     spec = get_catalog().templates.get(args.name)
     if args.json:
@@ -94,15 +103,65 @@ def run_show(args: argparse.Namespace) -> int:
             value = getattr(spec, part)
             shown = "None (single turn only)" if value is None else "[" + ", ".join(_item(i) for i in value) + "]"
             lines.append(f"  {part + ':':<10}{shown}")
-        lines.append(f"  system slot: {'yes' if has_system else 'no (a system prompt is ignored)'}")
-        lines.append(f"  default system: {spec.system!r}" if spec.system is not None else
-                     "  default system: the run's template.system, else 'you are a helpful assistant!'")
+        if not has_system:  # one true statement: without a slot no system prompt, default or given, is used
+            lines.append("  system: no {{SYSTEM}} slot — a system prompt (the run's or a default) is ignored")
+        elif spec.system is not None:
+            lines.append(f"  system: {{{{SYSTEM}}}} in the prefix; default {spec.system!r} (the run's "
+                         "template.system replaces it)")
+        else:
+            lines.append(f"  system: {{{{SYSTEM}}}} in the prefix; the run's template.system, else {DEFAULT_SYSTEM!r}")
     if spec.kind != "jinja":
         lines.append(f"  stop words: {spec.stop_words or '(eos only)'}")
     for diff in spec.known_differences:
         lines.append(f"  known difference: {diff}")
     print("\n".join(lines))
+    if args.model:
+        _show_sample(args, spec)
     return 0
+
+
+#: the conversation ``template show --model`` renders (two turns when the template has more than one)
+SAMPLE = [
+    {"role": "user", "content": "1+1=?"},
+    {"role": "assistant", "content": "2"},
+    {"role": "user", "content": "And 2+2?"},
+    {"role": "assistant", "content": "4"},
+]
+
+
+def _show_sample(args: argparse.Namespace, spec: Any) -> None:
+    """Encode :data:`SAMPLE` with the model's tokenizer and print it with the loss spans marked."""
+    from ftcore.templates import get_template
+    from ftcore.templates.display import label_runs
+
+    tokenizer, model_spec = load_tokenizer(args.model, trust_remote_code=args.trust_remote_code)
+    template = get_template(spec.name, tokenizer, model_spec=model_spec)
+    messages = SAMPLE if spec.kind == "jinja" or spec.chat_sep is not None else SAMPLE[:2]
+    enc = template.encode(messages)
+    n_label = sum(1 for x in enc["labels"] if x != -100)
+    header = (f"── sample with {args.model}: {len(enc['input_ids'])} tokens, {n_label} carry loss "
+              f"(loss on {'every token' if template.train_on_prompt else template.loss_on + ' assistant turn(s)'}) ──")
+    _print_runs(args, header, label_runs(template.tokenizer, enc["input_ids"], enc["labels"]))
+
+
+def _print_runs(args: argparse.Namespace, header: str, runs: list[tuple[bool, str]]) -> None:
+    """A header line and the decoded tokens, loss-carrying spans coloured (a terminal) or shown as ``[[…]]``."""
+    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
+    if color:
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console(highlight=False, soft_wrap=True, force_terminal=True)
+        text = Text()
+        for labelled, piece in runs:
+            text.append(piece, style="bold black on green" if labelled else None)
+        console.print(header, style="dim")
+        console.print(text)
+    else:
+        from ftcore.templates.display import bracketed
+
+        print(header)
+        print(bracketed(runs))
 
 
 def _item(item: Any) -> str:
@@ -206,12 +265,6 @@ def run_encode(args: argparse.Namespace) -> int:
         loss_on=args.loss_on, train_on_prompt=args.train_on_prompt,
     )
     tok = template.tokenizer
-    color = args.color == "always" or (args.color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
-    console = None
-    if color and not args.json:
-        from rich.console import Console
-
-        console = Console(highlight=False, soft_wrap=True, force_terminal=True)
     skipped = 0
     for n, row in rows:
         try:
@@ -230,20 +283,7 @@ def run_encode(args: argparse.Namespace) -> int:
             print(json.dumps({"row": n, "input_ids": enc["input_ids"], "labels": enc["labels"]}))
             continue
         header = f"── sample {n}: {len(enc['input_ids'])} tokens, {n_label} carry loss ──"
-        runs = label_runs(tok, enc["input_ids"], enc["labels"])
-        if console is not None:
-            from rich.text import Text
-
-            text = Text()
-            for labelled, piece in runs:
-                text.append(piece, style="bold black on green" if labelled else None)
-            console.print(header, style="dim")
-            console.print(text)
-        else:
-            from ftcore.templates.display import bracketed
-
-            print(header)
-            print(bracketed(runs))
+        _print_runs(args, header, label_runs(tok, enc["input_ids"], enc["labels"]))
     if not args.json:
         print(f"{len(rows) - skipped} encoded, {skipped} skipped · template {template.name} "
               f"(loss on {'every token' if template.train_on_prompt else template.loss_on + ' assistant turn(s)'})")

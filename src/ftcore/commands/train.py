@@ -14,6 +14,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="path to run.toml")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a value of the file (repeatable), e.g. --set train.max_steps=10")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="allow the model folder's own Python code to run (model.trust_remote_code = true)")
     # Multi-process launching: run() hands over to torchrun before anything heavy is imported.
     d = p.add_argument_group("several processes (DDP / DeepSpeed, launched with torchrun)")
     d.add_argument("--nproc-per-node", type=int, default=1, metavar="N",
@@ -28,6 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import os
+
+    if getattr(args, "trust_remote_code", False):
+        args.set = [*args.set, "model.trust_remote_code=true"]
 
     nproc = getattr(args, "nproc_per_node", 1) or 1
     nnodes = getattr(args, "nnodes", 1) or 1

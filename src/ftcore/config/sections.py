@@ -92,7 +92,7 @@ class ModelConfig(Section):
     )
     trust_remote_code: Bool | None = Field(
         None,
-        description="run the model repo's own Python code; None = as the model spec says (off by default)",
+        description="run the model repo's own Python code (needed by remote-code models; off unless you set it)",
     )
     device_map: str | dict[str, Any] | None = Field(
         None, description='"auto" splits one model over visible GPUs (model parallel); or an explicit map'

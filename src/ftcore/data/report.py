@@ -9,7 +9,9 @@ warm run reports the same figures.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ftcore.errors import FtcoreError
@@ -91,6 +93,8 @@ class DataReport:
     sources: list[SourceReport] = field(default_factory=list)
     #: sources of which only a sample was read (no usable row among those is a warning, not an error)
     partial: set[str] = field(default_factory=set)
+    #: other lines of the report (dataset paths that leave the run file's folder, see :func:`outside_paths`)
+    notes: list[str] = field(default_factory=list)
 
     def source(self, name: str, part: str = "train") -> SourceReport:
         for s in self.sources:
@@ -112,7 +116,7 @@ class DataReport:
         return out
 
     def lines(self) -> list[str]:
-        return [s.line() for s in self.sources if s.rows or s.bad]
+        return [s.line() for s in self.sources if s.rows or s.bad] + list(self.notes)
 
     def log(self) -> None:
         """One line per source: a warning where rows were skipped, info otherwise."""
@@ -143,6 +147,28 @@ class DataReport:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataReport:
         return cls([SourceReport(**s) for s in data.get("sources", [])])
+
+
+def outside_paths(entries: Any, base_dir: str | os.PathLike[str]) -> list[str]:
+    """One line per dataset path that leaves ``base_dir`` (the run file's folder) through ``..``, an absolute path
+    or a symlink, naming its resolved target. Such paths are allowed; the report shows where they lead."""
+    base = Path(base_dir).resolve()
+    lines = []
+    for entry in entries or []:
+        raw = entry.get("path") if isinstance(entry, dict) else getattr(entry, "path", entry)
+        if not isinstance(raw, str) or not raw or raw.startswith("builtin:"):
+            continue
+        path = Path(base_dir) / os.path.expanduser(raw)
+        try:
+            if not path.exists():
+                continue  # a registered name or a hub id
+        except (OSError, ValueError):  # a name the file system cannot look up: reported where it is loaded
+            continue
+        target = path.resolve()
+        if target != base and base not in target.parents:
+            how = "a symlink" if any(p.is_symlink() for p in (path, *path.parents)) else "a path"
+            lines.append(f"{raw}: {how} leaving the run file's folder {base}: reads {target}")
+    return lines
 
 
 def strict_error(source: str, row: int | None, reason: str, detail: str | None = None) -> FtcoreError:

@@ -70,8 +70,33 @@ def _has_weights(path: Path) -> bool:
     return any(path.glob("*.safetensors")) or any(path.glob("*.bin"))
 
 
+def checkpoint_plugins(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], allow_plugins: bool = False) -> list[str]:
+    """Load the local plugin files a checkpoint's run names only when the user allows it (``--allow-plugins``).
+
+    A checkpoint (perhaps downloaded) never runs code on its own: without ``allow_plugins`` its plugin files are
+    skipped, with one line on stderr naming them and the flag; returns the skipped files.
+    """
+    if not cfg.plugins:
+        return []
+    if allow_plugins:
+        from ftcore.models import load_run_plugins
+
+        load_run_plugins(cfg)
+        return []
+    import sys
+
+    print(f"{os.fspath(ckpt_dir)}: not loading the local plugin files its run names ({', '.join(cfg.plugins)}): "
+          "a checkpoint runs no code unless asked; pass --allow-plugins to load them", file=sys.stderr, flush=True)
+    return list(cfg.plugins)
+
+
+def plugin_consent(allow_plugins: bool) -> dict[str, Any]:
+    """Keyword arguments passing the user's ``--allow-plugins`` to :func:`load_checkpoint` (none when not given)."""
+    return {"allow_plugins": True} if allow_plugins else {}
+
+
 def load_checkpoint(
-    ckpt: str | os.PathLike[str], *, device: str | None = None
+    ckpt: str | os.PathLike[str], *, device: str | None = None, allow_plugins: bool = False
 ) -> tuple[Any, Any, Any, RunConfig]:
     """Load a checkpoint for generation: ``(model, tokenizer, template, cfg)``.
 
@@ -80,7 +105,8 @@ def load_checkpoint(
     adapter (:func:`attach_adapter`, peft in inference mode) → rebuild the template from the same config
     (:func:`template_for`), so generation prompts are exactly what was trained. ``ckpt`` is anything
     :func:`resolve_checkpoint` accepts. The model is in eval mode, on ``device`` (default: the first GPU if there
-    is one and the model was not split over devices, else where it loaded).
+    is one and the model was not split over devices, else where it loaded). The local plugin files the run names
+    are loaded only with ``allow_plugins`` (:func:`checkpoint_plugins`).
     """
     from ftcore.models import load
 
@@ -91,50 +117,77 @@ def load_checkpoint(
         raise FtcoreError(
             f"{path}: no adapter ({ADAPTER_CONFIG}) and no weights (*.safetensors) in the checkpoint"
         )
-    spec, model_dir = base_model(cfg, path)
-    model, tokenizer = load(cfg, spec, model_dir)
-    if adapter:
-        model = attach_adapter(model, path)
+    spec, model_dir = base_model(cfg, path, allow_plugins=allow_plugins)
+    try:
+        model, tokenizer = load(cfg, spec, model_dir)
+        if adapter:
+            model = attach_adapter(model, path)
+    except FtcoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint: one line naming it, not a deep traceback
+        what = "adapter" if adapter else "weights"
+        reason = " ".join(str(exc).split())[:200]
+        raise FtcoreError(f"{path}: the checkpoint's {what} cannot be loaded ({type(exc).__name__}: {reason}); the "
+                          "checkpoint is damaged or incomplete: use another one (e.g. the run's previous "
+                          "checkpoint)") from exc
     model.eval()
     _place(model, device)
     return model, tokenizer, template_for(cfg, tokenizer, spec), cfg
 
 
-def base_model(cfg: RunConfig, ckpt_dir: str | os.PathLike[str]) -> tuple[Any, str]:
+def base_model(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], *, allow_plugins: bool = False) -> tuple[Any, str]:
     """``(spec, folder)`` a checkpoint's model loads from: the run's base model for an adapter checkpoint
     (fetched if needed), the checkpoint itself for full weights (:func:`full_weights_spec`). Loads the run's local
-    plugin files first."""
-    from ftcore.models import load_run_plugins, resolve_model
+    plugin files first, with ``allow_plugins`` only (:func:`checkpoint_plugins`)."""
+    from ftcore.models import resolve_model
     from ftcore.registry import get_catalog
 
-    load_run_plugins(cfg)
+    checkpoint_plugins(cfg, ckpt_dir, allow_plugins)
+    check_plugins(cfg, ckpt_dir, get_catalog())
     if is_adapter(ckpt_dir):
         return resolve_model(cfg, get_catalog())
     return full_weights_spec(cfg, ckpt_dir, get_catalog()), os.fspath(ckpt_dir)
+
+
+def check_plugins(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], catalog: Any) -> None:
+    """An unknown model or template of a checkpoint whose run's ``manifest.json`` names the plugin that provided
+    it (no longer installed) is an error saying which plugin and version to pip install."""
+    from ftcore.outputs import missing_plugin, read_manifest
+
+    manifest = read_manifest(ckpt_dir)
+    for kind, name in (("model", cfg.model.name), ("template", cfg.template.name)):
+        table = catalog.table(kind)
+        if name and name not in table and name not in table.conflicts and not (kind == "template" and name == "jinja"):
+            hint = missing_plugin(kind, name, manifest)
+            if hint:
+                raise FtcoreError(f"checkpoint {os.fspath(ckpt_dir)}: unknown {kind} {name!r}: {hint}")
 
 
 def attach_adapter(model: Any, ckpt_dir: str | os.PathLike[str]) -> Any:
     """``model`` with the checkpoint's LoRA / QLoRA adapter attached by peft, for inference (not trainable)."""
     from peft import PeftModel
 
-    return PeftModel.from_pretrained(model, os.fspath(ckpt_dir), is_trainable=False)
+    from ftcore.models.compat import quiet_peft_deprecations
+
+    with quiet_peft_deprecations():
+        return PeftModel.from_pretrained(model, os.fspath(ckpt_dir), is_trainable=False)
 
 
-def full_weights_spec(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], catalog: Any = None) -> Any:
+def full_weights_spec(cfg: RunConfig, ckpt_dir: str | os.PathLike[str], catalog: Any = None, *,
+                      allow_plugins: bool = False) -> Any:
     """The model spec of a full-weights checkpoint, without fetching the base model: the checkpoint holds every
     weight, so only the spec (family loader, default template) is needed — the catalog entry the run named, else an
     ad-hoc spec for the checkpoint folder. ``catalog`` defaults to the current one (the run's local plugin files
-    loaded, see :func:`ftcore.models.load_run_plugins`)."""
+    loaded with ``allow_plugins``, see :func:`checkpoint_plugins`)."""
     import dataclasses
 
     from ftcore.models import catalog_spec_for_repo, spec_slug
     from ftcore.specs import ModelSpec
 
     if catalog is None:
-        from ftcore.models import load_run_plugins
         from ftcore.registry import get_catalog
 
-        load_run_plugins(cfg)
+        checkpoint_plugins(cfg, ckpt_dir, allow_plugins)
         catalog = get_catalog()
     m = cfg.model
     known = None

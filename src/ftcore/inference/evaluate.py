@@ -210,6 +210,7 @@ def evaluate_checkpoint(
     sample: int | None = None,
     out: str | os.PathLike[str] | None = None,
     overwrite_generation_config: bool | None = None,
+    allow_plugins: bool = False,
     **generation: Any,
 ) -> dict[str, Any]:
     """``ftcore eval``: generate on the run's validation set (or on ``datasets``, whole), score, write a report.
@@ -218,7 +219,12 @@ def evaluate_checkpoint(
     averaged metrics and one record per sample (prompt, prediction, reference, its scores). Returns the report.
     """
     from ftcore.data import prepare_data
-    from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, resolve_checkpoint
+    from ftcore.inference.checkpoint import (
+        checkpoint_config,
+        load_checkpoint,
+        plugin_consent,
+        resolve_checkpoint,
+    )
     from ftcore.inference.generate import generation_settings
 
     path = resolve_checkpoint(ckpt)
@@ -227,7 +233,7 @@ def evaluate_checkpoint(
         raise FtcoreError(f"--sample: must be at least 1 (got {sample})")
     for module in ("jieba", "rouge_chinese", "sacrebleu"):
         _need(module)
-    model, tokenizer, template, cfg = load_checkpoint(path)
+    model, tokenizer, template, cfg = load_checkpoint(path, **plugin_consent(allow_plugins))
     if datasets:
         entries: list[Any] = list(datasets)
         cfg.data.datasets = entries

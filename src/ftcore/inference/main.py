@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any, cast
 
 from ftcore.errors import FtcoreError
-from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, resolve_checkpoint
+from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, plugin_consent, resolve_checkpoint
 from ftcore.inference.generate import HistoryItem, generation_settings, inference, inference_stream
 from ftcore.templates.protocol import MultimodalTemplate
 
@@ -23,13 +23,13 @@ IMAGE_COMMAND = "/image"
 _LAST: list[tuple[tuple[str, int], tuple[Any, Any, Any, Any]]] = []
 
 
-def _loaded(ckpt: str | os.PathLike[str]) -> tuple[Any, Any, Any, Any]:
+def _loaded(ckpt: str | os.PathLike[str], allow_plugins: bool = False) -> tuple[Any, Any, Any, Any]:
     path = resolve_checkpoint(ckpt)
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if _LAST and _LAST[0][0] == key:
         return _LAST[0][1]
     _LAST.clear()  # free the previous model before loading the next
-    loaded = load_checkpoint(path)
+    loaded = load_checkpoint(path, **plugin_consent(allow_plugins))
     _LAST.append((key, loaded))
     return loaded
 
@@ -40,6 +40,7 @@ def infer(
     history: Iterable[HistoryItem] = (),
     system: str | None = None,
     images: Sequence[Any] | None = None,
+    allow_plugins: bool = False,
     **generation: Any,
 ) -> str:
     """Answer ``query`` with a trained checkpoint and return the text.
@@ -49,9 +50,9 @@ def infer(
     ``ckpt`` is a checkpoint folder, a run folder, ``latest:<output dir>`` or ``best:<output dir>``. The generation
     settings start from the run's ``[generation]`` section; keyword arguments (``max_new_tokens``, ``do_sample``,
     ``temperature``, ``top_k``, ``top_p``, ``repetition_penalty``) override them. The loaded checkpoint is kept for
-    the next call with the same checkpoint.
+    the next call with the same checkpoint. The run's local plugin files load only with ``allow_plugins``.
     """
-    model, _tokenizer, template, cfg = _loaded(ckpt)
+    model, _tokenizer, template, cfg = _loaded(ckpt, allow_plugins)
     return inference(model, template, query, history, system, generation=cfg.generation, images=images,
                      **generation)
 
@@ -252,6 +253,7 @@ def infer_main(
     out: IO[str] | None = None,
     read: Callable[[], str] | None = None,
     images: Sequence[Any] | None = None,
+    allow_plugins: bool = False,
     **generation: Any,
 ) -> list[dict[str, str]]:
     """Load a checkpoint and run one of ms-swift's inference modes, printing as it goes.
@@ -283,7 +285,7 @@ def infer_main(
         raise FtcoreError(
             f"dataset_sample: must be at least 1 (got {dataset_sample}); or give a query, or chat"
         )
-    model, _tokenizer, template, cfg = load_checkpoint(path)
+    model, _tokenizer, template, cfg = load_checkpoint(path, **plugin_consent(allow_plugins))
     _seed(seed)
     print(f"checkpoint: {path}", file=sys.stderr)
     if chat:

@@ -42,10 +42,12 @@ def merge_lora(
     *,
     dequantize: bool = False,
     overwrite: bool = False,
+    allow_plugins: bool = False,
 ) -> Path:
     """Merge the LoRA checkpoint ``ckpt`` into its base model and save the whole model; returns the folder.
 
-    An existing complete output folder is kept as is (ms-swift skips saving), unless ``overwrite``.
+    An existing complete output folder is kept as is (ms-swift skips saving), unless ``overwrite``. The run's
+    local plugin files load only with ``allow_plugins``.
     """
     from ftcore.inference.checkpoint import RUN_FILE, checkpoint_config, is_adapter, resolve_checkpoint
 
@@ -73,16 +75,20 @@ def merge_lora(
         print(f"merge: {target} exists; kept", file=sys.stderr)
         return target
 
-    from ftcore.models import load, load_run_plugins, resolve_model
+    from ftcore.inference.checkpoint import checkpoint_plugins
+    from ftcore.models import load, resolve_model
 
     cfg.model.quantization.bits = 0
     cfg.model.device_map = None
-    load_run_plugins(cfg)
+    checkpoint_plugins(cfg, path, allow_plugins)
     spec, model_dir = resolve_model(cfg)
     base, tokenizer = load(cfg, spec, model_dir)
     from peft import PeftModel
 
-    model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
+    from ftcore.models.compat import quiet_peft_deprecations
+
+    with quiet_peft_deprecations():
+        model = PeftModel.from_pretrained(base, str(path), is_trainable=False)
     model = model.merge_and_unload()
     model = getattr(model, "module", model)
     staging = target.parent / f".tmp-{target.name}"

@@ -132,8 +132,12 @@ def resolve_model(cfg: RunConfig, catalog: Catalog | None = None) -> tuple[Model
         folder = Path(spec.path).expanduser()
         if folder.is_dir():
             return spec, str(folder)
-        if not spec.hub:
+        if not spec.hub and spec.build is None:
             raise FtcoreError(f"model {spec.name!r}: folder {spec.path} not found")
+    if spec.build is not None:
+        from ftcore.models.hub import build_model_folder
+
+        return spec, build_model_folder(spec)
     model_dir = snapshot(
         spec.hub,
         hub=m.hub,
@@ -168,7 +172,9 @@ def model_options(cfg: RunConfig, spec: ModelSpec, model_dir: str, *, load_model
     """The ``ModelOptions`` the ``load_model`` hook receives for this run."""
     m = cfg.model
     q = m.quantization
-    trust = m.trust_remote_code if m.trust_remote_code is not None else spec.trust_remote_code
+    # only the user's consent runs a model folder's Python code: a spec that requires remote code does not grant it
+    # (ModelLoader.check refuses such a spec without it, naming the folder)
+    trust = bool(m.trust_remote_code)
     device_map, max_memory = process_devices(m.device_map, m.max_memory)
     return ModelOptions(
         model_dir=model_dir,
@@ -187,11 +193,21 @@ def load_with(spec: ModelSpec, options: ModelOptions) -> tuple[Any, Any]:
     """``(model, tokenizer)`` for ``spec``: its own ``loader`` when it names one, else the ``load_model`` hook
     (a family plugin first, the generic :class:`ModelLoader` last)."""
     if spec.loader is not None:
-        if isinstance(spec.loader, str) or isinstance(spec.loader, type):
-            from ftcore.models.loading import loader_class
+        try:
+            if isinstance(spec.loader, str) or isinstance(spec.loader, type):
+                from ftcore.models.loading import loader_class
 
-            return loader_class(spec.loader)(spec, options).load()
-        return spec.loader(spec, options)  # a plain function (ms-swift's get_function)
+                return loader_class(spec.loader)(spec, options).load()
+            return spec.loader(spec, options)  # a plain function (ms-swift's get_function)
+        except FtcoreError:
+            raise
+        except Exception as exc:
+            if not spec.plugin or spec.plugin.startswith("ftcore "):
+                raise
+            from ftcore.errors import PluginHookError
+
+            # the plugin's loader failed: one line naming it (FTCORE_DEBUG=1 shows the loader's traceback)
+            raise PluginHookError(spec.plugin, "load_model", exc) from exc
     from ftcore.plugins import get_plugin_manager
 
     result = get_plugin_manager().hook.load_model(spec=spec, options=options)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ftcore.errors import FtcoreError, MissingDependencyError
 
@@ -141,3 +142,41 @@ def materialize_builtin(name: str) -> str:
 
         return build_tiny_qwen2(ftcore_cache_dir() / "models" / "tiny-qwen2")
     raise FtcoreError(f"unknown embedded model builtin:{name} (known: builtin:tiny-qwen2)")
+
+
+#: written into a folder a ``ModelSpec.build`` finished; holds the folder the builder returned
+BUILT_MARKER = ".ftcore-built"
+
+
+def build_model_folder(spec: Any) -> str:
+    """The folder ``spec.build`` writes, built on first use into ``$FTCORE_CACHE/models/<name>`` and reused.
+
+    A build that fails leaves nothing behind (the next run builds again); its exception becomes one line naming
+    the plugin.
+    """
+    import shutil
+
+    out = ftcore_cache_dir() / "models" / spec.name
+    marker = out / BUILT_MARKER
+    if marker.is_file():
+        folder = marker.read_text(encoding="utf-8").strip() or str(out)
+        if Path(folder).is_dir():
+            return folder
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    try:
+        result = spec.build(out)
+    except FtcoreError:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(out, ignore_errors=True)
+        from ftcore.errors import PluginHookError
+
+        raise PluginHookError(spec.plugin or f"model {spec.name!r}", "ModelSpec.build", exc) from exc
+    folder = os.fspath(result) if result is not None else str(out)
+    if not Path(folder).is_dir():
+        shutil.rmtree(out, ignore_errors=True)
+        raise FtcoreError(f"model {spec.name!r}: build returned {folder}, which is not a folder")
+    marker.write_text(folder, encoding="utf-8")
+    return folder

@@ -113,8 +113,9 @@ class ModelLoader:
     A family overrides one or two steps and calls ``super()`` for the rest.
     """
 
-    #: the family's checkpoints run their repo's own Python code: :meth:`check` refuses to load them unless
-    #: ``model.trust_remote_code`` is set, and ``trust_remote_code=True`` is passed to transformers
+    #: the family's checkpoints run their repo's own Python code: :meth:`check` refuses to load them unless the
+    #: user set ``model.trust_remote_code`` (so does a spec with ``trust_remote_code``), and ``trust_remote_code=True``
+    #: is passed to transformers
     remote_code: bool = False
     #: the family named in the one-line error of :attr:`remote_code` (``"Qwen-1"``; default: the spec's name)
     family: str = ""
@@ -139,11 +140,11 @@ class ModelLoader:
         model_dir = self.model_dir
         if not Path(model_dir, "config.json").is_file() and not Path(model_dir, "tokenizer_config.json").is_file():
             raise FtcoreError(f"model {self.spec.name!r}: {model_dir} holds no config.json (is it a model folder?)")
-        if self.remote_code and not self.options.trust_remote_code:
+        if (self.remote_code or self.spec.trust_remote_code) and not self.options.trust_remote_code:
             family = f" ({self.family})" if self.family else ""
             raise FtcoreError(
-                f"model {self.spec.name!r} runs its repo's own Python code{family}; "
-                "set model.trust_remote_code = true"
+                f"model {self.spec.name!r} runs its repo's own Python code{family} from {model_dir}; "
+                "set model.trust_remote_code = true (or pass --trust-remote-code) if you trust that folder"
             )
 
     def load_tokenizer(self) -> Any:

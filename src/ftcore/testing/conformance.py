@@ -150,7 +150,10 @@ def _collect(plugin: Any, hook: str) -> list[Any]:
     if impl is None:
         return []
     found: list[Any] = []
-    impl(register=found.append)
+    try:
+        impl(register=found.append)
+    except Exception:  # noqa: BLE001 - reported from the catalog's errors (see _check)
+        return found
     return found
 
 
@@ -370,9 +373,12 @@ def check_plugin(
 def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[str, Any],
            models: Iterable[str] | None, train: str | Iterable[str], work_dir: Any, strict: bool,
            steps: int) -> None:
+    from ftcore.plugins import get_plugin_manager
     from ftcore.registry import get_catalog
 
     catalog = get_catalog()
+    # a register_* hook that raised or an invalid spec: the catalog's line naming the plugin (status "error")
+    report.plugin_problems.extend(catalog.plugin_errors.get(get_plugin_manager().get_name(obj) or "", []))
     specs: list[ModelSpec] = _collect(obj, "register_models")
     templates: list[TemplateSpec] = _collect(obj, "register_templates")
     if not specs and not templates:
@@ -419,7 +425,8 @@ def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[
         builder = builders[key]
         out = work / f"tiny-{index}-{''.join(c if c.isalnum() else '-' for c in key)}"
         try:
-            model_dir = builder(out) if callable(builder) else build_tiny_model_dir(out, builder)
+            built = builder(out) if callable(builder) else build_tiny_model_dir(out, builder)
+            model_dir = os.fspath(built if built is not None else out)  # a builder may return a pathlib.Path
         except Exception as exc:  # noqa: BLE001
             for _, check in members:
                 check.problems.append(f"tiny stand-in {key!r} failed to build: {type(exc).__name__}: {exc}")

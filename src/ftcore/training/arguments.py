@@ -74,8 +74,6 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool)
         seed=t.seed + rank(),
         data_seed=cfg.data.seed,
         dataloader_num_workers=t.dataloader_num_workers,
-        gradient_checkpointing=t.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if t.gradient_checkpointing else None,
         bf16=run.dtype == "bf16",
         fp16=run.dtype == "fp16",
         report_to=report_to or "none",
@@ -86,6 +84,7 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool)
         ddp_backend=t.ddp_backend,
         log_level="warning",
     )
+    kwargs.update(_checkpointing_arguments(TrainingArguments, t.gradient_checkpointing))
     if cpu_only() and not t.deepspeed:
         kwargs["use_cpu"] = True  # DDP over gloo on a machine without GPUs (DeepSpeed: DS_ACCELERATOR=cpu)
     if world_size() > 1:
@@ -97,3 +96,14 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool)
         if deepspeed_on_cpu(cfg):
             kwargs["accelerator_config"] = {"use_configured_state": True}
     return TrainingArguments(**kwargs)
+
+
+def _checkpointing_arguments(arguments_class: Any, enabled: bool) -> dict[str, Any]:
+    """Activation (gradient) checkpointing, non-reentrant, under the names this transformers has: transformers 5
+    renamed ``gradient_checkpointing*`` to ``activation_checkpointing*`` (the old names warn)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(arguments_class)}
+    prefix = "activation" if "activation_checkpointing" in names else "gradient"
+    return {f"{prefix}_checkpointing": enabled,
+            f"{prefix}_checkpointing_kwargs": {"use_reentrant": False} if enabled else None}

@@ -26,11 +26,22 @@ from typing import Any, ClassVar
 
 from ftcore.config import RunConfig
 from ftcore.errors import FtcoreError
-from ftcore.outputs import latest_run, new_run_dir, read_state, resolve_checkpoint, write_text_atomic
+from ftcore.outputs import RunLock, latest_run, new_run_dir, read_state, resolve_checkpoint, write_text_atomic
 from ftcore.training.distributed import is_main_process, rank
 from ftcore.training.resolved import ResolvedRun, resolve_run
 
-__all__ = ["Recipe", "SFTRecipe", "TrainResult", "get_recipe", "longest_first", "recipe_names"]
+__all__ = ["Recipe", "RunInterrupted", "SFTRecipe", "TrainResult", "get_recipe", "longest_first", "recipe_names"]
+
+
+class RunInterrupted(FtcoreError):
+    """Training stopped on SIGTERM / SIGINT after writing a checkpoint; the message says how to resume. The
+    ``ftcore`` command exits with 128 + the signal number (143 for SIGTERM, 130 for SIGINT)."""
+
+    def __init__(self, message: str, signum: int, checkpoint: str | None):
+        super().__init__(message)
+        self.exit_code = 128 + signum
+        self.signum = signum
+        self.checkpoint = checkpoint
 
 
 @dataclass
@@ -94,6 +105,8 @@ class Recipe:
         self.run_toml: str | None = None
         self.trainer: Any = None
         self.result: TrainResult | None = None
+        #: the run folder's lock (rank 0), taken in :meth:`plan_output`, released when :meth:`run` ends
+        self.lock: RunLock | None = None
 
     @property
     def cfg(self) -> RunConfig:
@@ -105,11 +118,20 @@ class Recipe:
         self.run_record = self.run_record.replace(**values)
 
     def run(self) -> TrainResult:
-        """Every step in order; returns the result."""
-        for name in self.steps:
-            getattr(self, name)()
+        """Every step in order; returns the result. The run folder's lock is released however it ends."""
+        try:
+            for name in self.steps:
+                getattr(self, name)()
+        finally:
+            self.release_lock()
         assert self.result is not None, "the last step must set recipe.result"
         return self.result
+
+    def release_lock(self) -> None:
+        """Release the run folder's lock (a no-op when not held)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # -------------------------------------------------------------------------------------------- steps
 
@@ -170,8 +192,14 @@ class Recipe:
         n_val = len(data.validation) if data.validation is not None else 0
         self.has_eval = n_val > 0
         say(f"data: {len(data.train)} training rows, {n_val} validation rows")
-        for line in data.report.lines():
-            say(f"data: {line}")
+        from ftcore.data.report import outside_paths
+
+        data.report.notes.extend(outside_paths([*cfg.data.datasets, *cfg.data.validation], cfg.base_dir))
+        for source in data.report.sources:  # a source with bad rows was already logged as a warning
+            if not source.bad:
+                say(f"data: {source.line()}")
+        for note in data.report.notes:
+            say(f"data: {note}")
         self.decide(packing=resolve_packing(cfg, self.model))  # "auto" → true/false, recorded in run.toml
         self.generation_rows = data.validation if self.has_eval else None  # generation: one sample per row
         if self.run_record.packing:
@@ -188,7 +216,10 @@ class Recipe:
 
         cfg = self.cfg
         options = tuner_options(cfg, self.spec, self.model)
-        tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
+        from ftcore.models.compat import quiet_peft_deprecations
+
+        with quiet_peft_deprecations():
+            tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
         if tuned is None:
             raise FtcoreError(f"{cfg.source}: tuner.method: no plugin handles {cfg.tuner.method!r}")
         self.model = tuned
@@ -211,6 +242,7 @@ class Recipe:
         self.run_dir = Path(broadcast_run_dir(run_dir_text))
         self.run_toml = self.run_record.to_toml()
         if is_main_process():
+            self.lock = RunLock(self.run_dir).acquire()  # before anything is written: one run per folder
             from ftcore.training.manifest import build_manifest, write_manifest
 
             write_text_atomic(self.run_dir / "run.toml", self.run_toml)
@@ -277,6 +309,20 @@ class Recipe:
         state = read_state(run_dir)
         best = str(run_dir / state["best"]) if state["best"] else None
         last = str(run_dir / state["last"]) if state["last"] else None
+        if getattr(trainer, "stop_signal", None) is not None:
+            import signal
+
+            signum = int(trainer.stop_signal)
+            raise RunInterrupted(
+                f"stopped by {signal.Signals(signum).name} after step {trainer.state.global_step}: checkpoint "
+                f"{last} written; resume with: ftcore train {cfg.source} --set "
+                f"train.resume_from_checkpoint={last}", signum, last)
+        if self.resume and "train_loss" in metrics:
+            whole = whole_run_train_loss(trainer.state.log_history, metrics["train_loss"], self.resume,
+                                         trainer.state.global_step)
+            if whole is not None:
+                metrics["train_loss_since_resume"] = metrics["train_loss"]
+                metrics["train_loss"] = whole
         if trainer.state.best_metric is not None:
             metrics[f"best_eval_{best_metric(cfg)}"] = trainer.state.best_metric
         evals = [r["eval_loss"] for r in trainer.state.log_history if "eval_loss" in r]
@@ -291,7 +337,8 @@ class Recipe:
             plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
             write_text_atomic(run_dir / "result.json", json.dumps(
                 {"best_checkpoint": best, "last_checkpoint": last, "metrics": metrics}, indent=2, default=str) + "\n")
-            say(f"best checkpoint: {best}\nlast checkpoint: {last}\nloss plot: {run_dir / 'loss.png'}")
+            # best / last checkpoint: in the result (``ftcore train`` prints them once, on stdout)
+            say(f"loss plot: {run_dir / 'loss.png'}")
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
 
@@ -337,6 +384,29 @@ def broadcast_run_dir(run_dir: str | None) -> str:
         dist.broadcast_object_list(box, src=0)
         return str(box[0])
     return run_dir or ""
+
+
+def whole_run_train_loss(log_history: list[dict[str, Any]], resumed_part: float, resume: str,
+                         global_step: int) -> float | None:
+    """The mean training loss of a resumed run over all its steps: the logged losses up to the resume point
+    (each weighted by the steps it covers) combined with the Trainer's mean over the resumed part."""
+    from ftcore.outputs import CHECKPOINT_RE
+
+    m = CHECKPOINT_RE.match(Path(resume).name)
+    start = int(m.group(1)) if m else 0
+    if start <= 0 or global_step <= start:
+        return None
+    total, covered, prev = 0.0, 0, 0
+    for record in log_history:
+        step = int(record.get("step", 0))
+        if "loss" not in record or step > start:
+            continue
+        total += float(record["loss"]) * (step - prev)
+        covered, prev = step, step
+    if covered == 0:
+        return None
+    before = total / covered
+    return (before * start + float(resumed_part) * (global_step - start)) / global_step
 
 
 def resume_path(cfg: RunConfig, model_name: str) -> str | None:

@@ -66,7 +66,9 @@ class ResolvedRun:
             for entry in data["data"].get(section, []):
                 if isinstance(entry, dict) and entry.get("path") and not str(entry["path"]).startswith("builtin:"):
                     entry["path"] = _absolute(cfg, entry["path"])
-        return data
+        from ftcore.redact import redact_mapping
+
+        return redact_mapping(data)  # hub.token is excluded by the config; any other secret-named value too
 
     def to_toml(self) -> str:
         """run.toml of the run folder and its checkpoints (None values omitted: TOML has no null)."""

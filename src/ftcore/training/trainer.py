@@ -7,14 +7,60 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
-from ftcore.outputs import RUN_FILE_IN_CHECKPOINT, TMP_PREFIX, write_state
+from ftcore.errors import FtcoreError
+from ftcore.outputs import RUN_FILE_IN_CHECKPOINT, TMP_PREFIX, checkpoint_dirs, write_state
+
+#: the signals that stop a run cleanly (first: finish the step, checkpoint, stop; second: stop at once)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class CheckpointWriteError(FtcoreError):
+    """A checkpoint could not be written (disk full, file size limit …); the previous one stays the latest."""
+
+
+class StopOnSignalCallback(TrainerCallback):
+    """After a stop signal: save at the end of the current step and end training."""
+
+    def __init__(self, trainer: FtcoreTrainer):
+        self.trainer = trainer
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if self.trainer.stop_signal is not None:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def _is_write_failure(exc: BaseException) -> bool:
+    """An error from writing files: OSError (ENOSPC, EFBIG …), safetensors' SafetensorError, torch.save's
+    "file write failed"."""
+    if isinstance(exc, OSError) or type(exc).__name__ == "SafetensorError":
+        return True
+    text = str(exc)  # torch.save: "file write failed"; the tokenizers library: "File too large (os error 27)"
+    return any(k in text for k in ("write failed", "No space left", "File too large", "Disk quota", "os error 27",
+                                   "os error 28", "os error 122"))
+
+
+def _folder_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
 def _ftcore_loss() -> Any:
@@ -47,6 +93,11 @@ class FtcoreTrainer(Trainer):
         self.tokens_seen = 0
         self.train_start_time: float | None = None
         self._staging_dir: str | None = None
+        #: the signal (SIGTERM / SIGINT) that asked the run to stop, None while none came
+        self.stop_signal: int | None = None
+        #: ``train.handle_signals``-like switch: install the SIGTERM / SIGINT handlers while training
+        self.handle_signals = True
+        self.add_callback(StopOnSignalCallback(self))
         self._loss_fn = _ftcore_loss()
         if self._loss_fn is not None:
             # causal_lm_loss honours num_items_in_batch for every model and always shifts labels: have the Trainer
@@ -110,7 +161,35 @@ class FtcoreTrainer(Trainer):
     def train(self, *args: Any, **kwargs: Any) -> Any:
         self.train_start_time = time.time()
         self.tokens_seen = 0
-        return super().train(*args, **kwargs)
+        self.stop_signal = None
+        previous = self._install_signal_handlers()
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    # ------------------------------------------------------------------------------------------ signals
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        """SIGTERM / SIGINT: the first finishes the step, saves a checkpoint and stops; a second exits at once."""
+        if not self.handle_signals or threading.current_thread() is not threading.main_thread():
+            return {}
+        previous: dict[int, Any] = {}
+        for signum in STOP_SIGNALS:
+            previous[signum] = signal.getsignal(signum)
+            signal.signal(signum, self._on_signal)
+        return previous
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.stop_signal is not None:
+            print(f"{name} again: stopping now, without a checkpoint", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
+        self.stop_signal = signum
+        if self.args.should_save:
+            print(f"{name}: finishing step {self.state.global_step + 1}, then saving a checkpoint and stopping "
+                  f"(send it again to stop at once)", file=sys.stderr, flush=True)
 
     # ---------------------------------------------------------------------------------------- checkpoints
 
@@ -124,9 +203,22 @@ class FtcoreTrainer(Trainer):
         name = f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         staging = os.path.join(run_dir, f"{TMP_PREFIX}{name}")
         final = os.path.join(run_dir, name)
+        expected = 0
         if self.args.should_save:
             shutil.rmtree(staging, ignore_errors=True)
+            expected = self.expected_checkpoint_bytes(run_dir)
+            self._warn_low_space(run_dir, expected)
         self._barrier()
+        try:
+            self._write_checkpoint(model, trial, run_dir, name, staging, final)
+        except Exception as exc:
+            if not _is_write_failure(exc):
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+            raise CheckpointWriteError(self._write_failure_message(exc, run_dir, name, expected)) from exc
+        self._barrier()
+
+    def _write_checkpoint(self, model: Any, trial: Any, run_dir: str, name: str, staging: str, final: str) -> None:
         # The Trainer writes <staging>/checkpoint-<step>/ (every rank, for sharded states), we rename it whole.
         self._staging_dir = staging
         try:
@@ -160,7 +252,48 @@ class FtcoreTrainer(Trainer):
                 use_mtime=False,
             )
             write_state(run_dir, self.state.best_model_checkpoint or final, final)
-        self._barrier()
+
+    # ------------------------------------------------------------------------------------- disk space
+
+    def expected_checkpoint_bytes(self, run_dir: str) -> int:
+        """About how much a checkpoint takes: the size of the run's latest one, else an estimate from the model
+        (saved weights + two fp32 optimizer moments of the trainable parameters)."""
+        done = checkpoint_dirs(run_dir)
+        if done:
+            try:
+                return _folder_bytes(done[-1])
+            except OSError:
+                pass
+        model: Any = self.model
+        if model is None:
+            return 0
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        if hasattr(model, "peft_config"):
+            saved = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+        else:
+            saved = sum(p.numel() * p.element_size() for p in model.parameters())
+        return int(saved + 8 * trainable * (0 if self.args.save_only_model else 1))
+
+    def _warn_low_space(self, run_dir: str, expected: int) -> None:
+        try:
+            free = shutil.disk_usage(run_dir).free
+        except OSError:
+            return
+        if expected and free < expected:
+            print(f"warning: {run_dir}: {human_bytes(free)} free, a checkpoint needs about {human_bytes(expected)}; "
+                  "the next save may fail", file=sys.stderr, flush=True)
+
+    def _write_failure_message(self, exc: BaseException, run_dir: str, name: str, expected: int) -> str:
+        try:
+            free = f", {human_bytes(shutil.disk_usage(run_dir).free)} free there"
+        except OSError:
+            free = ""
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        done = checkpoint_dirs(run_dir)
+        latest = f"the latest checkpoint is still {done[-1]}" if done else "the run has no earlier checkpoint"
+        return (f"checkpoint {name} could not be written to {run_dir} ({type(exc).__name__}: {reason}); it needs "
+                f"about {human_bytes(expected)}{free}; {latest}; free some space (or raise the file size limit) "
+                "and resume with train.resume_from_checkpoint = \"latest\"")
 
     def _barrier(self) -> None:
         if self.args.world_size > 1:

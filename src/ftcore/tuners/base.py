@@ -23,7 +23,9 @@ def enable_checkpointing(model: Any, *, frozen_embeddings: bool) -> None:
     With frozen embeddings (LoRA, most adapters) the checkpointed blocks would see inputs that need no grad and
     drop the adapters' gradients; ``enable_input_require_grads`` makes the embedding output require grad.
     """
-    if hasattr(model, "gradient_checkpointing_enable"):
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers 5's name (the old one warns)
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    elif hasattr(model, "gradient_checkpointing_enable"):
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if frozen_embeddings and hasattr(model, "enable_input_require_grads"):
         model.enable_input_require_grads()

@@ -1,26 +1,24 @@
 """Tests of the example plugin: it is installed and visible through the real CLI, its specs are valid, and its
-template encodes a conversation as TigerBot expects (offline: the real Qwen2.5 tokenizer ftcore.testing ships)."""
+template encodes a conversation as TigerBot expects (offline: the real Qwen2.5 tokenizer ftcore.testing ships).
+
+No conftest: ftcore's pytest plugin (installed with ``ftcore[testing]``) gives the ``ftcore_cli`` and
+``qwen25_tokenizer`` fixtures, the ``slow`` marker and the network guard.
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from ftcore.registry import get_catalog
 
 
-def ftcore_cli(*argv: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "ftcore", *argv], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def test_plugin_is_installed():
-    plugins = {p["dist"]: p for p in json.loads(ftcore_cli("plugins", "--json"))}
+def test_plugin_is_installed(ftcore_cli):
+    status, out, err = ftcore_cli("plugins", "--json")
+    assert status == 0, err  # non-zero when any installed plugin is broken
+    plugins = {p["dist"]: p for p in json.loads(out)}
     assert "ftcore-tigerbot" in plugins
     tigerbot = plugins["ftcore-tigerbot"]
-    assert tigerbot["error"] is None
+    assert (tigerbot["status"], tigerbot["error"]) == ("ok", None)
     assert tigerbot["hooks"] == ["register_models", "register_templates"]
     assert tigerbot["registered"]["models"] == ["tigerbot-13b-chat"]
     assert tigerbot["registered"]["templates"] == ["tigerbot"]
@@ -34,11 +32,10 @@ def test_specs_are_registered_without_errors():
     assert model.template in catalog.templates
 
 
-def test_template_encodes_a_conversation():
+def test_template_encodes_a_conversation(qwen25_tokenizer):
     from ftcore.templates import get_template
-    from ftcore.testing import qwen25_tokenizer
 
-    tokenizer = qwen25_tokenizer()
+    tokenizer = qwen25_tokenizer
     template = get_template("tigerbot", tokenizer)
     encoded = template.encode([{"role": "user", "content": "1+1=?"}, {"role": "assistant", "content": "2"}])
     text = tokenizer.decode(encoded["input_ids"])
