@@ -439,6 +439,8 @@ class DatasetOptions:
     seed: int = 42
     streaming: bool = False
     cache_dir: str | None = None
+    #: the text encoding of local data files (None = UTF-8; a BOM is fine), e.g. ``"gbk"``
+    encoding: str | None = None
 
     def __post_init__(self) -> None:
         self.cache_dir = _fspath(self.cache_dir)

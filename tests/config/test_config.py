@@ -56,7 +56,7 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
         "run.toml: data.group_by_length: must be true or false (got 3)",
     ),
     "bad-type-section": (
-        'model = 5\n[data]\ndatasets = ["x.jsonl"]\n',
+        'model = 5\n[data]\ndatasets = ["self-cognition-mini"]\n',
         [],
         "run.toml: model: must be a table (got 5)",
     ),
@@ -262,6 +262,9 @@ def test_every_problem_of_a_file_at_once(builtins_only, tmp_path, monkeypatch, c
         # cross-key problems of the valid rest are found in the same pass
         "error: run.toml: tuner.method: full fine-tuning cannot train a quantized model "
         "(set model.quantization.bits = 0, or use method = 'qlora')",
+        # and the names and files too, although some values are invalid (issue 14)
+        "error: run.toml: model.name: unknown model 'ftcore-tiny-qwen' (did you mean ftcore-tiny-qwen2?)",
+        "error: run.toml: data.datasets[0]: file ./faq.jsonl not found",
     ]
     (tmp_path / "run.toml").write_text(
         '[model]\nname = "ftcore-tiny-qwen"\n[data]\ndatasets = ["./faq.jsonl", "nope"]\n'

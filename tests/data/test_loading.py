@@ -86,7 +86,8 @@ def test_json_with_mixed_column_types_is_read_row_by_row(tmp_path, jsonl):
         "{not json",
     ])
     ds = load_spec(local(path), DatasetOptions())
-    assert ds.column_names == [loading.JSON_COLUMN] and len(ds) == 3
+    assert ds.column_names == [loading.JSON_COLUMN, loading.ROW_COLUMN] and len(ds) == 3
+    assert ds[loading.ROW_COLUMN] == [1, 2, 3]  # line numbers, for the report
 
 
 def test_get_function_single_pair_and_rows():

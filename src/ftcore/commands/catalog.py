@@ -194,8 +194,12 @@ def _first_rows(path: str, n: int) -> list[dict[str, Any]]:
     if not file.is_file():
         raise FtcoreError(f"--file {path}: file not found")
     suffix = file.suffix.lower()
+    from ftcore.data.loading import TEXT_SUFFIXES, check_text_file
+
+    if suffix in TEXT_SUFFIXES:
+        file = check_text_file(file, label=f"--file {path}")
     try:
-        with open(file, encoding="utf-8", newline="") as f:
+        with open(file, encoding="utf-8-sig", newline="") as f:
             if suffix == ".jsonl":
                 lines = (line for line in f if line.strip())
                 return [json.loads(line) for line in itertools.islice(lines, n)]

@@ -221,15 +221,18 @@ def read_samples(file: str, limit: int | None = None) -> list[tuple[int, Any]]:
     path = Path(file)
     if not path.is_file():
         raise FtcoreError(f"{file}: no such file")
+    from ftcore.data.loading import check_text_file
+
+    path = check_text_file(path, label=file)  # one line for a file that is not UTF-8; a BOM / CRLF are fine
     rows: list[tuple[int, Any]] = []
     try:
         if path.suffix == ".json":
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
             if not isinstance(data, list):
                 raise FtcoreError(f"{file}: a .json file must hold a list of samples")
             rows = list(enumerate(data, 1))
         else:
-            with path.open(encoding="utf-8") as fh:
+            with path.open(encoding="utf-8-sig") as fh:
                 for n, line in enumerate(fh, 1):
                     if line.strip():
                         rows.append((n, json.loads(line)))

@@ -24,11 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the file and its references; print ``<file>: ok`` or raise the problems."""
-    from ftcore.config import load_config
-    from ftcore.validation import check_references
+    """Validate the file and its references; print ``<file>: ok`` or raise every problem at once."""
+    from ftcore.validation import validate_file
 
-    cfg = load_config(args.config, args.set)
-    check_references(cfg)
+    validate_file(args.config, args.set)
     print(f"{args.config}: ok")
     return 0

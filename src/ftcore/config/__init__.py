@@ -15,10 +15,12 @@ from ftcore.config.files import (
     apply_overrides,
     config_from_dict,
     config_to_toml,
+    config_without_errors,
     dict_to_toml,
     json_schema,
     load_config,
     parse_override,
+    read_config_data,
 )
 from ftcore.config.messages import all_key_paths, error_message, format_errors, unknown_key_hint
 from ftcore.config.ms_swift import SEED_ARGUMENTS
@@ -64,6 +66,7 @@ __all__ = [
     "apply_overrides",
     "config_from_dict",
     "config_to_toml",
+    "config_without_errors",
     "cross_check",
     "dict_to_toml",
     "error_message",
@@ -71,5 +74,6 @@ __all__ = [
     "json_schema",
     "load_config",
     "parse_override",
+    "read_config_data",
     "unknown_key_hint",
 ]

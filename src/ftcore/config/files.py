@@ -16,7 +16,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from ftcore.config.messages import format_errors, is_branch_tag
+from ftcore.config.messages import clip, format_errors, is_branch_tag
 from ftcore.config.sections import RunConfig
 
 
@@ -27,8 +27,11 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, raw = text.split("=", 1)
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
+    except tomllib.TOMLDecodeError as exc:
+        if raw.strip()[:1] in ("[", "{", '"', "'"):  # meant as a TOML list / table / string, but broken
+            raise ConfigError([f"--set {clip(text)}: the value is not valid TOML ({exc}); quote strings, close "
+                               "brackets, e.g. --set 'data.datasets=[\"a\", \"b\"]'"]) from None
+        value = raw  # a bare word: a string
     return key.strip().split("."), value
 
 
@@ -39,7 +42,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         for part in path[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ConfigError([f"--set {text}: {part} is not a section"])
+                raise ConfigError([f"--set {clip(text)}: {part} is not a section"])
         node[path[-1]] = value
     return data
 
@@ -99,20 +102,69 @@ def _drop_none_items(value: Any) -> Any:
     return value
 
 
-def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None) -> RunConfig:
-    """Read and validate a run.toml; ``overrides`` are ``section.key=value`` strings (``--set``)."""
+def config_without_errors(data: dict[str, Any], source: str = "run.toml", base_dir: str = ".") -> RunConfig | None:
+    """A RunConfig of ``data`` with every invalid value dropped (its default stands in) and the cross-key checks
+    off, so that ``ftcore validate`` can check names, files and the environment of a file that also has key or
+    value errors; None when even that fails."""
+    import copy
+
+    rest = copy.deepcopy({k: v for k, v in data.items() if k not in ("base_dir", "source")})
+    for key in ("model", "template"):
+        if isinstance(rest.get(key), str):
+            rest[key] = {"name": rest[key]}
+    if isinstance(rest.get("data"), (str, list)):
+        rest["data"] = {"datasets": rest["data"]}
+    for _ in range(8):
+        try:
+            return RunConfig.model_validate({**rest, "base_dir": base_dir, "source": source},
+                                            context={"cross_checks": False})
+        except ValidationError as exc:
+            dropped = False
+            for err in exc.errors():
+                loc = [p for p in err["loc"] if not is_branch_tag(p)]
+                node: Any = rest
+                for part in loc[:-1]:
+                    node = node.get(part) if isinstance(node, dict) else (
+                        node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+                if loc and isinstance(node, dict) and loc[-1] in node:
+                    node.pop(loc[-1])
+                    dropped = True
+                elif loc and isinstance(node, list) and isinstance(loc[-1], int) and loc[-1] < len(node):
+                    node.pop(loc[-1])
+                    dropped = True
+            if not dropped:
+                return None
+    return None
+
+
+def read_config_data(path: str | os.PathLike[str], overrides: list[str] | None = None) -> dict[str, Any]:
+    """The run file's TOML as a dict with ``--set`` overrides applied; one-line errors for a file that cannot be
+    read (missing, a directory, not UTF-8, not TOML)."""
     p = Path(path)
-    source = str(path)
-    if not p.is_file():
+    source = clip(str(path))
+    try:
+        is_dir, is_file = p.is_dir(), p.is_file()
+    except (OSError, ValueError) as exc:
+        raise ConfigError([f"{source}: cannot be read ({getattr(exc, 'strerror', None) or exc})"]) from None
+    if is_dir:
+        raise ConfigError([f"{source}: is a directory; give the path of a run.toml file"])
+    if not is_file:
         raise ConfigError([f"{source}: file not found"])
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{source}: not a UTF-8 text file"]) from None
-    data = apply_overrides(data, overrides or [])
-    return config_from_dict(data, source=source, base_dir=str(p.parent.resolve()))
+        raise ConfigError([f"{source}: not valid TOML: {exc}; fix that line"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{source}: not a UTF-8 text file (byte offset {exc.start}); save it as UTF-8"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{source}: cannot be read ({exc.strerror or exc}); check its permissions"]) from None
+    return apply_overrides(data, overrides or [])
+
+
+def load_config(path: str | os.PathLike[str], overrides: list[str] | None = None) -> RunConfig:
+    """Read and validate a run.toml; ``overrides`` are ``section.key=value`` strings (``--set``)."""
+    data = read_config_data(path, overrides)
+    return config_from_dict(data, source=str(path), base_dir=str(Path(path).parent.resolve()))
 
 
 def config_to_toml(cfg: RunConfig) -> str:

@@ -135,6 +135,7 @@ def unknown_key_hint(path: str) -> str:
 _EXPECTED = {
     "float_parsing": "a number",
     "float_type": "a number",
+    "finite_number": "a finite number",
     "int_parsing": "a whole number",
     "int_type": "a whole number",
     "int_from_float": "a whole number",
@@ -162,11 +163,20 @@ def _expected(err: Any) -> str | None:
     return None
 
 
+#: echoed values longer than this are clipped (a 9,000-character name stays one readable line)
+CLIP = 200
+
+
+def clip(text: str, limit: int = CLIP) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def _got(err: Any) -> str:
     value = err.get("input")
     if isinstance(value, (dict, list)) or err["type"] in ("missing", "extra_forbidden"):
         return ""
-    return f" (got {value!r})"
+    return f" (got {clip(repr(value))})"
 
 
 def _message(err: Any) -> str:
@@ -175,7 +185,7 @@ def _message(err: Any) -> str:
         return f"must be {expected}{_got(err)}"
     if err["type"] == "missing":
         return "is required"
-    msg = str(err["msg"])
+    msg = clip(str(err["msg"]), 4 * CLIP)
     if msg.startswith("Value error, "):
         return msg[len("Value error, ") :]
     return (msg[:1].lower() + msg[1:]) + _got(err)

@@ -4,18 +4,39 @@ from __future__ import annotations
 
 import difflib
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from ftcore.specs import DEFAULT_SYSTEM
 
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover
-    pass
+
+def _number(value: Any) -> Any:
+    """A float key takes TOML integers and floats, never a bool or a string (``epochs = "3"``)."""
+    if isinstance(value, (bool, str)):
+        raise PydanticCustomError("float_type", "Input should be a valid number")
+    return value
+
+
+#: the value types of run.toml: strict, so that ``rank = true`` or ``epochs = "3"`` is an error, not 1 / 3.0;
+#: floats are finite; each key has its own sane range
+Int = Annotated[int, Strict()]
+Float = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+Bool = Annotated[bool, Strict()]
+#: the largest batch / accumulation / worker counts and step numbers run.toml accepts
+MAX_BATCH = 65_536
+MAX_STEPS = 10**9
 
 #: DeepSpeed configurations ftcore ships (``train.deepspeed = "zero2"``); anything else is a path to a .json file
 DEEPSPEED_PRESETS = ("zero2", "zero3", "zero2-offload", "zero3-offload")
@@ -36,7 +57,7 @@ class QuantizationConfig(Section):
     quant_type: Literal["nf4", "fp4"] = Field(
         "nf4", description="4-bit data type (ms-swift: bnb_4bit_quant_type)"
     )
-    double_quant: bool = Field(True, description="nested quantization (ms-swift: bnb_4bit_use_double_quant)")
+    double_quant: Bool = Field(True, description="nested quantization (ms-swift: bnb_4bit_use_double_quant)")
     compute_dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="4-bit compute dtype; auto = the model dtype (ms-swift: bnb_4bit_comp_dtype)"
     )
@@ -69,7 +90,7 @@ class ModelConfig(Section):
     attn: Literal["auto", "sdpa", "eager", "flash_attention_2"] = Field(
         "auto", description="attention implementation; ms-swift: use_flash_attn"
     )
-    trust_remote_code: bool | None = Field(
+    trust_remote_code: Bool | None = Field(
         None,
         description="run the model repo's own Python code (needed by remote-code models; off unless you set it)",
     )
@@ -97,13 +118,17 @@ class TemplateConfig(Section):
     system: str | None = Field(
         None, description=f"system prompt; None = the template's default, else {DEFAULT_SYSTEM!r}"
     )
-    max_length: int | None = Field(2048, ge=-1, description="tokens per sample; -1 = no limit")
+    max_length: Int | None = Field(2048, ge=-1, le=10**8, description="tokens per sample; -1 = no limit")
     truncation: Literal["left", "right", "drop"] = Field(
         "left", description="left keeps the last max_length tokens (seed); right keeps the first; drop skips"
     )
     loss_on: Literal["last", "all"] = Field("last", description="assistant turns that carry loss")
-    train_on_prompt: bool = Field(
+    train_on_prompt: Bool = Field(
         False, description="system and user tokens carry loss too (continued pre-training)"
+    )
+    parse_special_in_content: Bool = Field(
+        False, description="special-token text in message content (<|im_end|> …) becomes special ids; off = plain "
+        "text, so a row cannot forge turns"
     )
 
 
@@ -118,7 +143,10 @@ class DatasetEntry(Section):
     columns: dict[str, str] = Field(
         default_factory=dict, description="raw column -> query/response/system/..."
     )
-    sample: int | None = Field(None, ge=1, description="rows to take from this dataset")
+    sample: Int | None = Field(None, ge=1, le=MAX_STEPS, description="rows to take from this dataset")
+    encoding: str | None = Field(
+        None, description='text encoding of local jsonl / json / csv files, e.g. "gbk"; None = UTF-8 (a BOM is fine)'
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetEntry:
@@ -140,24 +168,24 @@ class DataConfig(Section):
     validation: list[str | DatasetEntry] = Field(
         default_factory=list, description="explicit validation datasets (else split off by test_ratio)"
     )
-    test_ratio: float = Field(0.01, ge=0.0, lt=1.0, description="ms-swift: dataset_test_ratio")
-    sample: int = Field(
-        20000, ge=-1, description="training rows at most after mixing; -1 = all; ms-swift: train_dataset_sample"
+    test_ratio: Float = Field(0.01, ge=0.0, lt=1.0, description="ms-swift: dataset_test_ratio")
+    sample: Int = Field(
+        20000, ge=-1, le=MAX_STEPS, description="training rows at most after mixing; -1 = all; ms-swift: train_dataset_sample"
     )
-    seed: int = Field(42, description="ms-swift: dataset_seed")
+    seed: Int = Field(42, ge=0, le=2**32 - 1, description="ms-swift: dataset_seed")
     hub: Literal["auto", "huggingface", "modelscope"] = Field(
         "auto",
         description="where registered datasets load from: auto tries the local caches of both, then downloads",
     )
-    packing: bool | Literal["auto"] = Field(
+    packing: Bool | Literal["auto"] = Field(
         "auto", description="pack samples into full rows (no padding, no cross-attention); auto = where the model "
         "supports it and the data is tokenized ahead (not lazy/streaming, no group_by_length)"
     )
-    group_by_length: bool = Field(False, description="batch similar lengths together (non-packed path)")
-    num_proc: int = Field(1, ge=1, description="processes for preprocessing")
-    lazy: bool = Field(False, description="tokenize on the fly instead of ahead of training")
-    streaming: bool = Field(False, description="stream the source (needs train.max_steps)")
-    strict: bool = Field(False, description="any unusable row is an error instead of being skipped")
+    group_by_length: Bool = Field(False, description="batch similar lengths together (non-packed path)")
+    num_proc: Int = Field(1, ge=1, le=1024, description="processes for preprocessing")
+    lazy: Bool = Field(False, description="tokenize on the fly instead of ahead of training")
+    streaming: Bool = Field(False, description="stream the source (needs train.max_steps)")
+    strict: Bool = Field(False, description="any unusable row is an error instead of being skipped")
     cache_dir: str | None = Field(None, description="where tokenized datasets are cached")
 
     @field_validator("datasets", "validation", mode="before")
@@ -180,9 +208,9 @@ class TunerConfig(Section):
         "lora", description="a registered tuning method: lora, qlora, full or a plugin's (ftcore tuners); "
         "ms-swift: sft_type"
     )
-    rank: int = Field(8, ge=1, description="ms-swift: lora_rank")
-    alpha: int = Field(32, ge=1, description="ms-swift: lora_alpha")
-    dropout: float = Field(0.05, ge=0.0, lt=1.0, description="ms-swift: lora_dropout_p")
+    rank: Int = Field(8, ge=1, le=8192, description="ms-swift: lora_rank")
+    alpha: Int = Field(32, ge=1, le=MAX_BATCH, description="ms-swift: lora_alpha")
+    dropout: Float = Field(0.05, ge=0.0, lt=1.0, description="ms-swift: lora_dropout_p")
     targets: str | list[str] = Field(
         "auto",
         description="auto (the model's default), all (every Linear but the head) or a list; "
@@ -210,18 +238,18 @@ class TunerConfig(Section):
 class TrainConfig(Section):
     """The training loop (transformers.Trainer arguments)."""
 
-    epochs: float = Field(1, gt=0, description="ms-swift: num_train_epochs")
-    max_steps: int = Field(-1, ge=-1, description="> 0 overrides epochs; -1 = train for epochs")
-    batch_size: int = Field(1, ge=1, description="per device; ms-swift: batch_size")
-    eval_batch_size: int | None = Field(
-        None, ge=1, description="None = batch_size (1 with eval.predict_with_generate); ms-swift: eval_batch_size"
+    epochs: Float = Field(1, gt=0, le=10_000, description="ms-swift: num_train_epochs")
+    max_steps: Int = Field(-1, ge=-1, le=MAX_STEPS, description="> 0 overrides epochs; -1 = train for epochs")
+    batch_size: Int = Field(1, ge=1, le=MAX_BATCH, description="per device; ms-swift: batch_size")
+    eval_batch_size: Int | None = Field(
+        None, ge=1, le=MAX_BATCH, description="None = batch_size (1 with eval.predict_with_generate); ms-swift: eval_batch_size"
     )
-    grad_accum: int = Field(16, ge=1, description="ms-swift: gradient_accumulation_steps")
-    lr: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
+    grad_accum: Int = Field(16, ge=1, le=MAX_BATCH, description="ms-swift: gradient_accumulation_steps")
+    lr: Annotated[Float, Field(gt=0, le=10)] | Literal["auto"] = Field(
         "auto", description="auto = 1e-4 for LoRA / QLoRA, 2e-5 for full; ms-swift: learning_rate"
     )
-    weight_decay: float = Field(0.01, ge=0.0, description="ms-swift: weight_decay")
-    max_grad_norm: float = Field(1.0, ge=0.0, description="gradient clipping; ms-swift: max_grad_norm")
+    weight_decay: Float = Field(0.01, ge=0.0, le=100.0, description="ms-swift: weight_decay")
+    max_grad_norm: Float = Field(1.0, ge=0.0, le=1e6, description="gradient clipping; ms-swift: max_grad_norm")
     scheduler: Literal[
         "linear",
         "cosine",
@@ -233,18 +261,18 @@ class TrainConfig(Section):
         "cosine_with_min_lr",
         "warmup_stable_decay",
     ] = Field("cosine", description="transformers' lr_scheduler_type; ms-swift: lr_scheduler_type")
-    warmup_ratio: float = Field(0.05, ge=0.0, le=1.0, description="ms-swift: warmup_ratio")
+    warmup_ratio: Float = Field(0.05, ge=0.0, le=1.0, description="ms-swift: warmup_ratio")
     optim: str = Field("adamw_torch", description="transformers' optim name; ms-swift: optim")
-    eval_steps: int = Field(50, ge=1, description="evaluate (and pick the best checkpoint) every N steps")
-    save_steps: int | None = Field(None, ge=1, description="None = eval_steps")
-    logging_steps: int = Field(5, ge=1, description="ms-swift: logging_steps")
-    save_total_limit: int | None = Field(
-        2, ge=-1, description="checkpoints kept (best and last survive); -1 = all"
+    eval_steps: Int = Field(50, ge=1, le=MAX_STEPS, description="evaluate (and pick the best checkpoint) every N steps")
+    save_steps: Int | None = Field(None, ge=1, le=MAX_STEPS, description="None = eval_steps")
+    logging_steps: Int = Field(5, ge=1, le=MAX_STEPS, description="ms-swift: logging_steps")
+    save_total_limit: Int | None = Field(
+        2, ge=-1, le=MAX_STEPS, description="checkpoints kept (best and last survive); -1 = all"
     )
-    only_save_model: bool | None = Field(None, description="None = true for full or DeepSpeed runs")
-    seed: int = Field(42, description="global seed (+ rank under DDP); ms-swift: seed")
-    dataloader_num_workers: int = Field(1, ge=0, description="ms-swift: dataloader_num_workers")
-    gradient_checkpointing: bool = Field(
+    only_save_model: Bool | None = Field(None, description="None = true for full or DeepSpeed runs")
+    seed: Int = Field(42, ge=0, le=2**32 - 1, description="global seed (+ rank under DDP); ms-swift: seed")
+    dataloader_num_workers: Int = Field(1, ge=0, le=256, description="ms-swift: dataloader_num_workers")
+    gradient_checkpointing: Bool = Field(
         False, description="trade compute for memory; ms-swift: gradient_checkpointing"
     )
     resume_from_checkpoint: str | None = Field(None, description='a checkpoint path or "latest"')
@@ -254,8 +282,8 @@ class TrainConfig(Section):
     ddp_backend: Literal["nccl", "gloo", "mpi", "ccl"] | None = Field(
         None, description="None = nccl on CUDA, gloo on CPU; ms-swift: ddp_backend"
     )
-    test_oom_error: bool = Field(False, description="train longest samples first so an OOM shows early")
-    loss_only_head: bool = Field(True, description="apply the LM head only where labels carry loss")
+    test_oom_error: Bool = Field(False, description="train longest samples first so an OOM shows early")
+    loss_only_head: Bool = Field(True, description="apply the LM head only where labels carry loss")
     report_to: list[str] = Field(
         default_factory=lambda: ["tensorboard"], description="transformers integrations that receive the logs"
     )
@@ -275,22 +303,22 @@ class TrainConfig(Section):
 class GenerationConfig(Section):
     """Generation settings (inference and generate-based evaluation)."""
 
-    max_new_tokens: int = Field(2048, ge=1, description="ms-swift: max_new_tokens")
-    do_sample: bool = Field(True, description="false = greedy; ms-swift: do_sample")
-    temperature: float = Field(0.9, ge=0.0, description="ms-swift: temperature")
-    top_k: int = Field(20, ge=0, description="ms-swift: top_k")
-    top_p: float = Field(0.9, gt=0.0, le=1.0, description="ms-swift: top_p")
-    repetition_penalty: float = Field(1.05, gt=0.0, description="ms-swift: repetition_penalty")
+    max_new_tokens: Int = Field(2048, ge=1, le=10**7, description="ms-swift: max_new_tokens")
+    do_sample: Bool = Field(True, description="false = greedy; ms-swift: do_sample")
+    temperature: Float = Field(0.9, ge=0.0, le=100.0, description="ms-swift: temperature")
+    top_k: Int = Field(20, ge=0, le=10**7, description="ms-swift: top_k")
+    top_p: Float = Field(0.9, gt=0.0, le=1.0, description="ms-swift: top_p")
+    repetition_penalty: Float = Field(1.05, gt=0.0, le=100.0, description="ms-swift: repetition_penalty")
 
 
 class EvalConfig(Section):
     """Evaluation during and after training."""
 
-    predict_with_generate: bool = Field(False, description="score ROUGE-L / BLEU-4 on generated answers")
+    predict_with_generate: Bool = Field(False, description="score ROUGE-L / BLEU-4 on generated answers")
     metric: str | None = Field(
         None, description="metric choosing the best checkpoint; None = loss or rouge-l"
     )
-    overwrite_generation_config: bool = Field(
+    overwrite_generation_config: Bool = Field(
         False, description="write [generation] into the checkpoint's generation_config.json; ms-swift: same name"
     )
 
@@ -299,21 +327,28 @@ class OutputConfig(Section):
     """Where a run writes."""
 
     dir: str = Field("output", description="ms-swift: output_dir")
-    add_suffix: bool = Field(True, description="output/<model>/v<N>-<time>/; ms-swift: add_output_dir_suffix")
+    add_suffix: Bool = Field(True, description="output/<model>/v<N>-<time>/; ms-swift: add_output_dir_suffix")
     logging_dir: str | None = Field(
         None, description="TensorBoard folder; None = <run dir>/logs; ms-swift: logging_dir"
     )
+
+    @field_validator("dir")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError('must not be empty (it would write next to the run file); give a folder such as "output"')
+        return value
 
 
 class HubConfig(Section):
     """Pushing checkpoints to a hub while and after training."""
 
-    push: bool = Field(False, description="ms-swift: push_to_hub")
+    push: Bool = Field(False, description="ms-swift: push_to_hub")
     hub: Literal["modelscope", "huggingface", "local"] = Field(
         "modelscope", description="where to push; local copies to hub.local_dir (tests, shared folders)"
     )
     model_id: str | None = Field(None, description="None = <model>-<tuner>; ms-swift: hub_model_id")
-    private: bool = Field(True, description="create the repo private; ms-swift: hub_private_repo")
+    private: Bool = Field(True, description="create the repo private; ms-swift: hub_private_repo")
     strategy: Literal["end", "push_best", "push_last", "checkpoint", "all_checkpoints"] = Field(
         "push_best", description="what is pushed when; ms-swift: push_hub_strategy"
     )
@@ -333,14 +368,14 @@ class InferConfig(Section):
         None,
         description='checkpoint folder, or "latest:<output dir>"; ms-swift: ckpt_dir (the CLI argument wins)',
     )
-    interactive: bool = Field(
+    interactive: Bool = Field(
         False, description="chat with the model instead of answering the validation set; ms-swift: eval_human"
     )
-    show_samples: int = Field(
-        10, ge=0, description="validation rows answered and shown; ms-swift: show_dataset_sample"
+    show_samples: Int = Field(
+        10, ge=0, le=10**7, description="validation rows answered and shown; ms-swift: show_dataset_sample"
     )
-    stream: bool = Field(True, description="print tokens as they are generated; ms-swift: stream")
-    merge_lora: bool = Field(
+    stream: Bool = Field(True, description="print tokens as they are generated; ms-swift: stream")
+    merge_lora: Bool = Field(
         False,
         description="merge the LoRA into the base and save <ckpt>-merged first; ms-swift: merge_lora_and_save",
     )
@@ -366,7 +401,9 @@ class RunConfig(Section):
     source: Annotated[str, Field(exclude=True)] = "run.toml"
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> RunConfig:
+    def _cross_checks(self, info: ValidationInfo) -> RunConfig:
+        if isinstance(info.context, dict) and info.context.get("cross_checks") is False:
+            return self
         problems = cross_check(self)
         if problems:
             raise ValueError("\n".join(problems))

@@ -41,7 +41,17 @@ def encoded_features(extra: Mapping[str, Any] | None = None) -> Any:
         **dict(extra or {}),
         "_error": Value("string"),
         "_detail": Value("string"),
+        "_flags": Value("int8"),
     })
+
+
+#: bits of the ``_flags`` column: what happened to an encoded row (counted in the report)
+TRUNCATED, SPECIAL_TEXT = 1, 2
+
+
+def flag_bits(enc: Any) -> int:
+    flags = getattr(enc, "flags", ())
+    return (TRUNCATED if "truncated" in flags else 0) | (SPECIAL_TEXT if "special_text" in flags else 0)
 
 
 #: the pixel inputs of multimodal templates, typed as the models want them
@@ -117,7 +127,8 @@ def encode_rows(template: TemplateProtocol, messages: list[Any], images: list[An
 
 def encode_batch(batch: dict[str, list[Any]], *, template: Any, extra: Sequence[str] = ()) -> dict[str, list[Any]]:
     """``extra``: the template's other outputs to keep (pixel inputs); a row without one gets an empty list."""
-    out: dict[str, list[Any]] = {"input_ids": [], "labels": [], "length": [], "_error": [], "_detail": []}
+    out: dict[str, list[Any]] = {"input_ids": [], "labels": [], "length": [], "_error": [], "_detail": [],
+                                 "_flags": []}
     for key in extra:
         out[key] = []
     for enc in encode_rows(template, batch["messages"], batch["images"]):
@@ -127,6 +138,7 @@ def encode_batch(batch: dict[str, list[Any]], *, template: Any, extra: Sequence[
             out["input_ids"].append([])
             out["labels"].append([])
             out["length"].append(0)
+            out["_flags"].append(0)
             out["_error"].append(getattr(enc, "reason", None) or type(enc).__name__)
             detail = getattr(enc, "detail", None)
             out["_detail"].append(str(detail) if detail else None)
@@ -137,6 +149,7 @@ def encode_batch(batch: dict[str, list[Any]], *, template: Any, extra: Sequence[
             out["input_ids"].append(enc["input_ids"])
             out["labels"].append(enc["labels"])
             out["length"].append(len(enc["input_ids"]))
+            out["_flags"].append(flag_bits(enc))
             out["_error"].append(None)
             out["_detail"].append(None)
     return out
@@ -159,6 +172,14 @@ def encode_dataset(ds: Any, template: Any, labels: Sequence[str], part: str, rep
         )
     table = enc.data
     errors = table.column("_error").to_pylist()
+    flags = table.column("_flags").to_pylist()
+    if any(flags):
+        srcs = table.column("_src").to_pylist()
+        for i, bits in enumerate(flags):
+            if bits and errors[i] is None:
+                src = report.source(labels[srcs[i]], part)
+                src.truncated += bool(bits & TRUNCATED)
+                src.special_text += bool(bits & SPECIAL_TEXT)
     if any(e is not None for e in errors):
         srcs = table.column("_src").to_pylist()
         rows = table.column("_row").to_pylist()
@@ -171,5 +192,5 @@ def encode_dataset(ds: Any, template: Any, labels: Sequence[str], part: str, rep
                 raise strict_error(labels[srcs[i]], rows[i], reason, table.column("_detail")[i].as_py())
             report.source(labels[srcs[i]], part).add(reason, rows[i])
         enc = enc.select(keep)
-    return enc.remove_columns(list(INTERNAL))
+    return enc.remove_columns([*INTERNAL, "_flags"])
 

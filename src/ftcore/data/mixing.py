@@ -11,7 +11,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from ftcore.data.loading import sample_rows
+from ftcore.data.loading import sample_rows, with_row_numbers
 from ftcore.data.maps import fingerprint_of
 from ftcore.data.normalize import collect_bad_rows, normalize_dataset
 from ftcore.data.report import DataReport
@@ -28,6 +28,26 @@ def split_off(ds: Any, ratio: float, seed: int) -> tuple[Any, Any]:
         return ds, None
     val_idx = set(random.Random(seed).sample(range(n), k))
     return ds.select([i for i in range(n) if i not in val_idx]), ds.select(sorted(val_idx))
+
+
+def refill_validation(train: Any, missing: int, src: Source, i: int, data: Any) -> tuple[Any, Any]:
+    """``missing`` usable rows of ``train`` (seeded order), normalized, and ``train`` without them; at least one
+    usable training row always stays. Returns (train, moved rows normalized, or None)."""
+    n = len(train)
+    order = random.Random(data.seed + i + 1).sample(range(n), n)
+    found: list[int] = []
+    pos = 0
+    while len(found) <= missing and pos < n:
+        take = sorted(order[pos: pos + max(4 * (missing + 1), 64)])
+        pos += len(take)
+        errors = normalize_dataset(train.select(take), src, i).data.column("_error").to_pylist()
+        found.extend(t for t, e in zip(take, errors, strict=True) if e is None)
+    moved = sorted(found[: min(missing, len(found) - 1)])
+    if not moved:
+        return train, None
+    extra = normalize_dataset(train.select(moved), src, i)
+    gone = set(moved)
+    return train.select([j for j in range(n) if j not in gone]), extra
 
 
 def concat_datasets(parts: list[Any]) -> Any:
@@ -79,7 +99,7 @@ def draw_rows(parts: list[tuple[int, Source, Any]], n: int, data: Any, labels: S
                        if not seen[offsets[k]:offsets[k + 1]].all()}
     train = concat_datasets(pieces)
     if train is not None and len(train) > n:
-        train = sample_rows(train, n, data.seed)
+        train = sample_rows(train, n, data.seed, number=False)
     return train, partial_sources
 
 
@@ -91,7 +111,8 @@ def normalize_sources(loaded: LoadedSources, data: Any, report: DataReport, key:
     labels = [s.label for s in loaded.sources]
     explicit_val = "validation" in loaded.parts
     raw_trains: list[tuple[int, Source, Any]] = []
-    vals = []
+    vals: dict[int, Any] = {}
+    split: set[int] = set()
 
     def norm(ds: Any, src: Source, i: int, part: str, tag: str) -> Any:
         fp = fingerprint_of(key, tag, i) if key else None
@@ -100,27 +121,46 @@ def normalize_sources(loaded: LoadedSources, data: Any, report: DataReport, key:
 
     for i, (src, part, (train, val)) in enumerate(zip(loaded.sources, loaded.parts, loaded.raw, strict=True)):
         if len(train) == 0 and part == "train":
-            raise FtcoreError(f"data: {src.label}: the dataset is empty")
+            raise FtcoreError(f"data: {src.label}: the dataset is empty (no rows); give a file with rows")
         if part == "validation":
-            vals.append(norm(train, src, i, "validation", "normalize"))
+            vals[i] = norm(train, src, i, "validation", "normalize")
             continue
+        train = with_row_numbers(train)  # the report names rows as the source numbers them, whatever is drawn
+        report.source(src.label, "train").file_rows = len(train)
         if val is not None and not explicit_val:
-            vals.append(norm(val, src, i, "validation", "normalize-val"))
+            vals[i] = norm(val, src, i, "validation", "normalize-val")
         elif not explicit_val and data.test_ratio > 0 and len(train) > 1:
             train, val_raw = split_off(train, data.test_ratio, data.seed + i)
-            vals.append(norm(val_raw, src, i, "validation", "normalize-split"))
+            val_ok = norm(val_raw, src, i, "validation", "normalize-split")
+            missing = len(val_raw) - len(val_ok)
+            if missing:  # bad rows never empty the split: usable training rows take their place
+                train, extra = refill_validation(train, missing, src, i, data)
+                if extra is not None:
+                    extra = collect_bad_rows(extra, labels, "validation", report, strict=data.strict)
+                    report.source(src.label, "validation").refilled += len(extra)
+                    val_ok = concat_datasets([val_ok, extra])
+            vals[i] = val_ok
+            split.add(i)
         raw_trains.append((i, src, train))
     total = sum(len(raw) for _, _, raw in raw_trains)
     partial_sources: set[str] = set()
     if 0 < data.sample < total:
         train, partial_sources = draw_rows(raw_trains, data.sample, data, labels, report, key)
     else:
-        train = concat_datasets([norm(raw, src, i, "train", "normalize") for i, src, raw in raw_trains])
+        trains = []
+        for i, src, raw in raw_trains:
+            ok = norm(raw, src, i, "train", "normalize")
+            if len(ok) == 0 and i in split and len(vals[i]):  # a tiny source: its split rows train instead
+                moved = vals.pop(i)
+                report.source(src.label, "train").rows += len(moved)
+                report.source(src.label, "validation").rows -= len(moved)
+                ok = moved
+            trains.append(ok)
+        train = concat_datasets(trains)
     report.partial |= partial_sources
     report.check_usable()
-    val = concat_datasets(vals)
+    val = concat_datasets(list(vals.values()))
     cap = validation_cap(data, len(train))
     if val is not None and cap is not None:
-        val = sample_rows(val, cap, data.seed + 1)
+        val = sample_rows(val, cap, data.seed + 1, number=False)
     return train, val
-

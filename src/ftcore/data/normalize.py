@@ -23,7 +23,7 @@ from ftcore.data.formats import (
     normalize_row,
     rename_columns,
 )
-from ftcore.data.loading import BUILTIN_PREFIX, JSON_COLUMN
+from ftcore.data.loading import BUILTIN_PREFIX, JSON_COLUMN, ROW_COLUMN
 from ftcore.data.maps import BATCH, map_cache_file, num_proc_for, progress_bars
 from ftcore.data.report import DataReport, strict_error
 from ftcore.data.sources import Source
@@ -95,8 +95,10 @@ def resolve_image(item: str, base: str | None) -> str:
 def normalize_batch(batch: dict[str, list[Any]], indices: list[int], *, columns: Mapping[str, str] | None,
                      preprocess: Any, src: int, row_ids: Sequence[int] | None = None,
                      image_base: str | None = None) -> dict[str, list[Any]]:
-    keys = list(batch)
-    if row_ids is not None:  # a selection: report the rows' numbers in the source, not in the selection
+    keys = [k for k in batch if k != ROW_COLUMN]
+    if ROW_COLUMN in batch:  # numbered in the source before any split or sample
+        indices = [int(n) - 1 for n in batch[ROW_COLUMN]]
+    elif row_ids is not None:  # a selection: report the rows' numbers in the source, not in the selection
         indices = [row_ids[i] for i in indices]
     out: dict[str, list[Any]] = {"messages": [], "images": [], "_error": [], "_detail": [], "_row": [], "_src": []}
     for i, index in enumerate(indices):
@@ -121,11 +123,12 @@ def normalize_dataset(ds: Any, source: Source, src: int, *, num_proc: int = 1, f
     if not hasattr(ds, "__len__"):  # streaming
         return ds.map(fn, batched=True, batch_size=BATCH, with_indices=True, features=normalized_features(),
                       remove_columns=ds.column_names).select_columns(list(normalized_features()))
-    missing = [c for c in (source.spec.columns or {}) if c not in ds.column_names]
+    missing = [c for c in (source.spec.columns or {}) if c not in ds.column_names and c != ROW_COLUMN]
     if missing and source.spec.preprocess is None and JSON_COLUMN not in ds.column_names:
         raise FtcoreError(
             f"data: {source.label}: column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-            f"of the column mapping not found (the columns are: {', '.join(ds.column_names)})"
+            f"of the column mapping not found (the columns are: "
+            f"{', '.join(c for c in ds.column_names if c != ROW_COLUMN)}); fix columns = {{...}} of its entry"
         )
     with progress_bars(len(ds)):
         return ds.map(
@@ -143,7 +146,7 @@ def collect_bad_rows(ds: Any, labels: Sequence[str], part: str, report: DataRepo
     errors = table.column("_error").to_pylist()
     srcs = table.column("_src").to_pylist()
     rows = table.column("_row").to_pylist()
-    for s in set(srcs):
+    for s in dict.fromkeys(srcs):
         report.source(labels[s], part).rows += srcs.count(s)
     keep = []
     details = None

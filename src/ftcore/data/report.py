@@ -1,7 +1,8 @@
 """The bad-row report: rows that could not be used, counted per source and reason, with example row numbers.
 
-Row numbers count the records of a source from 1 in file order (line numbers for jsonl, data rows after
-the header for csv). The report is logged as one line per source and saved next to a cached dataset so a
+Row numbers count the records of a source from 1 in file order, before any split, sample or shuffle (line
+numbers for jsonl, data rows after the header for csv). A validation split that lost bad rows is refilled with
+usable training rows (counted as ``refilled``). The report is logged as one line per source and saved next to a cached dataset so a
 warm run reports the same figures.
 """
 
@@ -33,6 +34,14 @@ class SourceReport:
     bad: dict[str, int] = field(default_factory=dict)
     #: reason -> the first row numbers (1-based)
     examples: dict[str, list[int]] = field(default_factory=dict)
+    #: rows in the source before the validation split and sampling (None: not known, e.g. streamed)
+    file_rows: int | None = None
+    #: usable training rows moved into a validation split in place of its bad rows
+    refilled: int = 0
+    #: rows that held a special-token text (``<|im_end|>`` …) in their content (encoded as plain text)
+    special_text: int = 0
+    #: rows cut to max_length (``template.truncation`` left / right) or to the character cap before tokenizing
+    truncated: int = 0
 
     @property
     def skipped(self) -> int:
@@ -56,11 +65,25 @@ class SourceReport:
             parts.append(f"{reason}: {count}{where}")
         return "; ".join(parts)
 
+    def notes(self) -> str:
+        out = []
+        if self.refilled:
+            out.append(f"{self.refilled} usable training row{'s' if self.refilled != 1 else ''} moved in to "
+                       "replace the skipped ones")
+        if self.truncated:
+            out.append(f"{self.truncated} row{'s' if self.truncated != 1 else ''} truncated to max_length")
+        if self.special_text:
+            out.append(f"{self.special_text} row{'s' if self.special_text != 1 else ''} with special-token text "
+                       "in their content (encoded as plain text)")
+        return "".join(f"; {n}" for n in out)
+
     def line(self) -> str:
         label = self.name if self.part == "train" else f"{self.name} [{self.part}]"
+        of = f" (of {self.file_rows} in the source)" if self.file_rows is not None and self.file_rows != self.rows \
+            else ""
         if not self.bad:
-            return f"{label}: {self.rows} rows, all usable"
-        return f"{label}: {self.skipped} of {self.rows} rows skipped: {self.reasons_text()}"
+            return f"{label}: {self.rows} rows{of}, all usable{self.notes()}"
+        return f"{label}: {self.skipped} of {self.rows} rows{of} skipped: {self.reasons_text()}{self.notes()}"
 
 
 @dataclass
@@ -93,20 +116,26 @@ class DataReport:
         return out
 
     def lines(self) -> list[str]:
-        return [s.line() for s in self.sources] + list(self.notes)
+        return [s.line() for s in self.sources if s.rows or s.bad] + list(self.notes)
 
     def log(self) -> None:
         """One line per source: a warning where rows were skipped, info otherwise."""
         for s in self.sources:
-            (log.warning if s.bad else log.info)("data: %s", s.line())
+            if s.rows or s.bad:
+                (log.warning if s.bad else log.info)("data: %s", s.line())
 
     def check_usable(self) -> None:
-        """A source that contributed no usable row at all is an error naming it (a warning for the sources in
-        :attr:`partial`, of which only a sample was read)."""
+        """A source whose training rows are all unusable is an error naming it (a warning for the sources in
+        :attr:`partial`, of which only a sample was read). A validation part without a usable row is a warning:
+        the run goes on without it."""
         for s in self.sources:
             if s.rows and not s.usable:
                 msg = (f"data: {s.name}: no usable rows ({s.rows} rows; {s.reasons_text()}); "
                        "check the file's columns or map them with columns = {...}")
+                if s.part != "train":
+                    log.warning("%s", msg.replace(f"{s.name}:", f"{s.name} [{s.part}]:", 1)
+                                + "; the run goes on without these validation rows")
+                    continue
                 if s.name in self.partial:
                     log.warning("%s", msg.replace("no usable rows", "no usable rows among those sampled"))
                     continue
@@ -130,8 +159,11 @@ def outside_paths(entries: Any, base_dir: str | os.PathLike[str]) -> list[str]:
         if not isinstance(raw, str) or not raw or raw.startswith("builtin:"):
             continue
         path = Path(base_dir) / os.path.expanduser(raw)
-        if not path.exists():
-            continue  # a registered name or a hub id
+        try:
+            if not path.exists():
+                continue  # a registered name or a hub id
+        except (OSError, ValueError):  # a name the file system cannot look up: reported where it is loaded
+            continue
         target = path.resolve()
         if target != base and base not in target.parents:
             how = "a symlink" if any(p.is_symlink() for p in (path, *path.parents)) else "a path"

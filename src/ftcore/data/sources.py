@@ -29,6 +29,8 @@ class Source:
     label: str
     spec: DatasetSpec
     sample: int | None = None
+    #: the text encoding of its local files (``encoding`` of the dataset entry; None = UTF-8)
+    encoding: str | None = None
 
 
 @dataclass
@@ -71,15 +73,22 @@ def classify_entry(text: str, *, registered: Container[str] = (), base_dir: str 
         or suffix in UNSUPPORTED_SUFFIXES
     ):
         return "path"
-    if base_dir is not None and (Path(base_dir) / text).exists():
-        return "path"
+    try:
+        if base_dir is not None and (Path(base_dir) / text).exists():
+            return "path"
+    except (OSError, ValueError):  # a name the file system cannot even look up (too long …): not a file here
+        pass
     return "name"
 
 
 def unsupported_file_type(path: str | os.PathLike[str]) -> str | None:
     """The problem with a data file's suffix (None when a loader reads it; folders are always fine)."""
     p = Path(path)
-    if p.is_dir() or p.suffix.lower() in BUILDERS:
+    try:
+        folder = p.is_dir()
+    except (OSError, ValueError):
+        folder = False
+    if folder or p.suffix.lower() in BUILDERS:
         return None
     return f"unsupported file type {p.suffix or '(none)'} (use {', '.join(sorted(BUILDERS))}, or a folder)"
 
@@ -116,7 +125,7 @@ def resolve_entry(entry: Any, *, base_dir: str = ".", hub: str = "auto") -> Sour
         hubs = {"huggingface": entry.repo, "modelscope": entry.repo} if hub == "auto" else {hub: entry.repo}
         spec = DatasetSpec(name="hub", hub=hubs, columns=dict(entry.columns), train=train or ["train"])
         label = entry.repo
-    return Source(label, spec, entry.sample)
+    return Source(label, spec, entry.sample, entry.encoding)
 
 
 def load_source(source: Source, data: Any, *, streaming: bool = False) -> tuple[Any, Any]:
@@ -124,7 +133,8 @@ def load_source(source: Source, data: Any, *, streaming: bool = False) -> tuple[
     from ftcore.plugins import get_plugin_manager
 
     sample = source.sample if source.sample is not None else source.spec.sample
-    options = DatasetOptions(hub=data.hub, sample=sample, seed=data.seed, streaming=streaming)
+    options = DatasetOptions(hub=data.hub, sample=sample, seed=data.seed, streaming=streaming,
+                             encoding=source.encoding)
     out = get_plugin_manager().hook.load_dataset(spec=source.spec, options=options)
     if out is None:
         raise FtcoreError(f"dataset {source.label!r}: no plugin could load it")

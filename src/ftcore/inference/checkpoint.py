@@ -215,6 +215,7 @@ def template_for(cfg: RunConfig, tokenizer: Any, spec: Any = None) -> Any:
         truncation=t.truncation,
         loss_on=t.loss_on,
         train_on_prompt=t.train_on_prompt,
+        **({"parse_special_in_content": True} if t.parse_special_in_content else {}),
     )
 
 

@@ -54,7 +54,7 @@ def get_template(
     **settings: Any,
 ) -> Template:
     """A template bound to ``tokenizer`` with ``settings`` (``system``, ``max_length``, ``truncation``,
-    ``loss_on``, ``train_on_prompt``).
+    ``loss_on``, ``train_on_prompt``, ``parse_special_in_content``).
 
     ``name`` None picks :func:`default_template_name`. Each call returns a new object.
     """

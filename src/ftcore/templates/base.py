@@ -32,6 +32,15 @@ from typing import Any
 
 from ftcore.errors import FtcoreError
 from ftcore.specs import DEFAULT_SYSTEM, TemplateSpec
+from ftcore.templates.content import (
+    CHARS_PER_TOKEN_CAP,
+    Encoded,
+    prepare_content,
+    restored,
+    special_pattern,
+    special_texts,
+    tokenize_escaped,
+)
 from ftcore.templates.messages import (
     IGNORE_INDEX,
     QUERY,
@@ -45,17 +54,19 @@ from ftcore.templates.parts import (
     IdsPart,
     Segments,
     TextPart,
+    assemble,
     fast_backend,
     flatten,
     is_processor,
     single_token_id,
-    span_labels,
+    split_turn_end,
 )
 
 #: bump when the encoding rules change, so that caches of encoded data (keyed by ``fingerprint()``) refresh
-ENGINE_VERSION = 1
+ENGINE_VERSION = 2
 
 TRUNCATIONS = ("left", "right", "drop")
+
 LOSS_ON = ("last", "all")
 
 
@@ -82,8 +93,10 @@ class Template:
         truncation: str = "left",
         loss_on: str = "last",
         train_on_prompt: bool = False,
+        parse_special_in_content: bool = False,
     ):
         self.spec = spec
+        self.parse_special_in_content = parse_special_in_content
         self.tokenizer: Any = tokenizer.tokenizer if is_processor(tokenizer) else tokenizer
         self.processor: Any = tokenizer
         self._backend = fast_backend(self.tokenizer)
@@ -120,6 +133,8 @@ class Template:
                 self.loss_on = value
             elif key == "train_on_prompt":
                 self.train_on_prompt = bool(value)
+            elif key == "parse_special_in_content":
+                self.parse_special_in_content = bool(value)
             else:
                 raise TypeError(f"unknown template setting {key!r}")
         return self
@@ -155,6 +170,8 @@ class Template:
     chat_template: str | None = None
     #: where an image goes in a user turn
     image_placeholder: str = "<image>"
+    #: special tokens the template itself writes into content (image blocks); other special text there is plain
+    content_specials: tuple[str, ...] = ()
 
     def collate(self, features: list[dict[str, Any]]) -> dict[str, Any] | None:
         """A batch of samples with images; None (the default) lets the core's collator build it."""
@@ -221,41 +238,9 @@ class Template:
         raise FtcoreError(f"template {self.name!r}: {part}: {x!r} is not a token id or tokenizer attribute name")
 
     def _split_turn_end(self, items: list[Any], part: str, whole_if_no_stop: bool) -> list[TextPart | IdsPart]:
-        """Compile a chat_sep / suffix and flag its turn end: the items up to and including the first stop
-        token. Without a stop token the suffix is labelled whole (ms-swift) and a chat_sep not at all."""
-        compiled = [self._compile(i, part) for i in items]
-        out: list[TextPart | IdsPart] = []
-        stop_ids = set(self.stop_token_ids)
-        found = False
-        for item in compiled:
-            if found:
-                out.append(item)
-                continue
-            if isinstance(item, IdsPart):
-                flags = []
-                for tid in item.ids:
-                    flags.append(not found)
-                    found = found or tid in stop_ids
-                out.append(IdsPart(item.ids, flags))
-                continue
-            text = item.render({})
-            hits = [(text.find(w), w) for w in self.stop_words if w and w in text]
-            if not hits:
-                out.append(TextPart(text, labelled=True))
-                continue
-            pos, word = min(hits)
-            cut = pos + len(word)
-            out.append(TextPart(text[:cut], labelled=True))
-            if text[cut:]:
-                out.append(TextPart(text[cut:], labelled=False))
-            found = True
-        if not found and not whole_if_no_stop:
-            for item in out:
-                if isinstance(item, IdsPart):
-                    item.flags = [False] * len(item.ids)
-                else:
-                    item.labelled = False
-        return out
+        """Compile a chat_sep / suffix and flag its turn end (see :func:`ftcore.templates.parts.split_turn_end`)."""
+        return split_turn_end([self._compile(i, part) for i in items], set(self.stop_token_ids), self.stop_words,
+                              whole_if_no_stop)
 
     # ------------------------------------------------------------------ rendering
 
@@ -305,14 +290,34 @@ class Template:
 
     # ------------------------------------------------------------------ tokenizing
 
-    def _tokenize(self, texts: list[str], spans: list[Any]) -> list[tuple[list[int], Any]]:
+    def _content_state(self) -> tuple[list[str], Any]:  # the special texts escaped in content, their pattern
+        state = getattr(self, "_content_cache", None)
+        if state is None or state[2] != self.parse_special_in_content:
+            specials = [] if self.parse_special_in_content else [
+                t for t in special_texts(self.tokenizer) if t not in self.content_specials]
+            state = self._content_cache = (specials, special_pattern(specials), self.parse_special_in_content)
+        return state[0], state[1]
+
+    def _prepare(self, messages: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[str]]:
+        specials, pattern = self._content_state()
+        return prepare_content(messages, self.max_length, self.truncation, specials, pattern)
+
+    def _tokenize(self, texts: list[str], spans: list[Any], escapes: list[Any] | None = None
+                  ) -> list[tuple[list[int], Any]]:
         """``(ids, offsets or None)`` per text; offsets only where ``spans`` (the labelled char spans) is given.
 
         A fast tokenizer encodes the whole batch in one call. A slow one tokenizes each text in pieces cut at the
-        span boundaries (ms-swift's way) and gives every token its piece's span as offsets.
-        """
+        span boundaries (ms-swift's way) and gives every token its piece's span as offsets. ``escapes``: see
+        :func:`ftcore.templates.content.tokenize_escaped`."""
         if not texts:
             return []
+        if escapes is not None and any(escapes):
+            plain = [i for i, e in enumerate(escapes) if not e]
+            done = dict(zip(plain, self._tokenize([texts[i] for i in plain], [spans[i] for i in plain]),
+                            strict=True))
+            return [done[i] if i in done else
+                    tokenize_escaped(self._backend, self.tokenizer, texts[i], spans[i], escapes[i])
+                    for i in range(len(texts))]
         if self._backend is not None:
             encs = self._backend.encode_batch(texts, add_special_tokens=False)
             return [(e.ids, e.offsets if sp else None) for e, sp in zip(encs, spans, strict=True)]
@@ -335,24 +340,7 @@ class Template:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _assemble(self, segments: list[tuple[Any, list[Any]]], tokens: Iterable[tuple[list[int], Any]]):
-        input_ids: list[int] = []
-        labels: list[int] = []
-        everything = self.train_on_prompt
-        it = iter(tokens)
-        for payload, marks in segments:
-            if isinstance(payload, str):
-                ids, offsets = next(it)
-                input_ids.extend(ids)
-                if everything:
-                    labels.extend(ids)
-                elif not marks:
-                    labels.extend([IGNORE_INDEX] * len(ids))
-                else:
-                    labels.extend(span_labels(ids, offsets, marks))
-            else:
-                input_ids.extend(payload)
-                labels.extend(t if f else IGNORE_INDEX for t, f in zip(payload, marks, strict=True))
-        return input_ids, labels
+        return assemble(segments, tokens, self.train_on_prompt)
 
     # ------------------------------------------------------------------ public API
 
@@ -384,29 +372,37 @@ class Template:
         built: list[Any] = []
         texts: list[str] = []
         spans: list[Any] = []
+        escapes: list[Any] = []
+        all_flags: list[set[str]] = []
         for messages in conversations:
+            messages, flags = self._prepare(messages)
+            all_flags.append(flags)
             try:
                 segments = self._segments(messages, generation=False)
             except SkipSample as exc:
                 built.append(exc)
                 continue
+            segments, escs = restored(segments, flags, self._content_state()[0])
             built.append(segments)
+            escapes.extend(escs)
             for payload, marks in segments:
                 if isinstance(payload, str):
                     texts.append(payload)
                     spans.append(marks if marks and not self.train_on_prompt else None)
-        tokens = iter(self._tokenize(texts, spans))
+        tokens = iter(self._tokenize(texts, spans, escapes))
         out: list[dict[str, list[int]] | SkipSample] = []
-        for item in built:
+        for item, flags in zip(built, all_flags, strict=True):
             if isinstance(item, SkipSample):
                 out.append(item)
                 continue
             n_text = sum(1 for payload, _ in item if isinstance(payload, str))
             ids, labels = self._assemble(item, [next(tokens) for _ in range(n_text)])
-            out.append(self._finish(ids, labels))
+            out.append(self._finish(ids, labels, flags))
         return out
 
-    def _finish(self, ids: list[int], labels: list[int]) -> dict[str, list[int]] | SkipSample:
+    def _finish(self, ids: list[int], labels: list[int], flags: set[str] | None = None
+                ) -> dict[str, list[int]] | SkipSample:
+        flags = set(flags or ())
         truncated = False
         if self.max_length is not None and len(ids) > self.max_length:
             truncated = True
@@ -420,16 +416,21 @@ class Template:
             if truncated:
                 return SkipSample("too long", f"no labelled token left after {self.truncation} truncation")
             return SkipSample("no label tokens")
-        return {"input_ids": ids, "labels": labels}
+        if truncated:
+            flags.add("truncated")
+        out = Encoded(input_ids=ids, labels=labels)
+        out.flags = frozenset(flags)
+        return out
 
     def encode_prompt(self, messages: Sequence[dict[str, Any]]) -> list[int]:
         """The generation prompt: the conversation (ending with a user or tool turn) and an open assistant turn.
 
         Over-long prompts are cut from the left (``max_length``), as ms-swift does at inference.
         """
-        segments = self._segments(messages, generation=True)
+        messages, flags = self._prepare(messages)
+        segments, escapes = restored(self._segments(messages, generation=True), flags, self._content_state()[0])
         texts = [p for p, _ in segments if isinstance(p, str)]
-        tokens = self._tokenize(texts, [None] * len(texts))
+        tokens = self._tokenize(texts, [None] * len(texts), escapes)
         ids: list[int] = []
         it = iter(tokens)
         for payload, _ in segments:
@@ -461,6 +462,8 @@ class Template:
             "truncation": self.truncation,
             "loss_on": self.loss_on,
             "train_on_prompt": self.train_on_prompt,
+            "parse_special_in_content": self.parse_special_in_content,
+            "content_chars_per_token": CHARS_PER_TOKEN_CAP,
             "stop_words": self.stop_words,
             "chat_template": self.chat_template,
         }

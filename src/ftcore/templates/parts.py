@@ -133,3 +133,61 @@ def single_token_id(tokenizer: Any, word: str) -> int | None:
     except Exception:  # noqa: BLE001 - any tokenizer that cannot encode the word simply has no such id
         return None
     return ids[0] if len(ids) == 1 else None
+
+
+def split_turn_end(compiled: list[TextPart | IdsPart], stop_ids: set[int], stop_words: list[str],
+                   whole_if_no_stop: bool) -> list[TextPart | IdsPart]:
+    """A compiled chat_sep / suffix with its turn end flagged: the items up to and including the first stop
+    token. Without a stop token the suffix is labelled whole (ms-swift) and a chat_sep not at all."""
+    out: list[TextPart | IdsPart] = []
+    found = False
+    for item in compiled:
+        if found:
+            out.append(item)
+            continue
+        if isinstance(item, IdsPart):
+            flags = []
+            for tid in item.ids:
+                flags.append(not found)
+                found = found or tid in stop_ids
+            out.append(IdsPart(item.ids, flags))
+            continue
+        text = item.render({})
+        hits = [(text.find(w), w) for w in stop_words if w and w in text]
+        if not hits:
+            out.append(TextPart(text, labelled=True))
+            continue
+        pos, word = min(hits)
+        cut = pos + len(word)
+        out.append(TextPart(text[:cut], labelled=True))
+        if text[cut:]:
+            out.append(TextPart(text[cut:], labelled=False))
+        found = True
+    if not found and not whole_if_no_stop:
+        for item in out:
+            if isinstance(item, IdsPart):
+                item.flags = [False] * len(item.ids)
+            else:
+                item.labelled = False
+    return out
+
+
+def assemble(segments: list[tuple[Any, list[Any]]], tokens: Any, everything: bool) -> tuple[list[int], list[int]]:
+    """``(input_ids, labels)`` of tokenized segments (``tokens``: ``(ids, offsets)`` per text segment)."""
+    input_ids: list[int] = []
+    labels: list[int] = []
+    it = iter(tokens)
+    for payload, marks in segments:
+        if isinstance(payload, str):
+            ids, offsets = next(it)
+            input_ids.extend(ids)
+            if everything:
+                labels.extend(ids)
+            elif not marks:
+                labels.extend([IGNORE_INDEX] * len(ids))
+            else:
+                labels.extend(span_labels(ids, offsets, marks))
+        else:
+            input_ids.extend(payload)
+            labels.extend(t if f else IGNORE_INDEX for t, f in zip(payload, marks, strict=True))
+    return input_ids, labels

@@ -71,6 +71,8 @@ class TinyVisionTemplate(Template):
     takes_images = True
     image_placeholder = IMAGE_PLACEHOLDER
     image_processor: Any = None
+    #: the image blocks this template writes into user turns stay special tokens
+    content_specials = (VISION_START, IMAGE_PAD, VISION_END)
 
     @classmethod
     def build(cls, spec: TemplateSpec, tokenizer: Any) -> Template:

@@ -44,9 +44,10 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
     'output/ftcore-tiny-qwen2/v0-20261128-101500/checkpoint-40'
     """
     cfg = as_config(config, overrides)
-    from ftcore.validation import check_references
+    from ftcore.validation import check_environment, check_references
 
     check_references(cfg)
+    check_environment(cfg)  # output.dir, optim, report_to, LoRA targets … before the model and data are loaded
     recipe = get_recipe("sft")(cfg)
     return recipe.run()
 

@@ -174,7 +174,8 @@ class Recipe:
         self.template = get_template(
             t.name, self.tokenizer, model_spec=self.spec, system=t.system,
             max_length=t.max_length if (t.max_length or 0) > 0 else None,
-            truncation=t.truncation, loss_on=t.loss_on, train_on_prompt=t.train_on_prompt)
+            truncation=t.truncation, loss_on=t.loss_on, train_on_prompt=t.train_on_prompt,
+            **({"parse_special_in_content": True} if t.parse_special_in_content else {}))
         self.decide(template_name=self.template.spec.name)
 
     def prepare_data(self) -> None:

@@ -93,6 +93,8 @@ class Qwen2VLTemplate(Template):
     takes_images = True
     image_placeholder = IMAGE_PLACEHOLDER
     image_processor: Any = None
+    #: the image blocks this template writes into user turns stay special tokens
+    content_specials = (VISION_START, IMAGE_PAD, VISION_END)
 
     def _vision(self, images: list[Any]) -> tuple[dict[str, Any], list[int]]:
         processor = self.image_processor or image_processor_for(self.processor)
