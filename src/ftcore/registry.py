@@ -66,7 +66,14 @@ class Table(Generic[S]):
             raise FtcoreError(self.unknown(name)) from None
 
     def unknown(self, name: str) -> str:
-        """The message for an unknown ``name``, with close matches suggested."""
+        """The message for an unknown ``name``: the plugin to install for a known family's model, else close
+        matches suggested."""
+        if self.kind == "model":
+            from ftcore.families import missing_plugin_message
+
+            missing = missing_plugin_message(name)
+            if missing:
+                return missing
         close = difflib.get_close_matches(name, list(self.specs), n=3, cutoff=0.6)
         if self.list_known:
             known = f"known: {', '.join(self.specs) or 'none'}; see: ftcore {self.kind}s"
