@@ -135,7 +135,7 @@ TINY_CONFIGS.update({
     "gemma3_text": dict(_DENSE, head_dim=16),
     "phi3": dict(_DENSE, tie_word_embeddings=False),
     "glm4": dict(_DENSE, head_dim=16),
-    "deepseek_v3": dict(_DENSE, moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
+    "deepseek_v3": dict(_DENSE, num_key_value_heads=4, moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
                         n_shared_experts=1, q_lora_rank=32, kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=8,
                         v_head_dim=16, first_k_dense_replace=1, n_group=1, topk_group=1),
     "gpt2": dict(n_embd=64, n_layer=2, n_head=4, n_positions=2048),  # PolyLM's GPT-style c_attn blocks
