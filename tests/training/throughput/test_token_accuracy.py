@@ -38,7 +38,7 @@ def test_accuracy_from_the_loss_only_head_equals_full_logits(arch):
     model = load_tiny(arch)
     inputs = _batch()
     correct, total = _expected(model, inputs)
-    assert total == 11 + 11 + 5  # label positions only: prompts and padding left out
+    assert total == 11 + 11 + 6  # label positions only: prompts and padding left out
     for loss_only in (True, False):
         stats: dict = {}
         causal_lm_loss(model, inputs, loss_only_head=loss_only, chunk_tokens=5, stats=stats)
