@@ -24,7 +24,9 @@ Every model the catalog knows, by plugin (`pip install ftcore-<family>` adds a f
 modules; *tested* says how the plugin's tests exercise the model offline: **stand-in** (small modeling files with
 the real module names, loaded through `trust_remote_code`), **tiny + real-shaped tokenizer** (a tiny random model
 of the transformers architecture with the family's special tokens and chat template), **built in** (the core's
-quick-start model).
+quick-start model). Asking for a model of a known family whose plugin is not installed says, in one line, which
+package to install (`model 'llama2-7b-chat' is provided by plugin ftcore-llama: pip install ftcore-llama`; the
+table of known families is `ftcore.families`).
 """
 
 GENERIC = """## Any other Hugging Face chat model (no plugin)

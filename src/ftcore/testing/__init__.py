@@ -14,7 +14,6 @@ from ftcore.models.tiny import (
     qwen25_tokenizer,
     qwen25_tokenizer_dir,
 )
-
 from ftcore.testing.chat_tokenizers import CHAT_TEMPLATES, build_chat_tokenizer_dir
 
 # The plugin conformance kit (docs/plugins.md, "Testing a plugin"); light to import, heavy work happens on call.

@@ -111,6 +111,7 @@ class FtcoreTrainer(Trainer):
         if acc is not None:
             if output.metrics is None:
                 output = output._replace(metrics={})
+            assert output.metrics is not None
             output.metrics[f"{prefix}_acc"] = acc
         if self.generation_evaluator is not None:
             model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)

@@ -77,7 +77,8 @@ def architecture_targets(model: Any) -> list[str]:
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", None)
     text_config = getattr(config, "text_config", None)
-    wanted = mapping.get(model_type) or mapping.get(getattr(text_config, "model_type", None)) or []
+    text_type = getattr(text_config, "model_type", None)
+    wanted = mapping.get(str(model_type)) or mapping.get(str(text_type)) or []
     linear = set(linear_module_names(model))
     found = [t for t in wanted if t in linear]
     return found if found and len(found) == len(wanted) else []
