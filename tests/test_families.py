@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,10 @@ def not_installed(monkeypatch):
     ("chatglm2-6b", "ftcore-chatglm"), ("chatglm3-6b-32k", "ftcore-chatglm"), ("glm-4-9b-chat", "ftcore-chatglm"),
     ("internlm-20b-chat", "ftcore-internlm"), ("internlm2.5-7b-chat", "ftcore-internlm"),
     ("xverse-13b-chat", "ftcore-xverse"), ("qwen-7b-chat", "ftcore-qwen"), ("baichuan2-7b", "ftcore-baichuan"),
+    ("llama2-7b-chat", "ftcore-llama"), ("llama3.1-8b-instruct", "ftcore-llama"),
+    ("openbuddy-llama2-13b-chat", "ftcore-openbuddy"), ("mistral-7b-chat", "ftcore-mistral"),
+    ("mixtral-8x7b-instruct", "ftcore-mistral"), ("ziya2-13b-chat", "ftcore-ziya"),
+    ("polylm-13b", "ftcore-damo"), ("seqgpt-560m", "ftcore-damo"),
     ("my-own-model", None),
 ])
 def test_family_plugin_by_name_prefix(name, dist):
@@ -85,3 +90,9 @@ def test_validate_reports_the_plugin_to_install(tmp_path):
     if "internlm-20b-chat" in {r["name"] for r in json.loads(out)}:
         proc = subprocess.run([sys.executable, "-m", "ftcore", "validate", str(run)], capture_output=True, text=True)
         assert "model.name" not in proc.stdout + proc.stderr
+
+
+def test_every_family_package_is_a_plugin_folder():
+    root = Path(__file__).resolve().parents[1] / "plugins"
+    for package in set(FAMILIES.values()):
+        assert (root / package / "pyproject.toml").is_file(), package

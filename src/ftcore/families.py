@@ -18,13 +18,28 @@ FAMILIES: dict[str, str] = {
     "glm-4": "ftcore-chatglm",
     "internlm": "ftcore-internlm",
     "xverse": "ftcore-xverse",
+    "llama2-": "ftcore-llama",
+    "llama3-": "ftcore-llama",
+    "llama3.": "ftcore-llama",
+    "openbuddy-": "ftcore-openbuddy",
+    "mistral-": "ftcore-mistral",
+    "mixtral-": "ftcore-mistral",
+    "ziya-": "ftcore-ziya",
+    "ziya2-": "ftcore-ziya",
+    "polylm-": "ftcore-damo",
+    "seqgpt-": "ftcore-damo",
 }
 
 
 def family_plugin(name: str) -> str | None:
     """The pip package of the family plugin whose models ``name`` looks like, or None (longest prefix wins)."""
-    hits = [prefix for prefix in FAMILIES if name.startswith(prefix)]
+    low = name.lower()
+    hits = [prefix for prefix in FAMILIES if low.startswith(prefix)]
     return FAMILIES[max(hits, key=len)] if hits else None
 
 
-__all__ = ["FAMILIES", "family_plugin"]
+#: the same lookup under the name the model-family plugins' tests use
+plugin_for_model = family_plugin
+
+
+__all__ = ["FAMILIES", "family_plugin", "plugin_for_model"]

@@ -304,11 +304,11 @@ def _build(pm: FtcorePluginManager) -> Catalog:
     return catalog
 
 
-#: first-party plugins ftcore knows by name: distribution -> kind -> glob patterns of the names it provides
-#: (an unknown name that matches one, while the distribution is not installed, says what to pip install)
+#: first-party template and dataset plugins ftcore knows by name: distribution -> kind -> glob patterns of the
+#: names it provides (models: ftcore.families); an unknown name that matches, while the distribution is not installed,
+#: says what to pip install
 KNOWN_PLUGINS: dict[str, dict[str, tuple[str, ...]]] = {
-    "ftcore-qwen": {"model": ("qwen*",), "template": ("qwen*",)},
-    "ftcore-baichuan": {"model": ("baichuan*",)},
+    "ftcore-qwen": {"template": ("qwen*",)},
     "ftcore-datasets-zh": {"dataset": ("*-zh",)},
     "ftcore-datasets-en": {"dataset": ("*-en",)},
 }
@@ -349,6 +349,13 @@ def missing_provider(kind: str, name: str, recorded: dict[str, Any] | None = Non
             pin = f"=={version}" if version else ""
             return (f"trained with plugin {dist}{' ' + version if version else ''}, which is not installed: "
                     f"pip install {dist}{pin}")
+        return None
+    if kind == "model":  # model families: the one table of them (ftcore.families)
+        from ftcore.families import family_plugin
+
+        family = family_plugin(name)
+        if family and not _installed(family):
+            return f"plugin {family} provides it and is not installed: pip install {family}"
         return None
     for dist, kinds in KNOWN_PLUGINS.items():
         if any(fnmatch.fnmatch(name, pattern) for pattern in kinds.get(kind, ())) and not _installed(dist):

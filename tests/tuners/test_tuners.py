@@ -36,10 +36,14 @@ def test_all_is_every_linear_but_the_head(model_dir: str) -> None:
     assert resolve_targets(model, ["ALL"]) == ALL
 
 
-def test_auto_uses_the_spec_then_all(model_dir: str) -> None:
+def test_auto_uses_the_spec_then_peft_then_all(model_dir: str) -> None:
     model = _model(model_dir)
-    spec = ModelSpec(name="x", path="p", lora_targets=["q_proj", "v_proj"])
-    assert resolve_targets(model, "auto", spec) == ["q_proj", "v_proj"]
+    spec = ModelSpec(name="x", path="p", lora_targets=["q_proj", "k_proj"])
+    assert resolve_targets(model, "auto", spec) == ["q_proj", "k_proj"]
+    # no plugin: peft's targets for the architecture (llama: q_proj, v_proj) …
+    assert resolve_targets(model, "auto", ModelSpec(name="y", path="p")) == ["q_proj", "v_proj"]
+    # … else every Linear but the head
+    model.config.model_type = "no-such-architecture"
     assert resolve_targets(model, "auto", ModelSpec(name="y", path="p")) == ALL
 
 

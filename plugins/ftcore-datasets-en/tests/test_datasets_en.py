@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SEED_EN = [
     "alpaca-en", "multi-alpaca-all", "instinwild-en", "cot-en", "instruct-en", "gpt4all-en", "sharegpt-en",
     "code-alpaca-en", "leetcode-python-en", "medical-en", "text2sql-en", "sql-create-context-en", "finance-en",
-    "coco-en",
+    "coco-en", "agent-instruct-all-en",
 ]  # fmt: skip
 
 #: dataset -> (fixture in its raw shape, rows kept)
@@ -42,6 +42,7 @@ CASES = {
     "medical-en": ("medical_en.jsonl", 2),
     "sql-create-context-en": ("sql_create_context.jsonl", 2),
     "coco-en": ("coco.jsonl", 2),
+    "agent-instruct-all-en": ("agent_instruct.jsonl", 2),
 }
 
 SPECS = {s.name: s for s in specs()}
@@ -143,6 +144,19 @@ def test_sharegpt_rounds_become_history():
         {"role": "assistant", "content": "12."},
     ]
     assert SPECS["sharegpt-en"].train == ["common-en:train", "computer-en:train"]
+
+
+def test_agent_instruct_repairs_and_maps_roles():
+    spec = SPECS["agent-instruct-all-en"]
+    assert spec.hub == {"modelscope": "huangjintao/AgentInstruct_copy"}
+    assert spec.train == [f"{s}:train" for s in ("alfworld", "db", "kg", "mind2web", "os", "webshop")]
+    first, second = (normalize("agent-instruct-all-en", r) for r in rows("agent_instruct.jsonl"))
+    assert [m["role"] for m in first["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert first["messages"][1]["content"] == "Think: I need a mug.\nAct: go to shelf 1"
+    assert second["messages"] == [{"role": "user", "content": "List the tables. 用 SQL 回答。"},
+                                  {"role": "assistant", "content": "SHOW TABLES;"}]
+    with pytest.raises(BadRow, match="unparseable conversation"):
+        normalize("agent-instruct-all-en", {"conversations": "[{'from': 'human', 'value': 'a'}\n {'from': 'x'}]"})
 
 
 def test_leetcode_split():

@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ModelLoader",
+    "generic_note",
+    "generic_spec",
     "get_model_tokenizer",
     "load",
     "load_run_plugins",
@@ -62,6 +64,24 @@ def spec_slug(text: str) -> str:
     last = text.rstrip("/\\").replace("\\", "/").split("/")[-1].lower()
     slug = re.sub(r"[^a-z0-9._-]+", "-", last).strip("-._")
     return slug or "model"
+
+
+#: the tag of a spec made up for a ``model.path`` / ``model.repo`` that no catalog entry covers
+GENERIC_TAG = "generic"
+
+
+def generic_spec(name: str, **fields: Any) -> ModelSpec:
+    """The spec of a model no plugin covers: template = its tokenizer's chat_template (``jinja``; ``default``
+    without one), LoRA targets from its architecture (peft's mapping, else every Linear but the head)."""
+    return ModelSpec(name=name, tags=[GENERIC_TAG], **fields)
+
+
+def generic_note(spec: ModelSpec) -> str | None:
+    """The one-line note a run prints for a model no plugin covers (None for catalog models)."""
+    if GENERIC_TAG not in spec.tags or spec.plugin:
+        return None
+    return (f"model {spec.name}: no plugin covers it; template = its own chat_template (jinja), "
+            "LoRA targets = peft's for its architecture, else every Linear layer but the head")
 
 
 def catalog_spec_for_repo(repo: str, catalog: Catalog | None = None) -> ModelSpec | None:
@@ -112,17 +132,17 @@ def resolve_model(cfg: RunConfig, catalog: Catalog | None = None) -> tuple[Model
         folder = Path(cfg.resolve_path(m.path))
         if not folder.is_dir():
             raise FtcoreError(f"{cfg.source}: model.path: folder {m.path} not found")
-        return ModelSpec(name=spec_slug(str(folder)), path=str(folder)), str(folder)
+        return generic_spec(spec_slug(str(folder)), path=str(folder)), str(folder)
     elif m.repo:
         local = Path(cfg.resolve_path(m.repo))
         if local.is_dir() and (local / "config.json").is_file():
-            return ModelSpec(name=spec_slug(str(local)), path=str(local)), str(local)
+            return generic_spec(spec_slug(str(local)), path=str(local)), str(local)
         known = catalog_spec_for_repo(m.repo, catalog)
         if known is not None:
             spec = known
         else:
             hubs = ("huggingface", "modelscope") if m.hub == "auto" else (m.hub,)
-            spec = ModelSpec(name=spec_slug(m.repo), hub={h: m.repo for h in hubs})
+            spec = generic_spec(spec_slug(m.repo), hub={h: m.repo for h in hubs})
     else:
         raise FtcoreError(f"{cfg.source}: model: give name, path or repo")
 

@@ -125,6 +125,22 @@ TINY_CONFIGS.update({
     "qwen2_vl": {"text_config": _VL_TEXT, "vision_config": _VL_VISION},
     "qwen2_5_vl": {"text_config": _VL_TEXT, "vision_config": _VL25_VISION},
 })
+_DENSE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+              max_position_embeddings=2048)
+TINY_CONFIGS.update({
+    # the architectures of the family plugins and of the generic path (any chat model without a plugin)
+    "mistral": dict(_DENSE, tie_word_embeddings=False),
+    "mixtral": dict(_DENSE, num_local_experts=4, num_experts_per_tok=2, tie_word_embeddings=False),
+    "gemma2": dict(_DENSE, head_dim=16),
+    "gemma3_text": dict(_DENSE, head_dim=16),
+    "phi3": dict(_DENSE, tie_word_embeddings=False),
+    "glm4": dict(_DENSE, head_dim=16),
+    "deepseek_v3": dict(_DENSE, num_key_value_heads=4, moe_intermediate_size=32, n_routed_experts=4, num_experts_per_tok=2,
+                        n_shared_experts=1, q_lora_rank=32, kv_lora_rank=16, qk_rope_head_dim=8, qk_nope_head_dim=8,
+                        v_head_dim=16, first_k_dense_replace=1, n_group=1, topk_group=1),
+    "gpt2": dict(n_embd=64, n_layer=2, n_head=4, n_positions=2048),  # PolyLM's GPT-style c_attn blocks
+    "bloom": dict(hidden_size=64, n_layer=2, n_head=4),  # SeqGPT
+})
 VISION_ARCHS = ("qwen2_vl", "qwen2_5_vl")
 
 
@@ -138,7 +154,8 @@ def build_tiny_model_dir(
     """Write a tiny random model of a real architecture plus a tokenizer into ``out_dir`` and return it.
 
     ``arch`` is a key of :data:`TINY_CONFIGS` (``qwen2``, ``qwen3``, ``llama``, ``qwen2_moe``, ``qwen3_moe``,
-    ``qwen2_vl``, ``qwen2_5_vl``; vision models get their image processor too); the vocabulary follows the
+    ``qwen2_vl``, ``qwen2_5_vl``, ``mistral``, ``mixtral``, ``gemma2``, ``gemma3_text``, ``phi3``, ``glm4``,
+    ``deepseek_v3``, ``gpt2``, ``bloom``; vision models get their image processor too); the vocabulary follows the
     tokenizer (the real Qwen2.5 one by default); ``overrides`` change config values (for a vision model: of its
     text model). The folder loads with ``from_pretrained`` like a hub model. Built once per process for the same
     arguments (later calls copy that folder: see :func:`build_once`).

@@ -14,6 +14,7 @@ from ftcore.models.tiny import (
     qwen25_tokenizer,
     qwen25_tokenizer_dir,
 )
+from ftcore.testing.chat_tokenizers import CHAT_TEMPLATES, build_chat_tokenizer_dir
 
 # The plugin conformance kit (docs/plugins.md, "Testing a plugin"); light to import, heavy work happens on call.
 from ftcore.testing.conformance import ConformanceReport, check_plugin
@@ -22,8 +23,10 @@ from ftcore.testing.conformance import ConformanceReport, check_plugin
 build_tiny_dir = build_tiny_model_dir
 
 __all__ = [
+    "CHAT_TEMPLATES",
     "ConformanceReport",
     "TINY_CONFIGS",
+    "build_chat_tokenizer_dir",
     "build_once",
     "build_tiny_dir",
     "build_tiny_model_dir",

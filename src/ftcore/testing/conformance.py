@@ -19,8 +19,8 @@ For each model the plugin registers (its ``register_models`` hook, called afresh
    checkpoint.
 
 Steps 2–4 need a tiny stand-in: ``tiny_models`` maps a model name or glob pattern to an architecture known to
-:func:`ftcore.testing.build_tiny_model_dir` (``qwen2``, ``qwen3``, ``llama``, ``qwen2_moe``, ``qwen3_moe``, ``qwen2_vl``,
-``qwen2_5_vl``) or to a callable ``builder(out_dir) -> model_dir`` (remote-code families write their stand-in
+:func:`ftcore.testing.build_tiny_model_dir` (a key of ``TINY_CONFIGS``: ``qwen2``, ``llama``, ``mistral``,
+``gemma2``, ``phi3``, ``glm4``, ``deepseek_v3``, ``gpt2``, ``bloom``, the MoE and VL ones …) or to a callable ``builder(out_dir) -> model_dir`` (remote-code families write their stand-in
 modeling files there). Models no pattern matches get step 1 only and are listed as not exercised. Quantized
 models (``int4`` / ``int8`` / ``gptq`` / ``awq`` / ``bnb`` / ``fp8`` tags) are loaded as unquantized stand-ins
 and are not trained. One tiny instance per architecture is loaded (through the plugins' ``load_model`` hook)

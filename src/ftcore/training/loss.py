@@ -27,6 +27,9 @@ Normalization: the loss is ``sum of token losses / num_items_in_batch`` when the
 optimizer step, all devices), so gradient accumulation yields the mean over all label tokens of the effective
 batch — not a mean of per-micro-batch means, which would over-weight the tokens of short micro-batches. Without it
 (evaluation) the loss is the mean over the batch's own label tokens.
+
+Token accuracy (ms-swift's ``acc``): the share of label positions whose argmax is the label, counted from the same
+chunked logits as the loss (``stats=``), so it too needs no full logits tensor.
 """
 
 from __future__ import annotations
@@ -110,7 +113,8 @@ def _accepts_logits_to_keep(base: nn.Module) -> bool:
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
-    """sum_i CE(h_i @ W.T + b, y_i), chunked; gradients computed in forward so no (N × vocab) tensor is kept."""
+    """(sum_i CE(h_i @ W.T + b, y_i), #(argmax == y_i)), chunked; gradients computed in forward so no
+    (N × vocab) tensor is kept; the correct-token count comes from the same chunk logits."""
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, targets, chunk, grad_on):  # type: ignore[override]
@@ -119,12 +123,14 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
         grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        correct = torch.zeros((), dtype=torch.long, device=hidden.device)
         x = hidden.to(weight.dtype)
         for start in range(0, hidden.shape[0], chunk):
             h = x[start:start + chunk]
             y = targets[start:start + chunk]
             logits = nn.functional.linear(h, weight, bias).float()
             picked = logits.gather(1, y[:, None]).squeeze(1)
+            correct += (logits.argmax(dim=1) == y).sum()  # token accuracy, from the logits already here
             top = logits.amax(dim=1, keepdim=True)
             e = logits.sub_(top).exp_()  # in place: exp(logits - max)
             z = e.sum(dim=1, keepdim=True)
@@ -149,10 +155,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
         ctx.save_for_backward(*(t for t in (grad_h, grad_w, grad_b) if t is not None))
         ctx.has = (need_h, need_w, need_b)
         ctx.dtypes = (weight.dtype, None if bias is None else bias.dtype)
-        return total
+        ctx.mark_non_differentiable(correct)
+        return total, correct
 
     @staticmethod
-    def backward(ctx, grad_out):  # type: ignore[override]
+    def backward(ctx, grad_out, _grad_correct=None):  # type: ignore[override]
         saved = list(ctx.saved_tensors)
         need_h, need_w, need_b = ctx.has
         out = []
@@ -163,6 +170,14 @@ class _LinearCrossEntropy(torch.autograd.Function):
             else:
                 out.append(None)
         return out[0], out[1], out[2], None, None, None
+
+
+def _generic_head_correct(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module, chunk: int) -> torch.Tensor:
+    """Correct-token count of ``head(hidden)`` against ``targets``, chunk by chunk, without gradients."""
+    with torch.no_grad():
+        return sum(((head(hidden[s:s + chunk]).argmax(dim=-1) == targets[s:s + chunk]).sum()
+                    for s in range(0, hidden.shape[0], chunk)), torch.zeros((), dtype=torch.long,
+                                                                             device=targets.device))
 
 
 def _generic_head_ce(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module, chunk: int) -> torch.Tensor:
@@ -182,16 +197,40 @@ def _generic_head_ce(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Modul
 
 
 def head_cross_entropy_sum(
-    hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module, *, chunk_tokens: int | None = None
+    hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module, *, chunk_tokens: int | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> torch.Tensor:
-    """Sum of cross-entropy losses of ``head(hidden)`` against ``targets`` (``hidden``: N × H, ``targets``: N)."""
+    """Sum of cross-entropy losses of ``head(hidden)`` against ``targets`` (``hidden``: N × H, ``targets``: N).
+
+    ``stats``: a dict that receives ``correct`` (tokens whose argmax is the target) and ``total`` (N), chunk by
+    chunk as well — token accuracy without a full logits tensor."""
     linear = _plain_linear(head)
     vocab = linear.out_features if linear is not None else getattr(head, "out_features", None) or 32000
     chunk = chunk_tokens or max(64, DEFAULT_CHUNK_BYTES // (4 * vocab))
     if linear is not None:
         hidden, targets = hidden.to(linear.weight.device), targets.to(linear.weight.device)
-        return _LinearCrossEntropy.apply(hidden, linear.weight, linear.bias, targets, chunk, torch.is_grad_enabled())
-    return _generic_head_ce(hidden, targets, head, chunk)
+        total, correct = _LinearCrossEntropy.apply(hidden, linear.weight, linear.bias, targets, chunk,
+                                                   torch.is_grad_enabled())
+    else:
+        total = _generic_head_ce(hidden, targets, head, chunk)
+        correct = _generic_head_correct(hidden, targets, head, chunk) if stats is not None else None
+    if stats is not None:
+        _add_stats(stats, correct, targets.numel())
+    return total
+
+
+def _add_stats(stats: dict[str, Any], correct: Any, total: int) -> None:
+    """Accumulate token-accuracy counts (``correct`` a tensor or int, ``total`` label tokens) into ``stats``."""
+    # kept on the device (no sync per step); read once per log by token_accuracy / the trainer
+    correct = correct.detach() if torch.is_tensor(correct) else torch.tensor(int(correct))
+    stats["correct"] = stats.get("correct", 0) + correct
+    stats["total"] = stats.get("total", 0) + int(total)
+
+
+def token_accuracy(stats: dict[str, Any]) -> float | None:
+    """``correct / total`` of a stats dict filled by :func:`causal_lm_loss`; None when it counted no token."""
+    total = int(stats.get("total", 0))
+    return None if total == 0 else float(stats.get("correct", 0)) / total
 
 
 # --------------------------------------------------------------------------------------------------
@@ -215,7 +254,7 @@ def _add_aux_loss(loss: torch.Tensor, outputs: Any, model: nn.Module) -> torch.T
 
 
 def full_logits_loss(model: nn.Module, inputs: dict[str, Any], *, num_items_in_batch: Any = None,
-                     return_outputs: bool = False) -> Any:
+                     return_outputs: bool = False, stats: dict[str, Any] | None = None) -> Any:
     """The standard path: logits at every position, then shifted cross-entropy over labels ≠ -100."""
     labels = inputs["labels"]
     model_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "shift_labels")}
@@ -227,6 +266,10 @@ def full_logits_loss(model: nn.Module, inputs: dict[str, Any], *, num_items_in_b
     loss_sum = nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
     )
+    if stats is not None:
+        with torch.no_grad():
+            keep = targets != IGNORE_INDEX
+            _add_stats(stats, (logits.argmax(dim=-1)[keep] == targets[keep]).sum(), count)
     loss = loss_sum / _denominator(num_items_in_batch, count, loss_sum.device)
     loss = _add_aux_loss(loss, outputs, model)
     return (loss, outputs) if return_outputs else loss
@@ -243,6 +286,7 @@ def causal_lm_loss(
     loss_only_head: bool = True,
     return_outputs: bool = False,
     chunk_tokens: int | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> Any:
     """Causal-LM loss of ``model`` on ``inputs`` (``input_ids``, ``labels``, and ``attention_mask`` or packed
     ``position_ids``).
@@ -251,7 +295,9 @@ def causal_lm_loss(
     ``labels[..., 1:]``); the loss is then ``sum / num_items_in_batch``, else the mean over this batch's tokens.
     ``loss_only_head``: apply the LM head only at positions that carry loss (same value and gradients).
     ``return_outputs``: also return the model outputs (in loss-only mode their ``logits`` hold the last position
-    only). ``chunk_tokens``: positions per head chunk (default: 256 MiB of float32 logits).
+    only). ``chunk_tokens``: positions per head chunk (default: 256 MiB of float32 logits). ``stats``: a dict
+    that accumulates the token accuracy's counts (``correct``, ``total``: label positions only; read it with
+    :func:`token_accuracy`), taken from the chunked logits in loss-only mode (no full logits tensor).
     """
     base = unwrap_model(model)
     use_fast = loss_only_head and getattr(base, _CHECKED_ATTR, True) and _accepts_logits_to_keep(base)
@@ -264,7 +310,8 @@ def causal_lm_loss(
         if loss_only_head and not hasattr(base, _CHECKED_ATTR):
             log.warning("loss-only LM head is not available for %s; using full logits", type(base).__name__)
             _mark(base, False)
-        return full_logits_loss(model, inputs, num_items_in_batch=num_items_in_batch, return_outputs=return_outputs)
+        return full_logits_loss(model, inputs, num_items_in_batch=num_items_in_batch, return_outputs=return_outputs,
+                                stats=stats)
 
     labels = inputs["labels"]
     model_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "shift_labels")}
@@ -284,7 +331,8 @@ def causal_lm_loss(
     if not captured:
         _mark(base, False)
         log.warning("loss-only LM head: the decoder of %s was not called; using full logits", type(base).__name__)
-        return full_logits_loss(model, inputs, num_items_in_batch=num_items_in_batch, return_outputs=return_outputs)
+        return full_logits_loss(model, inputs, num_items_in_batch=num_items_in_batch, return_outputs=return_outputs,
+                                stats=stats)
     hidden = captured[-1]
 
     if not hasattr(base, _CHECKED_ATTR):
@@ -297,7 +345,7 @@ def causal_lm_loss(
             log.warning("%s transforms logits after its LM head; the loss-only head is off for it",
                         type(base).__name__)
             return full_logits_loss(model, inputs, num_items_in_batch=num_items_in_batch,
-                                    return_outputs=return_outputs)
+                                    return_outputs=return_outputs, stats=stats)
 
     targets = labels[:, 1:].to(hidden.device)
     keep = targets != IGNORE_INDEX
@@ -306,7 +354,7 @@ def causal_lm_loss(
     if wanted.numel() == 0:
         loss_sum = hidden.sum() * 0.0  # keeps every parameter in the graph (DDP)
     else:
-        loss_sum = head_cross_entropy_sum(selected, wanted, head, chunk_tokens=chunk_tokens)
+        loss_sum = head_cross_entropy_sum(selected, wanted, head, chunk_tokens=chunk_tokens, stats=stats)
     loss = loss_sum / _denominator(num_items_in_batch, int(wanted.numel()), loss_sum.device)
     loss = _add_aux_loss(loss, outputs, model)
     return (loss, outputs) if return_outputs else loss

@@ -154,7 +154,7 @@ class Recipe:
 
     def load_model(self) -> None:
         """Resolve the model (catalog name, local folder or hub id) and load it; decides the dtype."""
-        from ftcore.models import load, resolve_dtype, resolve_model
+        from ftcore.models import generic_note, load, resolve_dtype, resolve_model
 
         cfg = self.cfg
         spec, model_dir = resolve_model(cfg)
@@ -163,6 +163,9 @@ class Recipe:
         load_dtype = "fp32" if dtype == "fp16" and cfg.tuner.method == "full" else dtype
         self.decide(model_name=spec.name, model_dir=str(model_dir), dtype=dtype, load_dtype=load_dtype)
         say(f"model {spec.name}: {model_dir} ({load_dtype})")
+        note = generic_note(spec)
+        if note:
+            say(note)
         self.spec = spec
         self.model, self.tokenizer = load(self.cfg, spec, model_dir, dtype=load_dtype)
 

@@ -91,6 +91,9 @@ class FtcoreTrainer(Trainer):
         self.generation_evaluator = generation_evaluator
         self.loss_only_head = loss_only_head
         self.tokens_seen = 0
+        #: token accuracy counts (label positions only) since the last training log, and of the running evaluation
+        self.acc_stats: dict[str, Any] = {}
+        self.eval_acc_stats: dict[str, Any] = {}
         self.train_start_time: float | None = None
         self._staging_dir: str | None = None
         #: the signal (SIGTERM / SIGINT) that asked the run to stop, None while none came
@@ -119,8 +122,9 @@ class FtcoreTrainer(Trainer):
         if self._loss_fn is None:
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
+        stats = self.acc_stats if model.training else self.eval_acc_stats
         result = self._loss_fn(model, inputs, num_items_in_batch=num_items_in_batch,
-                               loss_only_head=self.loss_only_head, return_outputs=return_outputs)
+                               loss_only_head=self.loss_only_head, return_outputs=return_outputs, stats=stats)
         loss, outputs = result if isinstance(result, tuple) else (result, None)
         if (self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs
                 and num_items_in_batch is not None and self.accelerator.num_processes > 1):
@@ -130,10 +134,37 @@ class FtcoreTrainer(Trainer):
             return loss, (outputs if outputs is not None else {})
         return loss
 
+    def _accuracy(self, stats: dict[str, Any]) -> float | None:
+        """Token accuracy of ``stats`` over every process (then emptied); None when no label was counted."""
+        import torch
+
+        counts = torch.tensor([int(stats.get("correct", 0)), int(stats.get("total", 0))], dtype=torch.long,
+                              device=self.args.device)
+        stats.clear()
+        if self.accelerator.num_processes > 1:
+            counts = self.accelerator.reduce(counts, reduction="sum")
+        correct, total = (int(v) for v in counts.tolist())
+        return None if total == 0 else round(correct / total, 8)
+
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        """Training logs get ``acc`` (token accuracy on label positions since the last log) next to ``loss``."""
+        if "loss" in logs and self._loss_fn is not None:
+            acc = self._accuracy(self.acc_stats)
+            if acc is not None:
+                logs = {**logs, "acc": acc}
+        super().log(logs, *args, **kwargs)
+
     def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
+        self.eval_acc_stats.clear()
         output = super().evaluation_loop(*args, **kwargs)
+        prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
+        acc = self._accuracy(self.eval_acc_stats) if self._loss_fn is not None else None
+        if acc is not None:
+            if output.metrics is None:
+                output = output._replace(metrics={})
+            assert output.metrics is not None
+            output.metrics[f"{prefix}_acc"] = acc
         if self.generation_evaluator is not None:
-            prefix = kwargs.get("metric_key_prefix", args[4] if len(args) > 4 else "eval")
             model = self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
             metrics: dict[str, float] = output.metrics if output.metrics is not None else {}
             if output.metrics is None:

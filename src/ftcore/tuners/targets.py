@@ -10,7 +10,7 @@ from typing import Any
 from ftcore.errors import FtcoreError
 from ftcore.specs import ModelSpec
 
-__all__ = ["VISION_MODULES", "is_vision_module", "linear_module_names", "resolve_targets"]
+__all__ = ["VISION_MODULES", "architecture_targets", "is_vision_module", "linear_module_names", "resolve_targets"]
 
 
 def _head_names(model: Any) -> set[str]:
@@ -67,8 +67,26 @@ def linear_module_names(model: Any) -> list[str]:
     return sorted(out)
 
 
+def architecture_targets(model: Any) -> list[str]:
+    """peft's default LoRA targets for the model's architecture (``config.model_type``), kept only where they name
+    Linear layers of this model; empty when peft has no entry (the caller then takes every Linear but the head)."""
+    try:
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as mapping
+    except ImportError:  # pragma: no cover - peft is a dependency; a trimmed install falls back to all
+        return []
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    text_config = getattr(config, "text_config", None)
+    text_type = getattr(text_config, "model_type", None)
+    wanted = mapping.get(str(model_type)) or mapping.get(str(text_type)) or []
+    linear = set(linear_module_names(model))
+    found = [t for t in wanted if t in linear]
+    return found if found and len(found) == len(wanted) else []
+
+
 def resolve_targets(model: Any, targets: str | list[str], spec: ModelSpec | None = None) -> list[str]:
-    """Module names LoRA wraps: ``auto`` = the spec's ``lora_targets`` (every Linear when the spec has none),
+    """Module names LoRA wraps: ``auto`` = the spec's ``lora_targets`` (when the spec has none, e.g. a model
+    without a plugin: peft's targets for the architecture, else every Linear but the head),
     ``all`` = every Linear except the head, or an explicit list (each checked against the model)."""
     linear = linear_module_names(model)
     if isinstance(targets, str):
@@ -86,7 +104,7 @@ def resolve_targets(model: Any, targets: str | list[str], spec: ModelSpec | None
         if key == "auto":
             if spec is not None and spec.lora_targets:
                 return list(spec.lora_targets)
-            return linear
+            return architecture_targets(model) or linear
         targets = [targets]
     wanted = list(targets)
     if len(wanted) == 1 and wanted[0].lower() in ("all", "auto"):

@@ -72,8 +72,10 @@ def test_cli_under_torchrun_trains_in_place(monkeypatch: pytest.MonkeyPatch) -> 
         seen.append(config)
         return Result()
 
-    monkeypatch.setattr(pipeline, "train", fake_train)
+    # ftcore.training resolves ``train`` lazily from the pipeline: patch it first, so that what monkeypatch restores
+    # afterwards is the real function and not the fake (which would leak into every later test)
     monkeypatch.setattr(ftcore.training, "train", fake_train)  # the name commands/train.py imports
+    monkeypatch.setattr(pipeline, "train", fake_train)
     args = _parse(["run.toml", "--nproc-per-node", "2"])
     assert args.func(args) == 0 and seen == ["run.toml"]
 

@@ -35,6 +35,10 @@ MULTI_ALPACA = {
 }
 
 
+#: huangjintao/AgentInstruct_copy: the subsets ms-swift's custom example registers (split train each)
+AGENT_SUBSETS = ("alfworld", "db", "kg", "mind2web", "os", "webshop")
+
+
 def specs() -> list[DatasetSpec]:
     """A fresh list of this pack's specs (the registry stamps each one with the owning plugin)."""
     medical = {"modelscope": "huangjintao/medical_zh"}
@@ -111,6 +115,20 @@ def specs() -> list[DatasetSpec]:
             languages=EN,
             tags=["general", "multi-turn"],
             description="ShareGPT conversations; column 'conversation': a Python-literal list of {human, assistant} rounds.",
+        ),
+        DatasetSpec(
+            name="agent-instruct-all-en",
+            hub={"modelscope": "huangjintao/AgentInstruct_copy"},
+            train=[f"{subset}:train" for subset in AGENT_SUBSETS],
+            preprocess=p.agent_instruct,
+            task="chat",
+            languages=EN,
+            tags=["agent", "multi-turn"],
+            description=(
+                "AgentInstruct (ms-swift's custom-registration example), subsets " + ", ".join(AGENT_SUBSETS)
+                + "; column 'conversations': turns {from: human | gpt, value}, a string with '}\\n {' between"
+                " turns repaired to '},\\n {' and parsed as a Python literal."
+            ),
         ),
         DatasetSpec(
             name="code-alpaca-en",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ftcore.data.formats import from_sharegpt
-from ftcore.data.rows import BadRow, alpaca, chat, field
+from ftcore.data.rows import BadRow, alpaca, chat, conversation, field, literal_turns
 
 Row = dict[str, Any]
 
@@ -47,6 +47,17 @@ def sharegpt_rounds(row: Row) -> Row:
     if row.get("conversation") is None:
         raise BadRow("missing field", "conversation")
     return from_sharegpt({"conversation": row["conversation"]})
+
+
+def agent_instruct(row: Row) -> Row:
+    """agent-instruct-all-en: ``conversations`` = turns ``{from: human | gpt, value}`` (a list, or a string
+    whose dicts are separated by ``}\n {`` without a comma: ms-swift's repair inserts the comma, then parses
+    it as a Python literal)."""
+    cell = row.get("conversations")
+    if isinstance(cell, str):
+        cell = cell.replace("}\n {", "},\n {")
+    turns = literal_turns(cell, "conversations")
+    return conversation(turns, user_role="human", assistant_role="gpt", role_key="from", content_key="value")
 
 
 LEETCODE_FENCE = "```python"
