@@ -134,7 +134,7 @@ def test_killed_while_saving_leaves_no_complete_looking_checkpoint(tmp_path: Pat
     cfg = _config(tmp_path, max_steps=2, eval_steps=2)
     with pytest.raises(KeyboardInterrupt):
         train(cfg)
-    run_dir = next((tmp_path / "out" / "ftcore-tiny-qwen2").iterdir())
+    run_dir = next(p for p in (tmp_path / "out" / "ftcore-tiny-qwen2").iterdir() if p.is_dir())
     assert (run_dir / ".tmp-checkpoint-2").is_dir()  # the partial write is under the temporary name
     assert checkpoint_dirs(run_dir) == []
     assert not (run_dir / "checkpoint-2").exists()

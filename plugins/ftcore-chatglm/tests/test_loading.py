@@ -72,7 +72,7 @@ def test_the_remote_loss_trains(chatglm_dir):
 
 
 def test_refuses_without_trust_remote_code(chatglm_dir):
-    with pytest.raises(ftcore.FtcoreError, match=r"model 'chatglm2-6b' .*\(ChatGLM\); set model.trust_remote_code"):
+    with pytest.raises(ftcore.FtcoreError, match=r"model 'chatglm2-6b' .*\(ChatGLM\) from .*; set model.trust_remote_code"):
         load("chatglm2-6b", chatglm_dir, trust_remote_code=False)
 
 

@@ -37,7 +37,7 @@ def test_internlm2_remote_code_wqkv_and_output_head(internlm2_dir):
 @pytest.mark.parametrize("name, family", [("internlm-7b", "InternLM"), ("internlm2-7b-chat", "InternLM2"),
                                           ("internlm3-8b-instruct", "InternLM3")])
 def test_refuses_without_trust_remote_code(internlm_dir, name, family):
-    with pytest.raises(ftcore.FtcoreError, match=rf"model '{name}' .*\({family}\); set model.trust_remote_code"):
+    with pytest.raises(ftcore.FtcoreError, match=rf"model '{name}' .*\({family}\) from .*; set model.trust_remote_code"):
         load(name, internlm_dir, trust_remote_code=False)
 
 

@@ -28,7 +28,7 @@ def test_remote_code_model_and_tokenizer(xverse_dir):
 
 
 def test_refuses_without_trust_remote_code(xverse_dir):
-    with pytest.raises(ftcore.FtcoreError, match=r"model 'xverse-7b-chat' .*\(XVERSE\); set model.trust_remote_code"):
+    with pytest.raises(ftcore.FtcoreError, match=r"model 'xverse-7b-chat' .*\(XVERSE\) from .*; set model.trust_remote_code"):
         load("xverse-7b-chat", xverse_dir, trust_remote_code=False)
 
 

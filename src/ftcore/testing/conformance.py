@@ -292,7 +292,9 @@ def _train_and_infer(spec_name: str, model_dir: str, work: Path, check: ModelChe
     catalog_spec.path = model_dir  # a spec's local folder comes before its hub ids
     try:
         config = {
-            "model": {"name": spec_name, "dtype": "fp32"},
+            # the plugin's own conformance run consents to the remote code its spec says the model needs
+            "model": {"name": spec_name, "dtype": "fp32",
+                      **({"trust_remote_code": True} if catalog_spec.trust_remote_code else {})},
             "template": {"max_length": 128},
             "data": {"datasets": [{"path": str(data)}], "test_ratio": 0.0, "sample": -1},
             "tuner": {"method": "lora", "rank": 4, "alpha": 8, "dropout": 0.0, "targets": "auto"},
