@@ -235,6 +235,9 @@ class TrainConfig(Section):
     ] = Field("cosine", description="transformers' lr_scheduler_type; ms-swift: lr_scheduler_type")
     warmup_ratio: float = Field(0.05, ge=0.0, le=1.0, description="ms-swift: warmup_ratio")
     optim: str = Field("adamw_torch", description="transformers' optim name; ms-swift: optim")
+    neftune_alpha: float | None = Field(
+        None, gt=0, description="NEFTune: noise of this scale on the input embeddings while training (any tuner; "
+        "transformers' neftune_noise_alpha, 5 typical); ms-swift: neftune_noise_alpha")
     eval_steps: int = Field(50, ge=1, description="evaluate (and pick the best checkpoint) every N steps")
     save_steps: int | None = Field(None, ge=1, description="None = eval_steps")
     logging_steps: int = Field(5, ge=1, description="ms-swift: logging_steps")

@@ -38,8 +38,10 @@ def sampling_strategy(cfg: RunConfig) -> str:
     return "group_by_length" if cfg.data.group_by_length else "random"
 
 
-def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool) -> Any:
-    """``TrainingArguments`` for ``run`` writing into ``run_dir``."""
+def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
+                       extra: dict[str, Any] | None = None) -> Any:
+    """``TrainingArguments`` for ``run`` writing into ``run_dir``; ``extra``: keys the tuning method adds (GaLore's
+    optimizer), which win over the run's."""
     from transformers import TrainingArguments
 
     cfg = run.config
@@ -86,6 +88,9 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool)
         ddp_backend=t.ddp_backend,
         log_level="warning",
     )
+    if t.neftune_alpha:
+        kwargs["neftune_noise_alpha"] = t.neftune_alpha
+    kwargs.update(extra or {})
     if cpu_only() and not t.deepspeed:
         kwargs["use_cpu"] = True  # DDP over gloo on a machine without GPUs (DeepSpeed: DS_ACCELERATOR=cpu)
     if world_size() > 1:

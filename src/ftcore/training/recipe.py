@@ -234,12 +234,16 @@ class Recipe:
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
         from ftcore.training.trainer import FtcoreTrainer
+        from ftcore.tuners import training_hook
 
         cfg, run_dir = self.cfg, self._run_dir()
         data = self.data
+        hook_args = training_hook(self.tuner_options, "training_arguments")
         trainer = FtcoreTrainer(
             model=self.model,
-            args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval),
+            args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval,
+                                    extra=hook_args() if hook_args else None),
+            tuner_options=self.tuner_options,
             train_dataset=data.train,
             eval_dataset=data.validation if self.has_eval else None,
             data_collator=adapt_collator(make_collator(cfg, self.tokenizer, template=self.template,
@@ -254,6 +258,9 @@ class Recipe:
         trainer.add_callback(ProgressBarCallback(trainer))
         trainer.add_callback(FinalStepCallback(self.has_eval))
         trainer.add_callback(MetricsCallback(run_dir / "metrics.jsonl", trainer))
+        hook_callbacks = training_hook(self.tuner_options, "callbacks")
+        for callback in hook_callbacks() if hook_callbacks else []:  # the tuning method's (AdaLoRA's allocation)
+            trainer.add_callback(callback)
         if "tensorboard" in cfg.train.report_to and is_main_process():
             try:
                 tb = TensorBoardCallback()

@@ -35,8 +35,11 @@ class FtcoreTrainer(Trainer):
     """
 
     def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True,
-                 generation_evaluator: Any = None, model_dir: str | None = None, **kwargs: Any):
+                 generation_evaluator: Any = None, model_dir: str | None = None, tuner_options: Any = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
+        #: the run's TunerOptions: its method may build the optimizer (LoRA+) or finish checkpoints (PiSSA)
+        self.tuner_options = tuner_options
         self.run_toml = run_toml
         #: the base model's folder: its processor files (multimodal) go into every checkpoint
         self.model_dir = model_dir
@@ -112,6 +115,17 @@ class FtcoreTrainer(Trainer):
         self.tokens_seen = 0
         return super().train(*args, **kwargs)
 
+    def create_optimizer(self, model: Any = None) -> Any:
+        """The tuning method's optimizer when it builds one (LoRA+), else the Trainer's."""
+        if self.optimizer is None and self.tuner_options is not None:
+            from ftcore.tuners import training_hook
+
+            hook = training_hook(self.tuner_options, "create_optimizer")
+            optimizer = hook(self.model, self.args) if hook else None
+            if optimizer is not None:
+                self.optimizer = optimizer
+        return super().create_optimizer(*(() if model is None else (model,)))
+
     # ---------------------------------------------------------------------------------------- checkpoints
 
     def _get_output_dir(self, trial: Any) -> str:
@@ -136,6 +150,7 @@ class FtcoreTrainer(Trainer):
         self._barrier()
         if self.args.should_save:
             written = os.path.join(staging, name)
+            self._finish_checkpoint(written)
             if self.run_toml is not None:
                 Path(written, RUN_FILE_IN_CHECKPOINT).write_text(self.run_toml, encoding="utf-8")
             from ftcore.models import copy_processor_files
@@ -161,6 +176,16 @@ class FtcoreTrainer(Trainer):
             )
             write_state(run_dir, self.state.best_model_checkpoint or final, final)
         self._barrier()
+
+    def _finish_checkpoint(self, folder: str) -> None:
+        """The tuning method's last word on a written checkpoint (PiSSA / OLoRA: converted to plain LoRA)."""
+        if self.tuner_options is None:
+            return
+        from ftcore.tuners import training_hook
+
+        hook = training_hook(self.tuner_options, "finish_checkpoint")
+        if hook is not None:
+            hook(self.accelerator.unwrap_model(self.model, keep_torch_compile=False), folder)
 
     def _barrier(self) -> None:
         if self.args.world_size > 1:
