@@ -237,7 +237,7 @@ class TrainConfig(Section):
     optim: str = Field("adamw_torch", description="transformers' optim name; ms-swift: optim")
     neftune_alpha: float | None = Field(
         None, gt=0, description="NEFTune: noise of this scale on the input embeddings while training (any tuner; "
-        "transformers' neftune_noise_alpha, 5 typical); ms-swift: neftune_noise_alpha")
+        "transformers' neftune_noise_alpha, 5 typical)")
     eval_steps: int = Field(50, ge=1, description="evaluate (and pick the best checkpoint) every N steps")
     save_steps: int | None = Field(None, ge=1, description="None = eval_steps")
     logging_steps: int = Field(5, ge=1, description="ms-swift: logging_steps")

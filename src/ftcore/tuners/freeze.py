@@ -55,7 +55,7 @@ def _train_only(model: Any, trainable: list[str], modules: list[str], gradient_c
 
 
 def _check_modules(model: Any, modules: list[str]) -> None:
-    names = [n for n, _ in model.named_parameters()]
+    names = [n for n, _ in model.named_modules() if n] + [n for n, _ in model.named_parameters()]
     missing = [m for m in modules if not any(_matches(n, [m]) for n in names)]
     if missing:
         raise FtcoreError(f"tuner.modules: {', '.join(missing)} not found in the model")
