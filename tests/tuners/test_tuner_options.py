@@ -86,6 +86,11 @@ def test_run_level_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         "run.toml: train.deepspeed: tuner method 'vera' does not work with DeepSpeed ZeRO-3; use zero2 "
         "(see: ftcore tuners)"
     ]
+    assert _problems(_cfg(tmp_path, {"method": "lora", "init": "olora", "use_rslora": True,
+                                     "alpha_pattern": {"q_proj": 4}})) == [
+        "run.toml: tuner.init: a 'olora' checkpoint cannot be saved as plain LoRA with use_rslora and rank_pattern / "
+        "alpha_pattern together (peft's conversion refuses it); drop one of them"
+    ]
     import ftcore.tuners.galore as galore
 
     monkeypatch.setattr(galore, "galore_installed", lambda: False)

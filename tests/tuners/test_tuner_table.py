@@ -50,3 +50,40 @@ def test_method_trains_saves_reloads_infers_and_merges(case: str, tiny_dir: str,
         assert json.loads((ckpt / "config.json").read_text())["num_hidden_layers"] == 3
     if case in ("freeze", "galore", "llama-pro"):
         assert (ckpt / "model.safetensors").is_file() and not (ckpt / "adapter_config.json").exists()
+
+
+class _OneModelPlugin:
+    """A plugin (not installed) with one chat model, run through the conformance kit with its tuner table."""
+
+    @staticmethod
+    def _spec():  # type: ignore[no-untyped-def]
+        from ftcore import ModelSpec
+
+        return ModelSpec(name="tuners-conf-model", hub={"huggingface": "example/tiny"}, template="chatml",
+                         lora_targets=["q_proj", "v_proj"], tags=["chat"])
+
+
+def _hooked_plugin():  # type: ignore[no-untyped-def]
+    import ftcore
+
+    class Plugin(_OneModelPlugin):
+        @ftcore.hookimpl
+        def register_models(self, register):  # type: ignore[no-untyped-def]
+            register(self._spec())
+
+    return Plugin()
+
+
+@pytest.mark.slow
+def test_conformance_kit_runs_the_tuner_table(tmp_path: Path) -> None:
+    from ftcore.testing import check_plugin
+
+    report = check_plugin(_hooked_plugin(), tiny_models={"tuners-conf-model": "qwen2"}, train="all",
+                          work_dir=tmp_path, tuners=["dora", "ia3", "freeze"], raise_on_problems=False)
+    assert report.problems == []
+    assert report.trained == ["tuners-conf-model"]
+    assert sorted(p.name for p in (tmp_path / "tuners").iterdir()) == ["dora", "freeze", "ia3"]
+    bad = check_plugin(_hooked_plugin(), tiny_models={"tuners-conf-model": "qwen2"}, train="all",
+                       work_dir=tmp_path / "again", tuners=["no-such-case"], raise_on_problems=False)
+    assert bad.problems == ["tuners-conf-model: tuner no-such-case: no such case (known: "
+                            + ", ".join(TUNER_CASES) + ")"]

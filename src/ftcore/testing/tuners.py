@@ -15,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SLOW_CASES", "TUNER_CASES", "TunerCheck", "exercise_tuner"]
+__all__ = ["SLOW_CASES", "TUNER_CASES", "TunerCheck", "check_tuners", "exercise_tuner"]
 
 #: case name -> the run's ``[tuner]`` table and ``[train]`` keys it adds
 TUNER_CASES: dict[str, dict[str, Any]] = {
@@ -146,3 +147,13 @@ def exercise_tuner(case: str, model_name: str, model_dir: str, work: str | Path,
     finally:
         catalog_spec.path = saved_path
     return check
+
+
+def check_tuners(model_name: str, model_dir: str, work: str | Path, cases: str | Iterable[str] = "all") -> list[str]:
+    """Run the tuner table's ``cases`` (``"all"`` or names) on ``model_name``; the problems, each prefixed with
+    ``tuner <case>: `` (the conformance kit's ``tuners`` option)."""
+    names = list(TUNER_CASES) if cases == "all" else [cases] if isinstance(cases, str) else list(cases)
+    out = [f"tuner {n}: no such case (known: {', '.join(TUNER_CASES)})" for n in names if n not in TUNER_CASES]
+    for name in (n for n in names if n in TUNER_CASES):
+        out.extend(f"tuner {name}: {p}" for p in exercise_tuner(name, model_name, model_dir, work).problems)
+    return out

@@ -67,6 +67,9 @@ class LoraOptions(TrainingHooks, BaseModel):
         if quantized and (self.init in MUTATING_INITS or self.init.startswith("pissa")):
             out.append(f"tuner.init: {self.init!r} rewrites the base weights, which a quantized model cannot do; "
                        "load the model unquantized (model.quantization.bits = 0) or keep init = 'default'")
+        if (self.init.startswith(MUTATING_INITS) and self.use_rslora and (self.rank_pattern or self.alpha_pattern)):
+            out.append(f"tuner.init: a {self.init!r} checkpoint cannot be saved as plain LoRA with use_rslora and "
+                       "rank_pattern / alpha_pattern together (peft's conversion refuses it); drop one of them")
         if self.lora_plus_ratio and cfg.train.deepspeed:
             out.append("tuner.lora_plus_ratio: LoRA+ builds its own optimizer, which DeepSpeed replaces; "
                        "remove train.deepspeed or lora_plus_ratio")
