@@ -129,11 +129,11 @@ def exercise_tuner(case: str, model_name: str, model_dir: str, work: str | Path,
             adapter_logits = _logits(reloaded, ids)
             check.reload_diff = float((adapter_logits - trained).abs().max())
             if spec.supports_merge:
-                merged = reloaded.merge_and_unload()
-                check.merge_diff = float((_logits(merged, ids) - adapter_logits).abs().max())
+                merged_logits = _logits(reloaded.merge_and_unload(), ids)
+                check.merge_diff = float((merged_logits - adapter_logits).abs().max())
         else:
-            reloaded = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch.float32)
-            check.reload_diff = float((_logits(reloaded, ids) - trained).abs().max())
+            whole = AutoModelForCausalLM.from_pretrained(str(ckpt), dtype=torch.float32)
+            check.reload_diff = float((_logits(whole, ids) - trained).abs().max())
         if check.reload_diff is not None and check.reload_diff > tol:
             check.problems.append(f"reloaded logits differ by {check.reload_diff:.2e}")
         if check.merge_diff is not None and check.merge_diff > tol:

@@ -51,9 +51,10 @@ def _options(spec: Any) -> str:
 def method_table(specs: list[Any] | None = None) -> str:
     """The markdown table of ``specs`` (default: ftcore's built-in methods, whatever plugins are installed)."""
     if specs is None:
-        from ftcore.builtin.tuners import TUNERS
+        from ftcore.registry import get_catalog
 
-        specs = list(TUNERS)
+        catalog = get_catalog()
+        specs = [s for s in catalog.tuners.specs.values() if catalog.owner("tuner", s.name) == "ftcore.builtin.tuners"]
     rows = ["| method | what it changes | memory | when to use it | merge | quantized base | ZeRO-3 | default lr "
             "| options (defaults) |", "|---|---|---|---|---|---|---|---|---|"]
     yes = {True: "yes", False: "no"}
