@@ -138,7 +138,11 @@ class Recipe:
         spec, model_dir = resolve_model(cfg)
         dtype = resolve_dtype(cfg.model.dtype, spec)
         # fp16 mixed precision needs fp32 master weights for parameters that train (ms-swift: full + fp16 → fp32)
-        load_dtype = "fp32" if dtype == "fp16" and cfg.tuner.method == "full" else dtype
+        from ftcore.tuners import get_tuner_spec
+
+        # (and for the methods that train base weights in part: freeze, llama-pro, galore — tagged "full")
+        trains_base = cfg.tuner.method == "full" or "full" in get_tuner_spec(cfg.tuner.method).tags
+        load_dtype = "fp32" if dtype == "fp16" and trains_base else dtype
         self.decide(model_name=spec.name, model_dir=str(model_dir), dtype=dtype, load_dtype=load_dtype)
         say(f"model {spec.name}: {model_dir} ({load_dtype})")
         self.spec = spec
