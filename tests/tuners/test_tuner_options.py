@@ -38,9 +38,6 @@ def _problems(cfg: Any) -> list[str]:
          "tuner.use_dora: unknown key for tuner method 'ia3' (it takes: feedforward_modules, modules_to_save, targets)"),
         ({"method": "lora", "init": "pisa"},
          "tuner.init: must be one of default, gaussian, pissa, olora, eva, corda or pissa_niter_N (got 'pisa')"),
-        ({"method": "lora", "init": "eva"},
-         "tuner.init: 'eva' needs a pass over the data before training, which ftcore does not run; "
-         "use 'pissa', 'olora' or 'gaussian'"),
         ({"method": "oft", "oft_block_size": 0}, "tuner.oft_block_size: must be >= 1 (got 0)"),
     ],
 )
@@ -167,6 +164,20 @@ def build_tiny(tmp_path: Path) -> str:
     from ftcore.testing import build_tiny_model_dir
 
     return build_tiny_model_dir(tmp_path / "tiny")
+
+
+def test_data_driven_inits_need_calibration_batches(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from ftcore.specs import TunerOptions
+    from ftcore.tuners import apply_tuner
+    from ftcore.tuners.lora import LoraOptions
+
+    check_references(_cfg(tmp_path, {"method": "lora", "init": "eva"}))
+    check_references(_cfg(tmp_path, {"method": "lora", "init": "corda"}))
+    model = AutoModelForCausalLM.from_pretrained(build_tiny(tmp_path))
+    with pytest.raises(FtcoreError, match="tuner.init: 'eva' initialises from training batches"):
+        apply_tuner(model, TunerOptions(method="lora", targets=["q_proj"], method_options=LoraOptions(init="eva")))
 
 
 def test_merge_refuses_a_method_without_merge_support(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def test_method_trains_saves_reloads_infers_and_merges(case: str, tiny_dir: str,
     assert check.peft_type == PEFT_TYPES.get(check.method)
     assert check.checkpoint is not None
     ckpt = Path(check.checkpoint)
-    if case.startswith(("pissa", "olora")):
+    if case.startswith(("pissa", "olora", "corda")):
         # saved converted: plain LoRA (init True) of twice the rank on the original base
         adapter = json.loads((ckpt / "adapter_config.json").read_text())
         assert adapter["init_lora_weights"] is True and adapter["r"] == 2 * 4

@@ -30,6 +30,8 @@ TUNER_CASES: dict[str, dict[str, Any]] = {
     "pissa": {"tuner": {"method": "lora", "init": "pissa"}},
     "pissa-niter": {"tuner": {"method": "lora", "init": "pissa_niter_4"}},
     "olora": {"tuner": {"method": "lora", "init": "olora"}},
+    "eva": {"tuner": {"method": "lora", "init": "eva"}},
+    "corda": {"tuner": {"method": "lora", "init": "corda"}},
     "lora-plus": {"tuner": {"method": "lora", "lora_plus_ratio": 4}},
     "neftune": {"tuner": {"method": "lora"}, "train": {"neftune_alpha": 5.0}},
     "adalora": {"tuner": {"method": "adalora", "init_r": 6, "target_r": 4, "tinit": 1, "tfinal": 1}},
@@ -45,7 +47,7 @@ TUNER_CASES: dict[str, dict[str, Any]] = {
                "train": {"lr": 2e-3}},
 }
 #: the cases pytest marks slow (they still run in CI): the ones a plain LoRA case already covers most of
-SLOW_CASES = frozenset({"pissa-niter", "olora", "rslora-patterns", "loha", "boft", "llama-pro", "neftune"})
+SLOW_CASES = frozenset({"pissa-niter", "olora", "eva", "corda", "rslora-patterns", "loha", "boft", "llama-pro", "neftune"})
 
 _ROWS = [{"query": f"What is {i} plus one?", "response": f"{i} plus one is {i + 1}."} for i in range(8)]
 

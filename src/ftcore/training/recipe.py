@@ -187,10 +187,13 @@ class Recipe:
     def apply_tuner(self) -> None:
         """Wrap the model with the registered tuner of ``tuner.method``; decides the target modules."""
         from ftcore.plugins import get_plugin_manager
-        from ftcore.tuners import describe_parameters, tuner_options
+        from ftcore.tuners import describe_parameters, training_hook, tuner_options
 
         cfg = self.cfg
         options = tuner_options(cfg, self.spec, self.model)
+        calibrate = training_hook(options, "use_calibration_data")
+        if calibrate is not None:  # EVA / CorDA initialise from the first training batches
+            calibrate(self._calibration_batches)
         tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
         if tuned is None:
             raise FtcoreError(f"{cfg.source}: tuner.method: no plugin handles {cfg.tuner.method!r}")
@@ -304,6 +307,20 @@ class Recipe:
             say(f"best checkpoint: {best}\nlast checkpoint: {last}\nloss plot: {run_dir / 'loss.png'}")
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
+
+    def _calibration_batches(self, n_batches: int = 8) -> list[Any]:
+        """The first ``n_batches`` training batches, collated as training collates them (EVA / CorDA init)."""
+        from torch.utils.data import DataLoader
+
+        from ftcore.data.collate import make_collator
+        from ftcore.data.packing import adapt_collator
+
+        data = self.data.train
+        rows = data.select(range(min(len(data), n_batches * self.cfg.train.batch_size))) \
+            if hasattr(data, "select") else data
+        collator = adapt_collator(make_collator(self.cfg, self.tokenizer, template=self.template, model=self.model),
+                                  self.model)
+        return list(DataLoader(rows, batch_size=self.cfg.train.batch_size, collate_fn=collator))
 
     def _run_dir(self) -> Path:
         if self.run_dir is None:

@@ -66,6 +66,8 @@ class TrainingHooks:
     * ``create_optimizer(model, args)``: the optimizer, or None for the Trainer's own (LoRA+)
     * ``callbacks()``: Trainer callbacks (AdaLoRA's rank allocation)
     * ``finish_checkpoint(model, folder)``: called after each checkpoint is written (PiSSA's conversion to LoRA)
+    * ``use_calibration_data(batches)``: before ``apply``, a ``() -> list of batches`` of the first training
+      batches (EVA / CorDA initialisation); only options models that define it get it
     """
 
     def from_run(self, cfg: Any) -> Any:

@@ -1,8 +1,8 @@
 """LoRA through peft (``tuner.method = "lora"``) and its variants as options: DoRA (``use_dora``), rsLoRA
-(``use_rslora``), the initialisations peft offers (``init``: gaussian, PiSSA, OLoRA …), LoRA+ (``lora_plus_ratio``,
+(``use_rslora``), the initialisations peft offers (``init``: gaussian, PiSSA, OLoRA, and EVA / CorDA from the first training batches), LoRA+ (``lora_plus_ratio``,
 peft's optimizer helper), ``layers_to_transform`` and per-module ``rank_pattern`` / ``alpha_pattern``. On a quantized
 model peft's k-bit preparation runs first (QLoRA takes the same options, except the inits that rewrite the base
-weights: PiSSA and OLoRA need unquantized weights)."""
+weights: PiSSA, OLoRA and CorDA need unquantized weights)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from ftcore.tuners.base import TrainingHooks, enable_checkpointing, is_quantized
 __all__ = ["LoraOptions", "apply_lora", "peft_init"]
 
 #: ``init`` values that rewrite the base weights (saved converted to plain LoRA on the original base)
-MUTATING_INITS = ("pissa", "olora")
-#: ``init`` values that need a pass over training data before training (not run by ftcore)
+MUTATING_INITS = ("pissa", "olora", "corda")
+#: ``init`` values that need a pass over training data before training (the recipe hands the first batches)
 DATA_INITS = ("eva", "corda")
 _PISSA_NITER = re.compile(r"^pissa_niter_[1-9][0-9]*$")
 
@@ -49,11 +49,13 @@ class LoraOptions(TrainingHooks, BaseModel):
     alpha_pattern: dict[str, int] = Field(default_factory=dict, description="module-name pattern -> alpha")
 
     _initial_dir: str | None = PrivateAttr(None)
+    #: ``() -> iterable of batches`` for EVA / CorDA (set by the recipe through :meth:`use_calibration_data`)
+    _calibration: Any = PrivateAttr(None)
 
     @field_validator("init")
     @classmethod
     def _known_init(cls, value: str) -> str:
-        known = ("default", "gaussian", *MUTATING_INITS, *DATA_INITS)
+        known = ("default", "gaussian", "pissa", "olora", "eva", "corda")
         if value not in known and not _PISSA_NITER.match(value):
             raise ValueError(f"must be one of {', '.join(known)} or pissa_niter_N (got {value!r})")
         return value
@@ -61,9 +63,6 @@ class LoraOptions(TrainingHooks, BaseModel):
     def run_problems(self, cfg: Any) -> list[str]:
         out = []
         quantized = cfg.model.quantization.bits or cfg.tuner.method == "qlora"
-        if self.init in DATA_INITS:
-            out.append(f"tuner.init: {self.init!r} needs a pass over the data before training, which ftcore does "
-                       "not run; use 'pissa', 'olora' or 'gaussian'")
         if quantized and (self.init in MUTATING_INITS or self.init.startswith("pissa")):
             out.append(f"tuner.init: {self.init!r} rewrites the base weights, which a quantized model cannot do; "
                        "load the model unquantized (model.quantization.bits = 0) or keep init = 'default'")
@@ -74,6 +73,11 @@ class LoraOptions(TrainingHooks, BaseModel):
             out.append("tuner.lora_plus_ratio: LoRA+ builds its own optimizer, which DeepSpeed replaces; "
                        "remove train.deepspeed or lora_plus_ratio")
         return out
+
+    def use_calibration_data(self, batches: Any) -> None:
+        """EVA / CorDA: ``batches()`` yields the training batches their initialisation reads (called by the recipe
+        before the adapter is created)."""
+        self._calibration = batches
 
     def create_optimizer(self, model: Any, args: Any) -> Any:
         if not self.lora_plus_ratio:
@@ -87,7 +91,7 @@ class LoraOptions(TrainingHooks, BaseModel):
                                          **{k: v for k, v in kwargs.items() if k != "lr"})
 
     def finish_checkpoint(self, model: Any, folder: str) -> None:
-        """PiSSA / OLoRA: rewrite the saved adapter as plain LoRA on the original base (peft's conversion)."""
+        """PiSSA / OLoRA / CorDA: rewrite the saved adapter as plain LoRA on the original base (peft's conversion)."""
         if self._initial_dir is None:
             return
         model.save_pretrained(folder, path_initial_model_for_weight_conversion=self._initial_dir)
@@ -111,8 +115,9 @@ def apply_lora(model: Any, options: TunerOptions) -> Any:
         raise FtcoreError("tuner.targets: no modules to wrap with LoRA (give a list, or 'all')")
     extra: dict[str, Any] = {}
     if opts is not None:
-        if opts.init in DATA_INITS:
-            raise FtcoreError(f"tuner.init: {opts.init!r} needs a pass over the data first; use 'pissa' or 'olora'")
+        if opts.init in DATA_INITS and opts._calibration is None:
+            raise FtcoreError(f"tuner.init: {opts.init!r} initialises from training batches: pass them with "
+                              "LoraOptions.use_calibration_data (a run does it)")
         if is_quantized(model) and opts.init.startswith(MUTATING_INITS):
             raise FtcoreError(f"tuner.init: {opts.init!r} cannot rewrite a quantized model's weights")
         extra = {k: v for k, v in {
@@ -122,6 +127,14 @@ def apply_lora(model: Any, options: TunerOptions) -> Any:
         }.items() if v}
         if opts.init != "default":
             extra["init_lora_weights"] = peft_init(opts.init)
+        if opts.init == "eva":
+            from peft import EvaConfig
+
+            extra["eva_config"] = EvaConfig()
+        if opts.init == "corda":
+            from peft.tuners.lora.config import CordaConfig
+
+            extra["corda_config"] = CordaConfig()
     config = LoraConfig(
         r=options.rank,
         lora_alpha=options.alpha,
@@ -132,7 +145,25 @@ def apply_lora(model: Any, options: TunerOptions) -> Any:
         task_type="CAUSAL_LM",
         **extra,
     )
+    if opts is not None and opts.init == "corda":
+        import torch
+        from peft.tuners.lora.corda import preprocess_corda
+
+        def run_model() -> None:
+            with torch.no_grad():
+                for batch in opts._calibration():  # one row at a time: CorDA's statistics take 2-D inputs
+                    rows = len(batch["input_ids"])
+                    for i in range(rows):
+                        model(**_on({k: v[i:i + 1] if hasattr(v, "shape") and len(v) == rows else v
+                                     for k, v in batch.items()}, model))
+
+        preprocess_corda(model, config, run_model=run_model)
     peft_model = get_peft_model(model, config)
+    if opts is not None and opts.init == "eva":
+        from peft import initialize_lora_eva_weights
+
+        initialize_lora_eva_weights(peft_model, dataloader=[_on(b, model) for b in opts._calibration()],
+                                    show_progress_bar=False)
     if opts is not None and opts.init.startswith(MUTATING_INITS):
         # the adapter as initialised, kept for the conversion of each checkpoint to plain LoRA on the original base
         if opts._initial_dir is not None:
@@ -140,3 +171,9 @@ def apply_lora(model: Any, options: TunerOptions) -> Any:
         opts._initial_dir = tempfile.mkdtemp(prefix="ftcore-lora-init-")
         peft_model.save_pretrained(opts._initial_dir)
     return peft_model
+
+
+def _on(batch: dict[str, Any], model: Any) -> dict[str, Any]:
+    """A collated batch on the model's device (its tensors moved)."""
+    device = next(model.parameters()).device
+    return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
