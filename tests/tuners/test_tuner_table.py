@@ -46,6 +46,9 @@ def test_method_trains_saves_reloads_infers_and_merges(case: str, tiny_dir: str,
         # saved converted: plain LoRA (init True) of twice the rank on the original base
         adapter = json.loads((ckpt / "adapter_config.json").read_text())
         assert adapter["init_lora_weights"] is True and adapter["r"] == 2 * 4
+    if case == "adalora":  # the ranks were reallocated (peft's update_and_allocate ran after optimizer steps)
+        masks = json.loads((ckpt / "adapter_config.json").read_text())["rank_pattern"]
+        assert masks and not all(all(m) for m in masks.values())
     if case == "llama-pro":
         assert json.loads((ckpt / "config.json").read_text())["num_hidden_layers"] == 3
     if case in ("freeze", "galore", "llama-pro"):
