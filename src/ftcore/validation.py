@@ -187,6 +187,13 @@ def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
             f"tuner.method: {method!r} cannot train a quantized model "
             "(set model.quantization.bits = 0, or use method = 'qlora')"
         )
+    if not out:
+        from ftcore.tuners import run_problems
+
+        try:
+            out.extend(run_problems(cfg, spec))
+        except Exception as exc:  # noqa: BLE001 - a plugin's options model raising: report, keep checking
+            out.append(f"tuner.method: {exc}")
     return out
 
 

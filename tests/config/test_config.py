@@ -104,7 +104,8 @@ MALFORMED: dict[str, tuple[str, list[str], str]] = {
     "bad-choice": (
         VALID + '[tuner]\nmethod = "qlora2"\n',
         [],
-        "run.toml: tuner.method: unknown tuner 'qlora2' (did you mean qlora, lora? known: lora, qlora, full; "
+        "run.toml: tuner.method: unknown tuner 'qlora2' (did you mean qlora, lora, adalora? known: lora, qlora, "
+        "full, adalora, ia3, vera, lokr, loha, oft, boft, freeze, llama-pro, galore; "
         "see: ftcore tuners)",
     ),
     "bad-targets": (

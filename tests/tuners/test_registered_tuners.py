@@ -27,14 +27,17 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "ftcore"
 
 def test_builtin_tuners_are_registered(builtins_only: None) -> None:
     tuners = get_catalog().tuners
-    assert tuners.names() == ["lora", "qlora", "full"]
+    assert tuners.names() == ["lora", "qlora", "full", "adalora", "ia3", "vera", "lokr", "loha", "oft", "boft",
+                              "freeze", "llama-pro", "galore"]
     lora, qlora, full = (tuners.get(n) for n in ("lora", "qlora", "full"))
     assert (lora.default_lr, qlora.default_lr, full.default_lr) == (1e-4, 1e-4, 2e-5)
     assert (lora.supports_merge, qlora.supports_merge, full.supports_merge) == (True, True, False)
     assert (lora.supports_quantized, qlora.supports_quantized, full.supports_quantized) == (True, True, False)
     assert (lora.needs_targets, qlora.needs_targets, full.needs_targets) == (True, True, False)
     assert full.plugin.startswith("ftcore ") and get_catalog().owner("tuner", "full") == "ftcore.builtin.tuners"
-    assert set(lora.options_model().model_fields) == {"rank", "alpha", "dropout", "targets", "bias", "modules_to_save"}
+    assert set(lora.options_model().model_fields) == {
+        "rank", "alpha", "dropout", "targets", "bias", "modules_to_save", "use_dora", "use_rslora", "init",
+        "lora_plus_ratio", "layers_to_transform", "rank_pattern", "alpha_pattern"}
     assert full.options_model().model_fields == {}
     assert ftcore.TunerSpec is TunerSpec
 
@@ -98,10 +101,12 @@ def _problems(cfg: Any) -> list[str]:
 
 def test_method_is_checked_against_the_catalog(builtins_only: None, tmp_path: Path) -> None:
     assert _problems(_cfg(tmp_path, {"method": "lroa"})) == [
-        "run.toml: tuner.method: unknown tuner 'lroa' (did you mean lora, qlora? known: lora, qlora, full; see: ftcore tuners)"
+        "run.toml: tuner.method: unknown tuner 'lroa' (did you mean lora, loha, qlora? known: "
+        "lora, qlora, full, adalora, ia3, vera, lokr, loha, oft, boft, freeze, llama-pro, galore; see: ftcore tuners)"
     ]
     assert _problems(_cfg(tmp_path, {"method": "prefix"})) == [
-        "run.toml: tuner.method: unknown tuner 'prefix' (known: lora, qlora, full; see: ftcore tuners)"
+        "run.toml: tuner.method: unknown tuner 'prefix' (known: lora, qlora, full, adalora, ia3, "
+        "vera, lokr, loha, oft, boft, freeze, llama-pro, galore; see: ftcore tuners)"
     ]
     check_references(_cfg(tmp_path, {"method": "full"}))  # no error
 
@@ -156,14 +161,14 @@ def test_tuner_options_carry_the_validated_method_options(tuner_file: Path, tmp_
 def test_ftcore_tuners_lists_methods(builtins_only: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tuners", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
-    assert list(rows) == ["lora", "qlora", "full"]
+    assert list(rows)[:3] == ["lora", "qlora", "full"] and len(rows) == 13
     assert rows["full"]["default_lr"] == 2e-5 and rows["full"]["supports_merge"] is False
     assert rows["qlora"]["supports_zero3"] is False and rows["lora"]["supports_quantized"] is True
     assert rows["lora"]["option_fields"]["rank"]["default"] == 8
     assert rows["full"]["option_fields"] == {}
     assert main(["tuners"]) == 0
     out = capsys.readouterr().out
-    assert "rank=8" in out and "3 tuners" in out and "2e-05" in out
+    assert "rank=8" in out and "13 tuners" in out and "2e-05" in out
 
 
 class _Override:

@@ -263,6 +263,9 @@ class TrainConfig(Section):
     ] = Field("cosine", description="transformers' lr_scheduler_type; ms-swift: lr_scheduler_type")
     warmup_ratio: Float = Field(0.05, ge=0.0, le=1.0, description="ms-swift: warmup_ratio")
     optim: str = Field("adamw_torch", description="transformers' optim name; ms-swift: optim")
+    neftune_alpha: Float | None = Field(
+        None, gt=0, le=1000, description="NEFTune: noise of this scale on the input embeddings while training (any "
+        "tuner; transformers' neftune_noise_alpha, 5 typical)")
     eval_steps: Int = Field(50, ge=1, le=MAX_STEPS, description="evaluate (and pick the best checkpoint) every N steps")
     save_steps: Int | None = Field(None, ge=1, le=MAX_STEPS, description="None = eval_steps")
     logging_steps: Int = Field(5, ge=1, le=MAX_STEPS, description="ms-swift: logging_steps")

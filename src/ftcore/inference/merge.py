@@ -52,6 +52,8 @@ def merge_lora(
     from ftcore.inference.checkpoint import RUN_FILE, checkpoint_config, is_adapter, resolve_checkpoint
 
     path = resolve_checkpoint(ckpt)
+    if (path / RUN_FILE).is_file():
+        _check_mergeable(path, checkpoint_config(path).tuner.method)
     if not is_adapter(path):
         raise FtcoreError(
             f"{path}: not a LoRA checkpoint (no adapter_config.json); full weights need no merge"
@@ -111,6 +113,18 @@ def merge_lora(
     os.replace(staging, target)
     print(f"merge: saved {target}", file=sys.stderr)
     return target
+
+
+def _check_mergeable(path: Path, method: str) -> None:
+    """A one-line error when the checkpoint's tuning method saves nothing ``merge_and_unload`` can fold in."""
+    from ftcore.registry import get_catalog
+
+    tuners = get_catalog().tuners
+    if method in tuners and not tuners.get(method).supports_merge:
+        raise FtcoreError(
+            f"{path}: tuner method {method!r} does not support merging (see: ftcore tuners); "
+            "its checkpoint is used as it is"
+        )
 
 
 def _full_run_toml(run_file: Path | None, cfg: Any) -> str:

@@ -330,6 +330,7 @@ def check_plugin(
     strict: bool = False,
     steps: int = 2,
     raise_on_problems: bool = True,
+    tuners: str | Iterable[str] = "none",
 ) -> ConformanceReport:
     """Check every model ``plugin`` registers (see the module docstring) and return the report.
 
@@ -344,6 +345,8 @@ def check_plugin(
     :param steps: training steps of the train + infer check.
     :param raise_on_problems: raise ``AssertionError`` listing every problem (pytest shows it) instead of only
         returning the report.
+    :param tuners: ``"all"`` (every case of :data:`ftcore.testing.tuners.TUNER_CASES`) or case names: each trained
+        model also runs the tuner table (train, reload with plain peft, infer, merge), problems as ``tuner <case>``.
     """
     from ftcore.plugins import PluginInfo, get_plugin_manager
     from ftcore.registry import reset
@@ -361,7 +364,7 @@ def check_plugin(
         pm.add(obj, PluginInfo(name=temporary, dist=dist, version="local", module=dist))
         reset()
     try:
-        _check(obj, dist, report, tiny_models or {}, models, train, work_dir, strict, steps)
+        _check(obj, dist, report, tiny_models or {}, models, train, work_dir, strict, steps, tuners)
     finally:
         if temporary is not None:
             pm.unregister(name=temporary)
@@ -374,7 +377,7 @@ def check_plugin(
 
 def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[str, Any],
            models: Iterable[str] | None, train: str | Iterable[str], work_dir: Any, strict: bool,
-           steps: int) -> None:
+           steps: int, tuners: str | Iterable[str] = "none") -> None:
     from ftcore.plugins import get_plugin_manager
     from ftcore.registry import get_catalog
 
@@ -449,6 +452,10 @@ def _check(obj: Any, dist: str, report: ConformanceReport, tiny_models: Mapping[
         for spec, check in members:
             if spec.name in to_train and not check.problems:
                 _train_and_infer(spec.name, model_dir, work, check, steps)
+                if tuners != "none" and check.exercised == "trained":
+                    from ftcore.testing.tuners import check_tuners
+
+                    check.problems.extend(check_tuners(spec.name, model_dir, work / "tuners", tuners))
 
 
 def _training_set(groups: Mapping[str, list[tuple[ModelSpec, ModelCheck]]], train: str | Iterable[str]) -> set[str]:

@@ -38,8 +38,10 @@ def sampling_strategy(cfg: RunConfig) -> str:
     return "group_by_length" if cfg.data.group_by_length else "random"
 
 
-def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool) -> Any:
-    """``TrainingArguments`` for ``run`` writing into ``run_dir``."""
+def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
+                       extra: dict[str, Any] | None = None) -> Any:
+    """``TrainingArguments`` for ``run`` writing into ``run_dir``; ``extra``: keys the tuning method adds (GaLore's
+    optimizer), which win over the run's."""
     from transformers import TrainingArguments
 
     cfg = run.config
@@ -85,6 +87,9 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool)
         log_level="warning",
     )
     kwargs.update(_checkpointing_arguments(TrainingArguments, t.gradient_checkpointing))
+    if t.neftune_alpha:
+        kwargs["neftune_noise_alpha"] = t.neftune_alpha
+    kwargs.update(extra or {})
     if cpu_only() and not t.deepspeed:
         kwargs["use_cpu"] = True  # DDP over gloo on a machine without GPUs (DeepSpeed: DS_ACCELERATOR=cpu)
     if world_size() > 1:

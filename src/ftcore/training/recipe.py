@@ -19,16 +19,25 @@ grpo … later) is a subclass that swaps what differs — usually :meth:`Recipe.
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ftcore.config import RunConfig
 from ftcore.errors import FtcoreError
-from ftcore.outputs import RunLock, latest_run, new_run_dir, read_state, resolve_checkpoint, write_text_atomic
+from ftcore.outputs import RunLock, new_run_dir, read_state, write_text_atomic
 from ftcore.training.distributed import is_main_process, rank
 from ftcore.training.resolved import ResolvedRun, resolve_run
+from ftcore.training.steps import (
+    add_post_callbacks,
+    broadcast_run_dir,
+    check_resumable,
+    generation_evaluator,
+    longest_first,
+    resume_path,
+    say,
+    whole_run_train_loss,
+)
 
 __all__ = ["Recipe", "RunInterrupted", "SFTRecipe", "TrainResult", "get_recipe", "longest_first", "recipe_names"]
 
@@ -54,28 +63,6 @@ class TrainResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     #: the trained model as training left it (the last checkpoint's weights), for use in the same process
     model: Any = field(default=None, repr=False, compare=False)
-
-
-def say(text: str) -> None:
-    """A progress line on stderr, from the main process only."""
-    if is_main_process():
-        print(text, file=sys.stderr, flush=True)
-
-
-#: ms-swift keeps at most this many of the longest samples with ``test_oom_error``
-OOM_TEST_ROWS = 20000
-
-
-def longest_first(dataset: Any, limit: int = OOM_TEST_ROWS, source: str = "run.toml") -> Any:
-    """``dataset`` reordered longest sample first (ties keep their order), at most ``limit`` rows — ms-swift's
-    ``test_oom_error``: the first steps meet the longest batches, so an out-of-memory error shows at once."""
-    if not hasattr(dataset, "select") or not hasattr(dataset, "column_names") or \
-            "input_ids" not in (dataset.column_names or []):
-        raise FtcoreError(f"{source}: train.test_oom_error: needs a tokenized training set (not data.lazy or "
-                          "data.streaming)")
-    lengths = [len(ids) for ids in dataset["input_ids"]]
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])[:limit]
-    return dataset.select(order)
 
 
 class Recipe:
@@ -160,7 +147,11 @@ class Recipe:
         spec, model_dir = resolve_model(cfg)
         dtype = resolve_dtype(cfg.model.dtype, spec)
         # fp16 mixed precision needs fp32 master weights for parameters that train (ms-swift: full + fp16 → fp32)
-        load_dtype = "fp32" if dtype == "fp16" and cfg.tuner.method == "full" else dtype
+        from ftcore.tuners import get_tuner_spec
+
+        # (and for the methods that train base weights in part: freeze, llama-pro, galore — tagged "full")
+        trains_base = cfg.tuner.method == "full" or "full" in get_tuner_spec(cfg.tuner.method).tags
+        load_dtype = "fp32" if dtype == "fp16" and trains_base else dtype
         self.decide(model_name=spec.name, model_dir=str(model_dir), dtype=dtype, load_dtype=load_dtype)
         say(f"model {spec.name}: {model_dir} ({load_dtype})")
         note = generic_note(spec)
@@ -215,12 +206,15 @@ class Recipe:
     def apply_tuner(self) -> None:
         """Wrap the model with the registered tuner of ``tuner.method``; decides the target modules."""
         from ftcore.plugins import get_plugin_manager
-        from ftcore.tuners import describe_parameters, tuner_options
+        from ftcore.tuners import describe_parameters, training_hook, tuner_options
 
         cfg = self.cfg
         options = tuner_options(cfg, self.spec, self.model)
         from ftcore.models.compat import quiet_peft_deprecations
 
+        calibrate = training_hook(options, "use_calibration_data")
+        if calibrate is not None:  # EVA / CorDA initialise from the first training batches
+            calibrate(self._calibration_batches)
         with quiet_peft_deprecations():
             tuned = get_plugin_manager().hook.configure_tuner(model=self.model, options=options)
         if tuned is None:
@@ -270,12 +264,16 @@ class Recipe:
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
         from ftcore.training.trainer import FtcoreTrainer
+        from ftcore.tuners import training_hook
 
         cfg, run_dir = self.cfg, self._run_dir()
         data = self.data
+        hook_args = training_hook(self.tuner_options, "training_arguments")
         trainer = FtcoreTrainer(
             model=self.model,
-            args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval),
+            args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval,
+                                    extra=hook_args() if hook_args else None),
+            tuner_options=self.tuner_options,
             train_dataset=data.train,
             eval_dataset=data.validation if self.has_eval else None,
             data_collator=adapt_collator(make_collator(cfg, self.tokenizer, template=self.template,
@@ -290,6 +288,9 @@ class Recipe:
         trainer.add_callback(ProgressBarCallback(trainer))
         trainer.add_callback(FinalStepCallback(self.has_eval))
         trainer.add_callback(MetricsCallback(run_dir / "metrics.jsonl", trainer))
+        hook_callbacks = training_hook(self.tuner_options, "callbacks")
+        for callback in hook_callbacks() if hook_callbacks else []:  # the tuning method's (AdaLoRA's allocation)
+            trainer.add_callback(callback)
         if "tensorboard" in cfg.train.report_to and is_main_process():
             try:
                 tb = TensorBoardCallback()
@@ -345,6 +346,20 @@ class Recipe:
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
 
+    def _calibration_batches(self, n_batches: int = 8) -> list[Any]:
+        """The first ``n_batches`` training batches, collated as training collates them (EVA / CorDA init)."""
+        from torch.utils.data import DataLoader
+
+        from ftcore.data.collate import make_collator
+        from ftcore.data.packing import adapt_collator
+
+        data = self.data.train
+        rows = data.select(range(min(len(data), n_batches * self.cfg.train.batch_size))) \
+            if hasattr(data, "select") else data
+        collator = adapt_collator(make_collator(self.cfg, self.tokenizer, template=self.template, model=self.model),
+                                  self.model)
+        return list(DataLoader(rows, batch_size=self.cfg.train.batch_size, collate_fn=collator))
+
     def _run_dir(self) -> Path:
         if self.run_dir is None:
             raise RuntimeError("plan_output has not run")
@@ -371,112 +386,3 @@ def get_recipe(stage: str = "sft") -> type[Recipe]:
         return RECIPES[stage]
     except KeyError:
         raise FtcoreError(f"unknown training stage {stage!r} (known: {', '.join(recipe_names())})") from None
-
-
-# ------------------------------------------------------------------------------------------------ step helpers
-
-
-def broadcast_run_dir(run_dir: str | None) -> str:
-    """Rank 0 decides the versioned folder; the other ranks receive it."""
-    try:
-        import torch.distributed as dist
-    except ImportError:  # pragma: no cover
-        return run_dir or ""
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-        box = [run_dir]
-        dist.broadcast_object_list(box, src=0)
-        return str(box[0])
-    return run_dir or ""
-
-
-def whole_run_train_loss(log_history: list[dict[str, Any]], resumed_part: float, resume: str,
-                         global_step: int) -> float | None:
-    """The mean training loss of a resumed run over all its steps: the logged losses up to the resume point
-    (each weighted by the steps it covers) combined with the Trainer's mean over the resumed part."""
-    from ftcore.outputs import CHECKPOINT_RE
-
-    m = CHECKPOINT_RE.match(Path(resume).name)
-    start = int(m.group(1)) if m else 0
-    if start <= 0 or global_step <= start:
-        return None
-    total, covered, prev = 0.0, 0, 0
-    for record in log_history:
-        step = int(record.get("step", 0))
-        if "loss" not in record or step > start:
-            continue
-        total += float(record["loss"]) * (step - prev)
-        covered, prev = step, step
-    if covered == 0:
-        return None
-    before = total / covered
-    return (before * start + float(resumed_part) * (global_step - start)) / global_step
-
-
-def resume_path(cfg: RunConfig, model_name: str) -> str | None:
-    """The checkpoint ``train.resume_from_checkpoint`` names (``latest``: the newest run's last one), or None."""
-    value = cfg.train.resume_from_checkpoint
-    if not value:
-        return None
-    if value == "latest":
-        root = Path(cfg.resolve_path(cfg.output.dir))
-        base = root / model_name if cfg.output.add_suffix else root
-        try:
-            run = latest_run(base)
-        except FtcoreError:
-            raise FtcoreError(f"{cfg.source}: train.resume_from_checkpoint: no earlier run in {base}") from None
-        return str(run / str(read_state(run)["last"]))
-    path = resolve_checkpoint(cfg.resolve_path(value))
-    if not Path(path, "trainer_state.json").is_file():
-        raise FtcoreError(f"{cfg.source}: train.resume_from_checkpoint: {value} is not a training checkpoint")
-    return path
-
-
-def check_resumable(cfg: RunConfig, path: str) -> None:
-    """A checkpoint saved with only_save_model holds no optimizer / scheduler / RNG state."""
-    folder = Path(path)
-    has_ds_state = any(p.is_dir() and p.name.startswith("global_step") for p in folder.iterdir())
-    has_state = (folder / "optimizer.pt").is_file() or (folder / "scheduler.pt").is_file() or has_ds_state
-    if has_state:
-        return
-    if cfg.train.deepspeed:
-        raise FtcoreError(
-            f"{cfg.source}: train.resume_from_checkpoint: {path} holds no DeepSpeed state (it was saved with "
-            "train.only_save_model = true, the default for DeepSpeed); train with only_save_model = false to resume")
-    say(f"resume: {path} holds weights only (only_save_model): the optimizer and scheduler start afresh")
-
-
-def generation_evaluator(cfg: RunConfig, template: Any, rows: Any) -> Any:
-    """eval.predict_with_generate: ROUGE / BLEU on answers generated for the validation rows."""
-    if not cfg.eval.predict_with_generate or rows is None or len(rows) == 0:
-        return None
-    from ftcore.inference.evaluate import GenerationEvaluator
-
-    return GenerationEvaluator(template, rows, cfg.generation)
-
-
-def add_post_callbacks(trainer: Any, cfg: RunConfig, template: Any, model_name: str, token: str | None) -> None:
-    """eval.overwrite_generation_config (generation_config.json in each checkpoint) and hub.push."""
-    if not is_main_process():
-        return
-    if cfg.eval.overwrite_generation_config:
-        from ftcore.inference.evaluate import GenerationConfigCallback
-
-        trainer.add_callback(GenerationConfigCallback(cfg.generation, template))
-    if cfg.hub.push:
-        from ftcore.training.hub import (
-            PushCallback,
-            Pusher,
-            default_model_id,
-            make_uploader,
-            model_card,
-            resolve_token,
-        )
-
-        uploader = make_uploader(cfg.hub, model_name, cfg.tuner.method, token=token, base_dir=cfg.base_dir)
-        model_id = cfg.hub.model_id or default_model_id(model_name, cfg.tuner.method)
-        secret = resolve_token(cfg.hub.hub, token)
-        if cfg.hub.hub != "local" and not secret:
-            say(f"warning: hub.push: no token for {cfg.hub.hub} (hub.token, or the environment); pushes may fail")
-        pusher = Pusher(cfg.hub.strategy, uploader, token=secret, card=model_card(cfg, str(model_id)), say=say)
-        trainer.add_callback(PushCallback(pusher))
-

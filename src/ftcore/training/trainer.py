@@ -81,8 +81,11 @@ class FtcoreTrainer(Trainer):
     """
 
     def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True,
-                 generation_evaluator: Any = None, model_dir: str | None = None, **kwargs: Any):
+                 generation_evaluator: Any = None, model_dir: str | None = None, tuner_options: Any = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
+        #: the run's TunerOptions: its method may build the optimizer (LoRA+) or finish checkpoints (PiSSA)
+        self.tuner_options = tuner_options
         self.run_toml = run_toml
         #: the base model's folder: its processor files (multimodal) go into every checkpoint
         self.model_dir = model_dir
@@ -222,6 +225,17 @@ class FtcoreTrainer(Trainer):
             print(f"{name}: finishing step {self.state.global_step + 1}, then saving a checkpoint and stopping "
                   f"(send it again to stop at once)", file=sys.stderr, flush=True)
 
+    def create_optimizer(self, model: Any = None) -> Any:
+        """The tuning method's optimizer when it builds one (LoRA+), else the Trainer's."""
+        if self.optimizer is None and self.tuner_options is not None:
+            from ftcore.tuners import training_hook
+
+            hook = training_hook(self.tuner_options, "create_optimizer")
+            optimizer = hook(self.model, self.args) if hook else None
+            if optimizer is not None:
+                self.optimizer = optimizer
+        return super().create_optimizer(*(() if model is None else (model,)))
+
     # ---------------------------------------------------------------------------------------- checkpoints
 
     def _get_output_dir(self, trial: Any) -> str:
@@ -259,6 +273,7 @@ class FtcoreTrainer(Trainer):
         self._barrier()
         if self.args.should_save:
             written = os.path.join(staging, name)
+            self._finish_checkpoint(written)
             if self.run_toml is not None:
                 Path(written, RUN_FILE_IN_CHECKPOINT).write_text(self.run_toml, encoding="utf-8")
             from ftcore.models import copy_processor_files
@@ -325,6 +340,16 @@ class FtcoreTrainer(Trainer):
         return (f"checkpoint {name} could not be written to {run_dir} ({type(exc).__name__}: {reason}); it needs "
                 f"about {human_bytes(expected)}{free}; {latest}; free some space (or raise the file size limit) "
                 "and resume with train.resume_from_checkpoint = \"latest\"")
+
+    def _finish_checkpoint(self, folder: str) -> None:
+        """The tuning method's last word on a written checkpoint (PiSSA / OLoRA: converted to plain LoRA)."""
+        if self.tuner_options is None:
+            return
+        from ftcore.tuners import training_hook
+
+        hook = training_hook(self.tuner_options, "finish_checkpoint")
+        if hook is not None:
+            hook(self.accelerator.unwrap_model(self.model, keep_torch_compile=False), folder)
 
     def _barrier(self) -> None:
         if self.args.world_size > 1:

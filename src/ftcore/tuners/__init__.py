@@ -5,8 +5,11 @@
     model = apply_tuner(model, options)                 # the spec's apply (peft's LoRA, full …)
     lr = default_lr("full")                             # train.lr = "auto"
 
-Built in: ``lora`` (:mod:`ftcore.tuners.lora`), ``qlora`` (:mod:`ftcore.tuners.qlora`, LoRA on a bitsandbytes-
-quantized model) and ``full`` (:mod:`ftcore.tuners.full`); target resolution is in :mod:`ftcore.tuners.targets`.
+Built in: ``lora`` (:mod:`ftcore.tuners.lora`: DoRA, rsLoRA, PiSSA/OLoRA, LoRA+ … as options), ``qlora``
+(:mod:`ftcore.tuners.qlora`, LoRA on a bitsandbytes-quantized model), ``full`` (:mod:`ftcore.tuners.full`), the
+other peft adapters (``adalora``, ``ia3``, ``vera``, ``lokr`` / ``loha`` in :mod:`ftcore.tuners.lycoris`, ``oft`` /
+``boft``), ``freeze`` and ``llama-pro`` (:mod:`ftcore.tuners.freeze`) and ``galore``; docs/tuning.md lists them.
+Target resolution is in :mod:`ftcore.tuners.targets`.
 Nothing here imports torch or peft at module level.
 """
 
@@ -38,6 +41,8 @@ __all__ = [
     "method_option_values",
     "option_problems",
     "resolve_targets",
+    "run_problems",
+    "training_hook",
     "tuner_options",
 ]
 
@@ -110,6 +115,9 @@ def tuner_options(cfg: RunConfig, spec: ModelSpec, model: Any) -> TunerOptions:
         method_options = options_model.model_validate(
             {k: v for k, v in method_option_values(t).items() if k in own}
         )
+        from_run = getattr(method_options, "from_run", None)
+        if callable(from_run):
+            method_options = from_run(cfg)  # completed from the run (AdaLoRA's total_step …)
     # train.resume_from_checkpoint is handled by the Trainer (it restores the adapter with the optimizer state)
     return TunerOptions(
         method=t.method,
@@ -123,6 +131,37 @@ def tuner_options(cfg: RunConfig, spec: ModelSpec, model: Any) -> TunerOptions:
         gradient_checkpointing=cfg.train.gradient_checkpointing,
         method_options=method_options,
     )
+
+
+def run_problems(cfg: RunConfig, spec: TunerSpec) -> list[str]:
+    """Problems of the run for ``spec`` as a whole (``key: message``): the method's options model's
+    ``run_problems(cfg)`` (a missing package, a setting the method cannot work with) and ``infer.merge_lora``
+    with a method that cannot merge. Assumes :func:`option_problems` found nothing."""
+    out = []
+    if cfg.train.deepspeed in ("zero3", "zero3-offload") and not spec.supports_zero3:
+        out.append(f"train.deepspeed: tuner method {spec.name!r} does not work with DeepSpeed ZeRO-3; "
+                   "use zero2 (see: ftcore tuners)")
+    if cfg.infer.merge_lora and not spec.supports_merge:
+        out.append(f"infer.merge_lora: tuner method {spec.name!r} saves no adapter to merge; "
+                   "set infer.merge_lora = false")
+    model = spec.options_model()
+    if model is None:
+        return out
+    own = set(model.model_fields)
+    options = model.model_validate({k: v for k, v in method_option_values(cfg.tuner).items() if k in own})
+    check = getattr(options, "run_problems", None)
+    if callable(check):
+        out.extend(check(cfg))
+    return out
+
+
+def training_hook(options: TunerOptions | None, name: str) -> Any:
+    """The method's training hook ``name`` (see :class:`ftcore.tuners.base.TrainingHooks`), or None: the run's
+    validated options model may define ``training_arguments``, ``create_optimizer``, ``callbacks`` or
+    ``finish_checkpoint``."""
+    method_options = getattr(options, "method_options", None)
+    hook = getattr(method_options, name, None)
+    return hook if callable(hook) else None
 
 
 def apply_tuner(model: Any, options: TunerOptions) -> Any:
