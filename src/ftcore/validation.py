@@ -29,6 +29,7 @@ def validate_file(path: str, overrides: list[str] | None = None) -> RunConfig:
     data = read_config_data(path, overrides)
     base_dir = str(Path(path).parent.resolve())
     problems: list[str] = []
+    causes: list[BaseException] = []  # the exceptions behind problems, for FTCORE_DEBUG=1
     cfg: RunConfig | None
     try:
         cfg = config_from_dict(data, source=str(path), base_dir=base_dir)
@@ -43,6 +44,7 @@ def validate_file(path: str, overrides: list[str] | None = None) -> RunConfig:
             check_references(cfg)
         except ConfigError as exc:
             more.extend(exc.problems)
+            causes.extend(exc.causes)
         more.extend(environment_problems(cfg))
         reported = [_key_of(p, str(path)) for p in problems]
         for p in more:  # a key already reported (or a section / item of it) is not reported twice
@@ -50,7 +52,7 @@ def validate_file(path: str, overrides: list[str] | None = None) -> RunConfig:
             if p not in problems and not any(_related(key, k) for k in reported):
                 problems.append(p)
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(problems, causes)
     assert valid is not None
     return valid
 

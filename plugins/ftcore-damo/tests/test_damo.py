@@ -33,7 +33,7 @@ def test_polylm_tokenizer_is_loaded_slow_and_legacy(tiny_models, tmp_path, monke
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", spy)
     spec = get_catalog().models.get("polylm-13b")
     _, tok = load_with(spec, ModelOptions(model_dir=tiny_models["polylm-13b"](tmp_path), dtype="fp32",
-                                          load_model=False))
+                                          load_model=False, trust_remote_code=True))
     assert seen["use_fast"] is False and seen["legacy"] is True
     assert tok.eos_token == "</s>"
 

@@ -132,7 +132,7 @@ def test_train_on_images_then_infer_with_an_image(qwen_vl_dir, images, tmp_path,
     data = tmp_path / "vl.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     cfg = {
-        "model": {"name": "qwen-vl-chat", "path": qwen_vl_dir, "dtype": "fp32"},
+        "model": {"name": "qwen-vl-chat", "path": qwen_vl_dir, "dtype": "fp32", "trust_remote_code": True},
         "data": {"datasets": [{"path": str(data)}], "test_ratio": 0.0, "cache_dir": str(tmp_path / "cache")},
         "tuner": {"method": "lora", "rank": 4, "alpha": 8, "dropout": 0.0},
         "train": {"max_steps": 2, "batch_size": 2, "lr": 1e-3, "warmup_ratio": 0.0, "logging_steps": 1,
