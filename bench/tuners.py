@@ -63,11 +63,20 @@ def run_case(name: str, n_samples: int) -> dict[str, Any]:
                            method_options=method_options)
     if method == "adalora":
         options.method_options = method_options.model_copy(update={"total_step": 1000})
-    model = apply_tuner(model, options)
     samples = make_workload(n_samples)
     tok = qwen25_tokenizer()
     cfg = config_from_dict({"data": {"packing": True}})
     data = pack_dataset(Dataset.from_list(samples), MAX_LENGTH, seed=SEED)
+    calibrate = training_hook(options, "use_calibration_data")
+    if calibrate is not None:  # EVA / CorDA initialise from training batches (a run gives 8; the bench 1)
+        collate = make_collator(cfg, tok)
+
+        def first_batches(n_batches: int = 1) -> list[Any]:  # one batch: the init is slow on CPU
+            rows = [data[i] for i in range(min(len(data), n_batches * 8))]
+            return [collate(rows[i:i + 8]) for i in range(0, len(rows), 8)]
+
+        calibrate(first_batches)
+    model = apply_tuner(model, options)
     hook = training_hook(options, "training_arguments")
     extra = hook() if hook else {}
     neftune = case.get("train", {}).get("neftune_alpha")
