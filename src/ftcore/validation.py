@@ -16,6 +16,7 @@ from typing import Any
 from ftcore.config import RunConfig
 from ftcore.data.sources import classify_entry, unsupported_file_type
 from ftcore.errors import ConfigError
+from ftcore.preflight import clip, environment_problems, exists, is_dir, is_file
 
 
 def validate_file(path: str, overrides: list[str] | None = None) -> RunConfig:
@@ -123,7 +124,7 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
     if (
         model.path
         and not model.path.startswith("builtin:")
-        and not _is_dir(cfg.resolve_path(model.path))
+        and not is_dir(cfg.resolve_path(model.path))
     ):
         problems.append(f"{src}: model.path: folder {clip(model.path)} not found")
     if not (model.name or model.path or model.repo):
@@ -153,16 +154,16 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
                     problems.append(f"{src}: {key}: {problem}")
             if path and not path.startswith("builtin:"):
                 full = Path(cfg.resolve_path(path))
-                if not _exists(full):
+                if not exists(full):
                     problems.append(f"{src}: {key}: file {clip(path)} not found")
                 elif unsupported_file_type(full):
                     problems.append(f"{src}: {key}: {clip(path)}: {unsupported_file_type(full)}")
 
     ds = cfg.train.deepspeed
-    if ds and ds.endswith(".json") and not _is_file(cfg.resolve_path(ds)):
+    if ds and ds.endswith(".json") and not is_file(cfg.resolve_path(ds)):
         problems.append(f"{src}: train.deepspeed: file {clip(ds)} not found")
     resume = cfg.train.resume_from_checkpoint
-    if resume and resume != "latest" and not _is_dir(cfg.resolve_path(resume)):
+    if resume and resume != "latest" and not is_dir(cfg.resolve_path(resume)):
         problems.append(f'{src}: train.resume_from_checkpoint: folder {clip(resume)} not found (or use "latest")')
     for err in others:  # registration errors the run is not hit by (a conflict it uses is a problem above)
         if not any(p.endswith(err) for p in problems):
@@ -199,28 +200,6 @@ def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
     return out
 
 
-def _exists(path: str | Path) -> bool:
-    """``Path.exists`` that says False for a path the system cannot even look at (a name too long …)."""
-    try:
-        return Path(path).exists()
-    except (OSError, ValueError):
-        return False
-
-
-def _is_dir(path: str | Path) -> bool:
-    try:
-        return Path(path).is_dir()
-    except (OSError, ValueError):
-        return False
-
-
-def _is_file(path: str | Path) -> bool:
-    try:
-        return Path(path).is_file()
-    except (OSError, ValueError):
-        return False
-
-
 def _name_and_path(entry: Any, registered: Any, base_dir: str) -> tuple[str | None, str | None]:
     """A ``data.datasets`` entry as (registered name, local path); a plain string is sorted by
     :func:`ftcore.data.sources.classify_entry`, the rule loading uses too."""
@@ -240,235 +219,3 @@ def _lookup_name(table: Any, name: str) -> str | None:
     if name in table:
         return None
     return str(table.unknown(name))
-
-
-# --------------------------------------------------------------------------------------------------
-# checks of what a run would otherwise find only after loading the model and the data
-
-#: ``train.report_to`` integrations → the modules that provide them (any one of them)
-REPORT_MODULES = {
-    "tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",),
-    "comet_ml": ("comet_ml",), "clearml": ("clearml",), "dagshub": ("dagshub",), "dvclive": ("dvclive",),
-    "neptune": ("neptune",), "codecarbon": ("codecarbon",), "azure_ml": ("azureml",), "swanlab": ("swanlab",),
-    "trackio": ("trackio",),
-}
-#: the longest file name most file systems allow (bytes)
-NAME_MAX = 255
-
-
-def environment_problems(cfg: RunConfig, *, training: bool = True) -> list[str]:
-    """Problems a run would hit only after loading the model and the data, found from the config, the file
-    system and the installed packages (no model weights are loaded), each as ``run.toml: <key>: <message>``."""
-    src = cfg.source
-    out: list[str] = []
-    if training:
-        problem = output_dir_problem(cfg.resolve_path(cfg.output.dir))
-        if problem:
-            out.append(f"{src}: output.dir: {problem}")
-        names = optimizer_names()
-        if names and cfg.train.optim not in names:
-            import difflib
-
-            close = difflib.get_close_matches(cfg.train.optim, sorted(names), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            out.append(f"{src}: train.optim: {clip(repr(cfg.train.optim))} is not a transformers optimizer "
-                       f"({hint}e.g. adamw_torch, adamw_torch_fused, sgd, adafactor)")
-        out.extend(f"{src}: train.report_to: {p}" for p in report_to_problems(cfg.train.report_to))
-    if cfg.model.attn == "flash_attention_2":
-        problem = flash_attention_problem()
-        if problem:
-            out.append(f"{src}: model.attn: {problem}")
-    out.extend(f"{src}: {p}" for p in _offline_problems(cfg))
-    lora_targets = training and isinstance(cfg.tuner.targets, list) and cfg.tuner.method in ("lora", "qlora")
-    folder = model_folder(cfg, build=lora_targets) if (training and cfg.data.packing is True) or lora_targets \
-        else None
-    if folder is not None:
-        config = _read_config_json(folder)
-        if training and cfg.data.packing is True and config is not None and "vision_config" in config:
-            out.append(f"{src}: data.packing: a multimodal model uses its own position ids and cannot pack "
-                       "samples; set data.packing = false (or \"auto\")")
-        if lora_targets:
-            assert isinstance(cfg.tuner.targets, list)
-            modules = module_names(folder)
-            if modules is not None:
-                missing = [t for t in cfg.tuner.targets if not any(n == t or n.endswith(f".{t}") for n in modules)]
-                if missing:
-                    leaves = sorted({n.rsplit(".", 1)[-1] for n in modules
-                                     if n and not n.rsplit(".", 1)[-1].isdigit()})
-                    out.append(f"{src}: tuner.targets: {', '.join(clip(repr(t), 80) for t in missing)} not in the "
-                               f"model's modules (its module names: {clip(', '.join(leaves), 400)}); "
-                               "use those names, or targets = \"all\"")
-    return out
-
-
-def clip(text: str, limit: int = 200) -> str:
-    from ftcore.config.messages import clip as _clip
-
-    return _clip(text, limit)
-
-
-def output_dir_problem(path: str) -> str | None:
-    """Why a run could not create / write ``path`` (None when it can)."""
-    import os
-
-    p = Path(path)
-    for part in p.parts:
-        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
-            return f"a folder name is longer than {NAME_MAX} bytes ({clip(part, 60)}); use a shorter name"
-    if len(os.fsencode(os.path.abspath(path))) >= 4096:
-        return "the path is longer than 4096 bytes; use a shorter one"
-    resolved = p.resolve() if _exists(p) else Path(os.path.abspath(path))
-    if resolved.parts[1:2] in (("proc",), ("sys",), ("dev",)):
-        return f"{clip(path)} is under /{resolved.parts[1]}, which cannot hold a run's files; pick another folder"
-    probe = resolved
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        return f"{clip(str(probe))} is a file, not a folder, so {clip(path)} cannot be created; pick another folder"
-    if not os.access(probe, os.W_OK | os.X_OK):
-        return f"{clip(str(probe))} is not writable; pick a folder you can write to"
-    return None
-
-
-def optimizer_names() -> set[str]:
-    """transformers' ``OptimizerNames`` values, read from its source file (importing it would import torch);
-    empty when transformers is not found."""
-    import importlib.util
-    import re
-
-    spec = importlib.util.find_spec("transformers")
-    if spec is None or not spec.submodule_search_locations:
-        return set()
-    file = Path(next(iter(spec.submodule_search_locations))) / "training_args.py"
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError:
-        return set()
-    match = re.search(r"class OptimizerNames\(.*?\):(.*?)\n(?:class |def |@)", text, re.S)
-    if match is None:
-        return set()
-    return set(re.findall(r'^\s+[A-Z0-9_]+\s*=\s*"([^"]+)"', match.group(1), re.M))
-
-
-def report_to_problems(names: list[str]) -> list[str]:
-    import importlib.util
-
-    out = []
-    for name in names:
-        if name in ("none", "all"):
-            continue
-        modules = REPORT_MODULES.get(name)
-        if modules is None:
-            out.append(f"unknown integration {clip(repr(name))} (use {', '.join(sorted(REPORT_MODULES))}, or [])")
-        elif not any(importlib.util.find_spec(m) is not None for m in modules):
-            out.append(f"{name!r} is not installed; pip install {modules[0]}, or remove it from report_to")
-    return out
-
-
-def flash_attention_problem() -> str | None:
-    import importlib.util
-
-    if importlib.util.find_spec("flash_attn") is None:
-        return "flash_attention_2 needs the flash-attn package (pip install flash-attn); or use attn = \"sdpa\""
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return "flash_attention_2 needs a CUDA GPU and none is visible; use attn = \"sdpa\""
-    except Exception:  # noqa: BLE001 - no torch: the run fails earlier with its own message
-        return None
-    return None
-
-
-def _offline_problems(cfg: RunConfig) -> list[str]:
-    from ftcore.data.loading import hf_cached, is_offline, ms_cached
-
-    if not is_offline():
-        return []
-    out = []
-    repo = cfg.model.repo
-    if repo and not _is_dir(cfg.resolve_path(repo)) and _hf_model_cached(repo, cfg.model.revision) is None:
-        out.append(f"model.repo: {clip(repo)} is not in the local hub cache and downloads are off "
-                   "(HF_HUB_OFFLINE / FTCORE_OFFLINE); download it once online, or set model.path to a folder")
-    for section in ("datasets", "validation"):
-        for i, entry in enumerate(getattr(cfg.data, section)):
-            drepo = getattr(entry, "repo", None)
-            if drepo and hf_cached(drepo, None) is None and ms_cached(drepo, None) is None:
-                out.append(f"data.{section}[{i}]: {clip(drepo)} is not in the local dataset caches and downloads "
-                           "are off; download it once online, or give a local path")
-    return out
-
-
-def _hf_model_cached(repo: str, revision: str | None) -> str | None:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(repo, "config.json", revision=revision)
-    except Exception:  # noqa: BLE001 - an invalid repo id is simply not cached
-        return None
-    return found if isinstance(found, str) else None
-
-
-def model_folder(cfg: RunConfig, *, build: bool = True) -> str | None:
-    """The model's local folder when it is on disk already (nothing is downloaded), else None; ``build``: an
-    embedded model (``builtin:``) is built into the cache when it is not there yet."""
-    from ftcore.registry import get_catalog
-
-    m = cfg.model
-    if m.path and not m.path.startswith("builtin:"):
-        folder = Path(cfg.resolve_path(m.path))
-        return str(folder) if _is_file(folder / "config.json") else None
-    if m.repo:
-        found = _hf_model_cached(m.repo, m.revision)
-        return str(Path(found).parent) if found else None
-    if m.name and m.name in get_catalog().models:
-        spec = get_catalog().models.get(m.name)
-        if spec.path and spec.path.startswith("builtin:"):
-            if not build:
-                return None
-            try:
-                import contextlib
-                import io
-
-                from ftcore.models.hub import materialize_builtin
-
-                with contextlib.redirect_stdout(io.StringIO()):  # libraries that print while importing
-                    return materialize_builtin(spec.path.split(":", 1)[1])
-            except Exception:  # noqa: BLE001 - checked again when the run loads it
-                return None
-        if spec.path and _is_dir(Path(spec.path).expanduser()):
-            return str(Path(spec.path).expanduser())
-        for repo in spec.hub.values():
-            found = _hf_model_cached(repo, spec.revision)
-            if found:
-                return str(Path(found).parent)
-    return None
-
-
-def _read_config_json(folder: str) -> dict[str, Any] | None:
-    import json
-
-    try:
-        data = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def module_names(folder: str) -> set[str] | None:
-    """The model's module names, built from its config.json on the meta device (no weights read); None when
-    the architecture cannot be built that way (remote code, no causal-LM class)."""
-    import contextlib
-    import io
-
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # libraries that print while importing
-            import torch
-            from transformers import AutoConfig, AutoModelForCausalLM
-
-            config = AutoConfig.from_pretrained(folder, trust_remote_code=False)
-            with torch.device("meta"):
-                model = AutoModelForCausalLM.from_config(config)
-    except Exception:  # noqa: BLE001 - not buildable without its code: the run checks the targets itself
-        return None
-    return {name for name, _ in model.named_modules()}
