@@ -25,23 +25,20 @@ from ftcore.config.files import (
 from ftcore.config.messages import all_key_paths, error_message, format_errors, unknown_key_hint
 from ftcore.config.ms_swift import SEED_ARGUMENTS
 from ftcore.config.sections import (
-    DEEPSPEED_PRESETS,
     DataConfig,
     DatasetEntry,
-    EvalConfig,
-    GenerationConfig,
     HubConfig,
     InferConfig,
     ModelConfig,
     OutputConfig,
     QuantizationConfig,
     RunConfig,
-    Section,
     TemplateConfig,
-    TrainConfig,
     TunerConfig,
     cross_check,
 )
+from ftcore.config.train import DEEPSPEED_PRESETS, EvalConfig, GenerationConfig, TrainConfig
+from ftcore.config.types import Section
 from ftcore.specs import DEFAULT_SYSTEM
 
 __all__ = [

@@ -15,7 +15,8 @@ else:  # pragma: no cover
     pass
 
 from ftcore.config.ms_swift import SEED_ARGUMENTS
-from ftcore.config.sections import RunConfig, Section
+from ftcore.config.sections import RunConfig
+from ftcore.config.types import Section
 
 
 def _sections() -> dict[str, type[BaseModel]]:
