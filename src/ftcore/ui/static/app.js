@@ -103,7 +103,9 @@ function showJob(job) {
   $("progress-text").textContent = job.total ? `step ${job.step} / ${job.total}` : (job.state === "running" ? "loading…" : "");
   const log = $("log");
   const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
-  log.textContent = job.log.split("\r").join("\n").split("\n").filter((l) => l.trim()).slice(-60).join("\n");
+  // a progress bar redraws its line with "\r": show each line as it was last drawn
+  const lines = job.log.split("\n").map((l) => l.split("\r").filter((s) => s.trim()).pop() || "");
+  log.textContent = lines.filter((l) => l.trim()).slice(-60).join("\n");
   if (atEnd) log.scrollTop = log.scrollHeight;
 }
 
@@ -167,8 +169,11 @@ function drawChart() {
     const y = y0 + (y1 - y0) * i / 4;
     svg.appendChild(el("line", { x1: L, x2: W - R, y1: sy(y), y2: sy(y), stroke: "#eef1f5" }));
     svg.appendChild(el("text", { x: L - 4, y: sy(y) + 4, "text-anchor": "end", "font-size": 10, fill: "#6b7280" }, y.toFixed(2)));
-    const x = x0 + (x1 - x0) * i / 4;
-    svg.appendChild(el("text", { x: sx(x), y: H - 8, "text-anchor": "middle", "font-size": 10, fill: "#6b7280" }, Math.round(x)));
+  }
+  const raw = (x1 - x0) / 5, mag = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+  for (let x = Math.ceil(x0 / step) * step; x <= x1; x += step) {
+    svg.appendChild(el("text", { x: sx(x), y: H - 8, "text-anchor": "middle", "font-size": 10, fill: "#6b7280" }, x));
   }
   svg.appendChild(el("line", { x1: L, x2: L, y1: T, y2: H - B, stroke: "#9ca3af" }));
   svg.appendChild(el("line", { x1: L, x2: W - R, y1: H - B, y2: H - B, stroke: "#9ca3af" }));
