@@ -131,6 +131,32 @@ def test_stop_sends_sigterm_and_the_run_saves_a_checkpoint(client: Any, ui_root:
     assert run["running"] is False and len(run["checkpoints"]) == 1
 
 
+def test_a_second_stop_kills(client: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("FAKE_IGNORE_TERM", "1")  # a run that does not react to SIGTERM
+    job = client.post("/api/jobs", json={"path": "run.toml", "text": draft(client)}).json()
+    wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json(), lambda j: j["step"] >= 1)
+    assert client.post(f"/api/jobs/{job['id']}/stop").json()["state"] == "stopping"
+    time.sleep(0.5)
+    assert client.get(f"/api/jobs/{job['id']}").json()["state"] == "stopping"
+    client.post(f"/api/jobs/{job['id']}/stop")
+    done = wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json(), lambda j: j["state"] != "stopping")
+    assert done["state"] == "stopped" and done["returncode"] == -9
+
+
+def test_closing_the_app_stops_its_runs(ui_root: Path, fake_python: str) -> None:
+    from starlette.testclient import TestClient
+
+    from ftcore.ui.app import create_app
+
+    app = create_app(ui_root, python=fake_python)
+    with TestClient(app) as client:
+        job = client.post("/api/jobs", json={"path": "run.toml", "text": draft(client)}).json()
+        wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json(), lambda j: j["step"] >= 1)
+    process = app.state.jobs.get(job["id"]).process
+    assert process.returncode == 143, "SIGTERM at shutdown: the run saved a checkpoint and stopped"
+    assert list((ui_root / "output" / "tiny" / "v0-20261130-120000").glob("checkpoint-*"))
+
+
 def test_metrics_come_in_increments(client: Any, ui_root: Path) -> None:
     run = ui_root / "output" / "m" / "v0-1"
     run.mkdir(parents=True)

@@ -141,6 +141,10 @@ def test_train_watch_stop_and_chat_in_a_browser(ui_server: str, tmp_path: Path) 
         expect(page.locator("#chat-status")).to_contain_text("answering with")
         page.screenshot(path=str(shots / "ui-overview.png"), full_page=True)
         page.locator("#panel-chat").screenshot(path=str(shots / "ui-chat.png"))
+        page.reload()  # a reloaded page shows the newest job again, its curve included
+        page.wait_for_selector("body[data-ready=true]")
+        expect(page.locator("#job-state")).to_contain_text("stopped (exit 143)")
+        page.wait_for_function(f"Number(document.querySelector('#chart').dataset.points) > {seen}")
         browser.close()
     assert sorted(p.name for p in shots.glob("ui-*.png")) == ["ui-chat.png", "ui-overview.png", "ui-run-file.png",
                                                              "ui-training.png"]
