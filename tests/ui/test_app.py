@@ -116,6 +116,9 @@ def test_an_invalid_run_file_does_not_start(client: Any, ui_root: Path) -> None:
     assert res.json()["problems"][0].startswith("run.toml: tuner.method: unknown tuner 'lorra'")
     assert not (ui_root / "run.toml").exists() and client.get("/api/jobs").json() == []
     assert client.get("/api/jobs/7").status_code == 400
+    outside = client.post("/api/jobs", json={"path": "run.toml", "text": draft(client, output_dir="/tmp/away")})
+    assert outside.status_code == 400 and "output.dir" in outside.json()["error"]
+    assert not (ui_root / "run.toml").exists() and client.get("/api/jobs").json() == []
 
 
 def test_stop_sends_sigterm_and_the_run_saves_a_checkpoint(client: Any, ui_root: Path) -> None:

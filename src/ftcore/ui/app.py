@@ -106,17 +106,17 @@ def create_app(root: str | Path = ".", python: str | None = None) -> FastAPI:
 
     @app.post("/api/jobs")
     def start(run: RunFile) -> dict[str, Any]:
-        from ftcore.config import load_config
-
         path = inside(base, run.path)
         if path.suffix != ".toml":
             raise FtcoreError(f"{run.path}: a run file ends in .toml")
         problems = catalog.validate_text(path, run.text, run.path)
         if problems:
             raise ConfigError(problems)
+        output = catalog.output_dir(path, run.text)
+        if output != base and base not in output.parents:
+            raise FtcoreError(f"{run.path}: output.dir: {output} is not inside the UI's folder {base}; the page "
+                              "lists and charts only runs inside it")
         path.write_text(run.text, encoding="utf-8")
-        cfg = load_config(path)
-        output = inside(base, cfg.resolve_path(cfg.output.dir))
         return jobs.describe(jobs.start(path, output))
 
     @app.get("/api/jobs")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -102,3 +103,16 @@ def _rename(problem: str, tmp: str, name: str) -> str:
         if problem.startswith(prefix):
             return name + problem[len(prefix):]
     return problem.replace(tmp, name)
+
+
+def output_dir(path: Path, text: str) -> Path:
+    """The folder a valid run file ``text`` at ``path`` writes its runs into (``output.dir``, resolved)."""
+    from ftcore.config import config_from_dict
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    cfg = config_from_dict(tomllib.loads(text), source=str(path), base_dir=str(path.parent))
+    return Path(cfg.resolve_path(cfg.output.dir)).resolve()
