@@ -148,3 +148,13 @@ def test_train_watch_stop_and_chat_in_a_browser(ui_server: str, tmp_path: Path) 
         browser.close()
     assert sorted(p.name for p in shots.glob("ui-*.png")) == ["ui-chat.png", "ui-overview.png", "ui-run-file.png",
                                                              "ui-training.png"]
+
+
+def test_no_browser_fails_with_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FTCORE_CHROMIUM", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        find_chromium()
+    monkeypatch.setenv("FTCORE_CHROMIUM", "/opt/chrome/chrome")
+    monkeypatch.setattr(shutil, "which", lambda name: name if name == "/opt/chrome/chrome" else None)
+    assert find_chromium() == "/opt/chrome/chrome"
