@@ -4,9 +4,10 @@
 Every refusal is OpenAI's error JSON with a 4xx status (malformed JSON, a bad field, an unknown model, a prompt
 longer than the context, a missing or wrong API key); an unexpected failure is a 500 with the same shape and no
 traceback. The API key is compared in constant time and never logged.
+
+(No ``from __future__ import annotations`` here: FastAPI reads the route annotations, ``Request`` among them.)
 """
 
-from __future__ import annotations
 
 import hmac
 import logging

@@ -11,6 +11,7 @@ base model runs with adapters disabled), so only the worker thread ever touches 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import queue
@@ -49,6 +50,7 @@ class Row:
         self.sent = 0
         self.done = False
         self.cancelled = False
+        self.reason = ""
 
     @property
     def live(self) -> bool:
@@ -87,6 +89,7 @@ class Row:
         if rest:
             self.emit(Delta(self.index, rest))
         self.done = True
+        self.reason = reason
         self.emit(Done(self.index, reason, self.count))
 
 
@@ -137,6 +140,8 @@ class TransformersEngine(Engine):
         self._running: list[Row] = []
         self._ids = itertools.count()
         self.batches = 0  # batches run so far (tests and the benchmark read it)
+        #: how the last rows ended: (reason, tokens generated); reason "cancelled" for a client that went away
+        self.finished: collections.deque[tuple[str, int]] = collections.deque(maxlen=256)
         self._thread = threading.Thread(target=self._loop, name="ftcore-serve-worker", daemon=True)
         self._thread.start()
 
@@ -256,3 +261,4 @@ class TransformersEngine(Engine):
                     row.emit(_Failed(message))
         finally:
             self._running = []
+            self.finished.extend(("cancelled" if r.cancelled and not r.done else r.reason, r.count) for r in rows)
