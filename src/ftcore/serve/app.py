@@ -18,7 +18,7 @@ from typing import Any
 from ftcore.serve import protocol as p
 from ftcore.serve.engine import Done, Engine, Job, resolve_sampling
 from ftcore.serve.errors import ApiError, error_body
-from ftcore.serve.models import ServedModel, chat_prompt_ids, completion_prompt_ids
+from ftcore.serve.models import PromptTooLong, ServedModel, chat_prompt_ids, completion_prompt_ids
 
 log = logging.getLogger("ftcore.serve")
 
@@ -120,6 +120,8 @@ def create_app(engine: Engine, *, api_key: str | None = None) -> Any:
             ids = chat_prompt_ids(served, [m.model_dump() for m in req.messages])
         except ValueError as exc:
             raise ApiError(400, f"messages: {exc}", param="messages") from None
+        except PromptTooLong as exc:
+            raise ApiError(400, str(exc), param="messages", code="context_length_exceeded") from None
         job = make_job(req, served, [ids], req.token_budget(), p.new_id("chatcmpl"))
         if req.stream:
             return StreamingResponse(_stream(engine, job, req.include_usage(), chat=True),

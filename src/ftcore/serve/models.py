@@ -8,6 +8,7 @@ NAME=CKPT`` is a LoRA checkpoint trained on the same base. Path resolution impor
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -205,7 +206,9 @@ def message_text(content: Any) -> str:
 
 def chat_prompt_ids(served: ServedModel, messages: Sequence[Mapping[str, Any]]) -> list[int]:
     """Prompt ids of an OpenAI ``messages`` list: the last user message after the earlier turns (system prompt
-    included), through ``Template.encode_prompt`` — the ids ``ftcore infer`` builds for the same conversation."""
+    included), through ``Template.encode_prompt`` — the ids ``ftcore infer`` builds for the same conversation.
+    A conversation longer than the template's ``max_length`` raises :class:`PromptTooLong` (ftcore infer would cut
+    it; an API refuses it); one the template cannot encode raises ValueError."""
     turns = [{"role": str(m["role"]), "content": message_text(m.get("content"))} for m in messages]
     if not turns or turns[-1]["role"] != "user":
         raise ValueError("the last message must have role 'user'")
@@ -217,12 +220,27 @@ def chat_prompt_ids(served: ServedModel, messages: Sequence[Mapping[str, Any]]) 
     if any(t["role"] == "system" for t in history):
         raise ValueError("a system message may only come first")
     msgs = build_messages(turns[-1]["content"], history, system)
+    template = served.template
     try:
-        return list(served.template.encode_prompt(msgs))
-    except FtcoreError:
+        ids = list(template.encode_prompt(msgs))
+        limit = template.max_length
+        if limit is not None and len(ids) >= limit:  # perhaps cut from the left: refuse rather than answer a part
+            whole = copy.copy(template)
+            whole.max_length = None
+            n = len(whole.encode_prompt(msgs))
+            if n > limit:
+                raise PromptTooLong(f"the prompt is {n} tokens, more than the {limit} the run trained with "
+                                    "(template.max_length; ftcore infer would cut it from the left): shorten the "
+                                    "conversation")
+        return ids
+    except (FtcoreError, PromptTooLong):
         raise
     except Exception as exc:  # SkipSample and friends: a bad conversation, said in one line
         raise ValueError(getattr(exc, "reason", None) or str(exc)) from None
+
+
+class PromptTooLong(Exception):
+    """A conversation longer than the template's ``max_length``."""
 
 
 def completion_prompt_ids(served: ServedModel, prompt: str) -> list[int]:
