@@ -17,6 +17,7 @@ from typing import Any
 
 from ftcore.errors import FtcoreError
 from ftcore.serve.engine import Delta, Done, Engine, Job, model_context_length
+from ftcore.serve.errors import ApiError
 from ftcore.serve.models import ServedModel, resolve_all
 
 #: LoRA ranks vLLM accepts for ``max_lora_rank``
@@ -142,13 +143,14 @@ class VLLMEngine(Engine):
         done: set[int] = set()
         self._running.update(ids)
         tasks = [asyncio.ensure_future(pump(i, p)) for i, p in enumerate(job.prompts)]
+        left = len(job.prompts) * job.n
         try:
-            while len(done) < len(job.prompts) * job.n:
+            while left:
                 event = await events.get()
                 if isinstance(event, Exception):
-                    from ftcore.serve.errors import ApiError
-
                     raise ApiError(500, f"generation failed: {type(event).__name__}", type="server_error")
+                if isinstance(event, Done):
+                    left -= 1
                 yield event
         finally:
             for task in tasks:
