@@ -133,3 +133,52 @@ def test_16_concurrent_requests_each_get_their_own_answer(client: Any, engine: A
         together = list(pool.map(lambda mq: chat(client, mq[1], model=mq[0]).choices[0].message.content, questions))
     assert together == alone
     assert engine.batches - batches < 16
+
+
+@pytest.mark.slow
+def test_a_model_serves_the_base_with_adapters_off(checkpoints: Any, reference: Any) -> None:
+    """``ftcore serve MODEL --adapter x=CKPT``: the model's name answers with the plain base model, ``x`` with the
+    adapter (as ftcore infer answers with that checkpoint); both in one process, adapters switched per batch."""
+    import asyncio
+
+    from transformers import AutoModelForCausalLM
+
+    from ftcore.inference import inference
+    from ftcore.models.hub import materialize_builtin
+    from ftcore.serve import load_engine
+    from ftcore.serve.engine import Delta, Job, resolve_sampling
+    from ftcore.serve.models import chat_prompt_ids
+
+    engine = load_engine("ftcore-tiny-qwen2", {"x": str(checkpoints[0])}, max_model_len=256)
+    try:
+        async def answer(name: str) -> str:
+            served = engine.models[name]
+            ids = chat_prompt_ids(served, [{"role": "user", "content": QUESTION}])
+            job = Job(served, [ids], 1, resolve_sampling(served, prompt_lens=[len(ids)], max_model_len=256,
+                                                         max_tokens=12, temperature=0))
+            return "".join([e.text async for e in engine.run(job) if isinstance(e, Delta)])
+
+        async def both() -> list[str]:
+            return list(await asyncio.gather(answer("ftcore-tiny-qwen2"), answer("x")))
+
+        base_answer, adapter_answer = asyncio.run(both())
+        assert adapter_answer == reference(MAIN, QUESTION)
+        plain = AutoModelForCausalLM.from_pretrained(materialize_builtin("tiny-qwen2")).eval()
+        template = engine.models["ftcore-tiny-qwen2"].template
+        generation = engine.models["ftcore-tiny-qwen2"].generation
+        assert base_answer == inference(plain, template, QUESTION, generation=generation, do_sample=False,
+                                        max_new_tokens=12)
+        assert base_answer != adapter_answer
+    finally:
+        engine.close()
+
+
+def test_seeded_requests_run_in_batches_of_their_own(client: Any, engine: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    alone = chat(client, temperature=1.0, seed=11, max_tokens=6).choices[0].message.content
+    batches = engine.batches
+    with ThreadPoolExecutor(3) as pool:
+        texts = list(pool.map(lambda _: chat(client, temperature=1.0, seed=11, max_tokens=6)
+                              .choices[0].message.content, range(3)))
+    assert texts == [alone] * 3 and engine.batches - batches == 3

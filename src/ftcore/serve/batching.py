@@ -40,7 +40,8 @@ class Row:
         self.prompt = prompt
         self.served = served
         self.max_tokens = job.sampling.max_tokens
-        self.key = (served.id, job.sampling.batch_key())
+        # a seeded job runs alone, so its answer depends on its seed only
+        self.key = (served.id, job.sampling.batch_key(), id(job) if job.sampling.seed is not None else None)
         self.sampling = job.sampling
         self.emit = emit
         self.stops = set(served.stop_ids)
