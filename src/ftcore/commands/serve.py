@@ -20,7 +20,7 @@ examples:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from ftcore.serve import API_KEY_ENV, DEFAULT_HOST, DEFAULT_PORT
+    from ftcore.serve.server import API_KEY_ENV, DEFAULT_HOST, DEFAULT_PORT
 
     p = subparsers.add_parser(
         "serve",
@@ -52,10 +52,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ftcore.errors import FtcoreError
-    from ftcore.serve import API_KEY_ENV
     from ftcore.serve.backends import load_engine, require_serve_extra
     from ftcore.serve.models import parse_adapters
-    from ftcore.serve.server import run_server
+    from ftcore.serve.server import API_KEY_ENV, run_server
 
     require_serve_extra()
     if not 0 <= args.port <= 65535:

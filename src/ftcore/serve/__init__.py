@@ -13,25 +13,23 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["API_KEY_ENV", "DEFAULT_HOST", "DEFAULT_PORT", "create_app", "load_engine", "run_server"]
+__all__ = ["API_KEY_ENV", "DEFAULT_HOST", "DEFAULT_PORT", "ServerThread", "create_app", "load_engine", "run_server"]
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
-#: the environment variable ``ftcore serve`` reads the API key from when ``--api-key`` is not given
-API_KEY_ENV = "FTCORE_API_KEY"
+#: where each public name lives (imported on first use)
+_HOMES = {
+    "create_app": "ftcore.serve.app",
+    "load_engine": "ftcore.serve.backends",
+    "run_server": "ftcore.serve.server",
+    "ServerThread": "ftcore.serve.server",
+    "API_KEY_ENV": "ftcore.serve.server",
+    "DEFAULT_HOST": "ftcore.serve.server",
+    "DEFAULT_PORT": "ftcore.serve.server",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name == "create_app":
-        from ftcore.serve.app import create_app
+    if name in _HOMES:
+        import importlib
 
-        return create_app
-    if name == "load_engine":
-        from ftcore.serve.backends import load_engine
-
-        return load_engine
-    if name == "run_server":
-        from ftcore.serve.server import run_server
-
-        return run_server
+        return getattr(importlib.import_module(_HOMES[name]), name)
     raise AttributeError(f"module 'ftcore.serve' has no attribute {name!r}")

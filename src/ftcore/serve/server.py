@@ -11,11 +11,17 @@ import socket
 import sys
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ftcore.errors import FtcoreError
-from ftcore.serve import API_KEY_ENV, DEFAULT_HOST, DEFAULT_PORT
-from ftcore.serve.engine import Engine
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ftcore.serve.engine import Engine
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+#: the environment variable ``ftcore serve`` reads the API key from when ``--api-key`` is not given
+API_KEY_ENV = "FTCORE_API_KEY"
 
 
 def is_local(host: str) -> bool:
