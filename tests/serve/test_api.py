@@ -38,6 +38,7 @@ def test_prompt_and_stop_ids_are_the_training_templates(engine: Any, reference: 
         served = engine.models[name]
         expected = template.encode_prompt(build_messages(QUESTION, history, "Be brief."))
         assert chat_prompt_ids(served, messages) == expected
+        assert chat_prompt_ids(served, [{**messages[0], "role": "developer"}, *messages[1:]]) == expected
         assert served.stop_ids == stop_token_ids(template) and served.stop_ids
         assert type(served.template) is type(template) and served.template.spec.name == template.spec.name
     assert chat_prompt_ids(engine.models[MAIN], [{"role": "user", "content": [{"type": "text", "text": "a"},

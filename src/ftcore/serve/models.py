@@ -209,7 +209,9 @@ def chat_prompt_ids(served: ServedModel, messages: Sequence[Mapping[str, Any]]) 
     included), through ``Template.encode_prompt`` — the ids ``ftcore infer`` builds for the same conversation.
     A conversation longer than the template's ``max_length`` raises :class:`PromptTooLong` (ftcore infer would cut
     it; an API refuses it); one the template cannot encode raises ValueError."""
-    turns = [{"role": str(m["role"]), "content": message_text(m.get("content"))} for m in messages]
+    # OpenAI's "developer" role is its newer name for the system prompt
+    turns = [{"role": "system" if m["role"] == "developer" else str(m["role"]), "content": message_text(m.get("content"))}
+             for m in messages]
     if not turns or turns[-1]["role"] != "user":
         raise ValueError("the last message must have role 'user'")
     for t in turns:
