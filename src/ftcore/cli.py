@@ -21,6 +21,7 @@ from ftcore.errors import FtcoreError, debug_enabled, original_exceptions, print
 COMMAND_MODULES: tuple[str, ...] = (
     "ftcore.commands.train",
     "ftcore.commands.infer",
+    "ftcore.commands.serve",
     "ftcore.commands.eval",
     "ftcore.commands.merge",
     "ftcore.commands.push",
