@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ftcore.commands.infer",
     "ftcore.commands.eval",
     "ftcore.commands.merge",
+    "ftcore.commands.export",
     "ftcore.commands.push",
     "ftcore.commands.validate",
     "ftcore.commands.catalog",
