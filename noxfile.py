@@ -54,6 +54,15 @@ def gptq(session: nox.Session) -> None:
 
 
 @nox.session
+def export_quant(session: nox.Session) -> None:
+    """``ftcore export --to gptq`` (gptqmodel) and ``--to awq`` (llm-compressor) on a tiny LoRA checkpoint: each
+    export reloads and answers. They need torch >= 2.14.1 (gptqmodel), so not in the default run."""
+    session.install("torch>=2.14.1")
+    session.install("-e", ".[dev,gptq,awq]")
+    session.run("python", "tests/export/quant_check.py", *session.posargs, env={"TOKENIZERS_PARALLELISM": "false"})
+
+
+@nox.session
 @nox.parametrize("plugin", PLUGINS)
 def plugins(session: nox.Session, plugin: str) -> None:
     """Install the local core plus one plugin and run that plugin's tests (downstream-style)."""

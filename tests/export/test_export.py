@@ -167,3 +167,26 @@ def test_gptq_calibration_rows_come_from_the_run(lora_ckpt: Path, tmp_path: Path
     encoded = [source.template.encode([{"role": "user", "content": f"question {i}?"},
                                        {"role": "assistant", "content": f"answer {i}"}])["input_ids"] for i in range(8)]
     assert len(rows) == 3 and all(r in encoded for r in rows)
+
+
+def test_full_llama_checkpoint_exports_as_it_is(tiny_base: Path, tmp_path: Path) -> None:
+    """A full-weights checkpoint is converted without merging; Llama's q / k rows take llama.cpp's rope layout
+    (transformers' GGUF loader turns them back, so the logits match)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ftcore.config import config_from_dict, config_to_toml
+    from ftcore.export import export_checkpoint
+    from ftcore.testing import build_tiny_model_dir
+
+    ckpt = Path(build_tiny_model_dir(tmp_path / "checkpoint-9", arch="llama", tokenizer_dir=str(tiny_base)))
+    (ckpt / "ftcore_run.toml").write_text(config_to_toml(config_from_dict({
+        "model": {"path": str(ckpt)}, "template": {"name": "chatml"}, "tuner": {"method": "full"}})))
+    out = export_checkpoint(ckpt, "gguf")
+    assert out == tmp_path / "checkpoint-9-gguf-f16"
+    loaded = AutoModelForCausalLM.from_pretrained(out, gguf_file="model-f16.gguf", dtype=torch.float32).eval()
+    ids = list(range(1, 12))
+    assert torch.allclose(_logits(loaded, ids), _logits(AutoModelForCausalLM.from_pretrained(ckpt).eval(), ids),
+                          atol=0.01)
+    with pytest.raises(FtcoreError, match="exists; pass --overwrite"):
+        export_checkpoint(ckpt, "gguf")
