@@ -124,10 +124,16 @@ def jinja_chat_template(template: Any) -> str:
     ])
 
 
+def probe(template: Any) -> list[dict[str, str]]:
+    """The probe conversation the template takes: two rounds, or one for a single-turn template."""
+    return PROBE if template.supports_multi_turn else PROBE[:2]
+
+
 def check_chat_template(template: Any, chat_template: str) -> None:
     """Refuse an export whose chat_template encodes the probe conversation to other tokens than ftcore does."""
     tok = template.tokenizer
-    for messages, generation in ((PROBE[:3], True), (PROBE, False)):
+    conv = probe(template)
+    for messages, generation in ((conv[:-1], True), (conv, False)):
         text = tok.apply_chat_template(list(messages), chat_template=chat_template, tokenize=False,
                                        add_generation_prompt=generation)
         ids = tok(text, add_special_tokens=False)["input_ids"]
@@ -179,7 +185,6 @@ def ollama_template(template: Any) -> str:
     ])
 
 
-_ACTION = re.compile(r"\{\{(.*?)\}\}", re.S)
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
@@ -187,11 +192,22 @@ def _parse(text: str) -> list[Any]:
     """Nodes: str, ("out", expr), ("set", var, expr), ("range", expr, body), ("if", [(cond, body)], else)."""
     tokens: list[Any] = []
     pos = 0
-    for m in _ACTION.finditer(text):
-        if m.start() > pos:
-            tokens.append(text[pos:m.start()])
-        tokens.append(("action", m.group(1).strip()))
-        pos = m.end()
+    while (start := text.find("{{", pos)) >= 0:
+        if start > pos:
+            tokens.append(text[pos:start])
+        i = start + 2
+        while not text.startswith("}}", i):  # the action ends at the first }} outside a string literal
+            if i >= len(text):
+                raise FtcoreError("unclosed {{ in the template")
+            if text[i] == '"':
+                m = _STRING.match(text, i)
+                if m is None:
+                    raise FtcoreError("unclosed string in the template")
+                i = m.end()
+            else:
+                i += 1
+        tokens.append(("action", text[start + 2:i].strip()))
+        pos = i + 2
     if pos < len(text):
         tokens.append(text[pos:])
     nodes, rest = _block(tokens, 0)
@@ -293,8 +309,9 @@ def render_go_template(text: str, messages: Sequence[dict[str, str]], system: st
 
 def check_ollama_template(template: Any, text: str) -> None:
     """Refuse a TEMPLATE that renders the probe's generation prompt to other tokens than ftcore's."""
-    rendered = render_go_template(text, PROBE[:3], default_system(template))
+    messages = probe(template)[:-1]
+    rendered = render_go_template(text, messages, default_system(template))
     ids = template.tokenizer(rendered, add_special_tokens=False)["input_ids"]
-    if list(ids) != list(template.encode_prompt(PROBE[:3])):
+    if list(ids) != list(template.encode_prompt(messages)):
         raise FtcoreError(f"template {template.name!r}: the Ollama TEMPLATE does not reproduce ftcore's prompt "
                           f"(it renders {rendered[:80]!r}…)")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ftcore.errors import FtcoreError, MissingDependencyError
+from ftcore.errors import FtcoreError
 
 
 def finish_folder(source: Any, dest: Path) -> None:
@@ -57,10 +57,6 @@ def write_safetensors(source: Any, dest: Path, *, max_shard_size: str = "5GB") -
 
 def write_bnb(source: Any, dest: Path, quant: str) -> str:
     """A bitsandbytes model: ``nf4`` / ``fp4`` (4-bit) or ``int8`` (LLM.int8()), quantized on load and saved."""
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError as exc:
-        raise MissingDependencyError("ftcore export --to bnb", "'ftcore[bnb]'") from exc
     import torch
     from transformers import BitsAndBytesConfig
 

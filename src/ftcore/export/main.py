@@ -45,9 +45,9 @@ def check_format(to: str, quant: str | None) -> str | None:
     """The quantization ``--quant`` names for format ``to`` (its default when None), or a one-line error."""
     if to not in FORMATS:
         raise FtcoreError(f"--to {to}: not an export format (use one of {', '.join(FORMATS)})")
-    if quant is None:
+    q = (quant or DEFAULT_QUANT[to] or "").lower()
+    if quant is None and to not in ("gguf", "ollama"):
         return DEFAULT_QUANT[to]
-    q = quant.lower()
     if to in ("gguf", "ollama"):
         from ftcore.export.to_gguf import check_quant
 
@@ -94,9 +94,9 @@ def export_checkpoint(
     from ftcore.inference.checkpoint import checkpoint_config, resolve_checkpoint
 
     q = check_format(to, quant)
-    if to in ("gptq", "awq"):
-        from ftcore.export.quantized import require
+    from ftcore.export.quantized import PACKAGES, require
 
+    if to in PACKAGES:  # a missing quantizer is found before anything loads
         require(to)
     path = resolve_checkpoint(ckpt)
     cfg = checkpoint_config(path)

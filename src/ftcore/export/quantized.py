@@ -12,7 +12,8 @@ from typing import Any
 from ftcore.errors import FtcoreError, MissingDependencyError
 
 #: format -> (module that must import, the extra that installs it)
-PACKAGES = {"gptq": ("gptqmodel", "'ftcore[gptq]'"), "awq": ("llmcompressor", "'ftcore[awq]'")}
+PACKAGES = {"gptq": ("gptqmodel", "'ftcore[gptq]'"), "awq": ("llmcompressor", "'ftcore[awq]'"),
+            "bnb": ("bitsandbytes", "'ftcore[bnb]'")}
 
 
 def require(to: str) -> None:

@@ -32,7 +32,11 @@ K_QUANTS = ("q2_k", "q3_k_s", "q3_k_m", "q3_k_l", "q4_k_s", "q4_k_m", "q5_k_s", 
 
 
 def check_quant(quant: str) -> str:
-    """``quant`` lower-cased, or a one-line error naming what is supported."""
+    """``quant`` lower-cased, or a one-line error naming what is supported (or the missing ``gguf`` package)."""
+    import importlib.util
+
+    if importlib.util.find_spec("gguf") is None:
+        raise MissingDependencyError("ftcore export --to gguf / ollama (the gguf package)", "'ftcore[gguf]'")
     q = quant.lower()
     if q in QUANTS:
         return q
@@ -116,8 +120,8 @@ def write_gguf(model_dir: str | Path, out_file: str | Path, quant: str, *, chat_
     try:
         import gguf
         import numpy as np
-    except ImportError as exc:  # pragma: no cover - gguf is a dependency of the gguf extra
-        raise MissingDependencyError("ftcore export --to gguf", "gguf") from exc
+    except ImportError as exc:
+        raise MissingDependencyError("ftcore export --to gguf / ollama (the gguf package)", "'ftcore[gguf]'") from exc
 
     model_dir = Path(model_dir)
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
