@@ -140,6 +140,21 @@ def test_unsupported_quantization_is_one_line(lora_ckpt: Path, args: list[str], 
     assert message in err and len(err.strip().splitlines()) == 1
 
 
+def test_unsupported_architecture_is_refused_before_converting(tiny_base: Path, tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from ftcore.config import config_from_dict, config_to_toml
+    from ftcore.testing import build_tiny_model_dir
+
+    ckpt = Path(build_tiny_model_dir(tmp_path / "gpt2", arch="gpt2", tokenizer_dir=str(tiny_base)))
+    (ckpt / "ftcore_run.toml").write_text(config_to_toml(config_from_dict({
+        "model": {"path": str(ckpt)}, "template": {"name": "chatml"}, "tuner": {"method": "full"}})))
+    capsys.readouterr()
+    assert main(["export", str(ckpt), "--to", "ollama"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "architecture GPT2LMHeadModel is not supported" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gpt2"]  # nothing written, no temporary folder left
+
+
 def test_unsupported_architecture_and_missing_quantizers_are_refused(tmp_path: Path) -> None:
     from ftcore.export.quantized import require
     from ftcore.export.to_gguf import check_architecture

@@ -12,6 +12,7 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,8 @@ def export_checkpoint(
     if command is None:
         command = shlex.join(["ftcore", "export", os.fspath(ckpt), "--to", to] + (["--quant", q] if q else []))
     try:
-        source = prepare_source(path, cfg, work, dequantize=dequantize, allow_plugins=allow_plugins)
+        source = prepare_source(path, cfg, work, dequantize=dequantize, allow_plugins=allow_plugins,
+                                check=_gguf_check if to in ("gguf", "ollama") else None)
         usage = write_format(to, q, source, staging, max_shard_size=max_shard_size, calib_dataset=calib_dataset,
                              calib_samples=calib_samples)
         from ftcore.export.card import model_card
@@ -130,9 +132,22 @@ def export_checkpoint(
     return target
 
 
-def prepare_source(path: Path, cfg: Any, work: Path, *, dequantize: bool = False,
-                   allow_plugins: bool = False) -> ExportSource:
-    """The complete model folder for ``path`` (a LoRA checkpoint merged into ``work``) and the run's template."""
+def _gguf_check(model_dir: Path) -> None:
+    import json
+
+    from ftcore.export.to_gguf import check_architecture
+
+    config = model_dir / "config.json"
+    if config.is_file():
+        check_architecture(json.loads(config.read_text(encoding="utf-8")))
+
+
+def prepare_source(path: Path, cfg: Any, work: Path, *, dequantize: bool = False, allow_plugins: bool = False,
+                   check: Callable[[Path], None] | None = None) -> ExportSource:
+    """The complete model folder for ``path`` (a LoRA checkpoint merged into ``work``) and the run's template.
+
+    ``check(folder)`` sees the folder with the model's config.json first (the base model's for a LoRA checkpoint),
+    so that a format refuses an architecture before anything is merged."""
     from transformers import AutoTokenizer
 
     from ftcore.export.chat import check_chat_template, jinja_chat_template
@@ -148,13 +163,19 @@ def prepare_source(path: Path, cfg: Any, work: Path, *, dequantize: bool = False
         from ftcore.inference.merge import merge_lora
         from ftcore.models import resolve_model
 
+        if allow_plugins:  # else merge_lora says once that the run's plugin files are not loaded
+            checkpoint_plugins(cfg, path, allow_plugins)
+        base_dir = resolve_model(cfg)[1]
+        if check is not None:
+            check(Path(base_dir))
         model_dir = merge_lora(path, work / "merged", dequantize=dequantize, overwrite=True,
                                allow_plugins=allow_plugins)
-        base_dir = resolve_model(cfg)[1]
     else:
         if not any(path.glob("*.safetensors")):
             raise FtcoreError(f"{path}: no adapter and no *.safetensors weights; nothing to export")
         checkpoint_plugins(cfg, path, allow_plugins)
+        if check is not None:
+            check(path)
         model_dir = path
         base_dir = cfg.model.path if cfg.model.path and Path(str(cfg.model.path)).is_dir() else None
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))

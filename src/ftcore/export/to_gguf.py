@@ -14,6 +14,7 @@ divide into quantization blocks stays f16.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,22 +66,18 @@ def _permute(w: Any, n_head: int) -> Any:
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def _tensors(model_dir: Path) -> dict[str, Any]:
-    from safetensors.numpy import load_file
+def _tensors(model_dir: Path) -> Iterator[tuple[str, Any]]:
+    """``(name, float32 array)`` one at a time, so only the converted tensors stay in memory."""
+    import torch
+    from safetensors import safe_open
 
     files = sorted(model_dir.glob("*.safetensors"))
     if not files:
         raise FtcoreError(f"{model_dir}: no *.safetensors weights to convert")
-    out: dict[str, Any] = {}
     for f in files:
-        try:
-            out.update(load_file(str(f)))
-        except TypeError:  # bfloat16 has no numpy dtype: through torch
-            import torch
-            from safetensors.torch import load_file as load_torch
-
-            out.update({k: v.to(torch.float32).numpy() for k, v in load_torch(str(f)).items()})
-    return out
+        with safe_open(str(f), framework="pt") as handle:
+            for key in handle.keys():
+                yield key, handle.get_tensor(key).to(torch.float32).numpy()
 
 
 def _vocab(model_dir: Path, writer: Any, vocab_size: int, pre: str) -> None:
@@ -169,7 +166,7 @@ def write_gguf(model_dir: str | Path, out_file: str | Path, quant: str, *, chat_
 
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], n_layer)
     tied = config.get("tie_word_embeddings", False)
-    for hf_name, data in _tensors(model_dir).items():
+    for hf_name, data in _tensors(model_dir):
         if tied and hf_name == "lm_head.weight":
             continue
         new = names.get_name(hf_name, try_suffixes=(".weight", ".bias"))
