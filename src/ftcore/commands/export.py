@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-FORMATS = ("gguf", "ollama", "safetensors", "bnb", "gptq", "awq")  # ftcore.export.main.FORMATS (no heavy import)
+from ftcore.export.main import FORMATS  # stdlib only at import: ftcore --help stays fast
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
