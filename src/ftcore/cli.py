@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ftcore.commands.serve",
     "ftcore.commands.eval",
     "ftcore.commands.merge",
+    "ftcore.commands.export",
     "ftcore.commands.push",
     "ftcore.commands.validate",
     "ftcore.commands.catalog",
