@@ -70,6 +70,20 @@ def main(work: Path, formats: list[str]) -> int:
 if __name__ == "__main__":
     args = sys.argv[1:]
     formats = [a for a in args if a in ("gptq", "awq")] or ["gptq", "awq"]
+    import torch
+
+    if "awq" in formats and not torch.cuda.is_available():
+        # llm-compressor's AWQ needs CUDA (pinned memory): on CPU, check that ftcore refuses it in one line
+        from ftcore.errors import FtcoreError
+        from ftcore.export.quantized import require
+
+        try:
+            require("awq")
+        except FtcoreError as exc:
+            print(f"awq: refused without CUDA, as it should be: {exc}")
+        else:
+            raise SystemExit("awq: expected a refusal without CUDA")
+        formats.remove("awq")
     rest = [a for a in args if a not in ("gptq", "awq")]
     folder = Path(rest[0]) if rest else Path(tempfile.mkdtemp(prefix="ftcore-export-quant-"))
     folder.mkdir(parents=True, exist_ok=True)

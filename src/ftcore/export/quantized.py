@@ -21,6 +21,14 @@ def require(to: str) -> None:
     module, extra = PACKAGES[to]
     if importlib.util.find_spec(module) is None:
         raise MissingDependencyError(f"ftcore export --to {to} ({module})", extra)
+    if to == "awq":
+        import torch
+
+        if not torch.cuda.is_available():
+            # llm-compressor's AWQ pins the cached calibration activations in page-locked memory (CUDA only)
+            raise FtcoreError("ftcore export --to awq: llm-compressor's AWQ needs an NVIDIA GPU (it pins its "
+                              "calibration activations in CUDA page-locked memory); run it on a CUDA machine, or "
+                              "use --to gptq, which quantizes on CPU")
 
 
 def calibration_rows(source: Any, calib_dataset: str | None, n: int) -> list[list[int]]:
@@ -58,9 +66,17 @@ def write_quantized(to: str, source: Any, dest: Path, quant: str, *, calib_datas
     if to == "gptq":
         from gptqmodel import GPTQModel, QuantizeConfig
 
-        model = GPTQModel.load(str(source.model_dir), QuantizeConfig(bits=bits, group_size=_group_size(
-            source.model_dir)))
-        model.quantize([{"input_ids": r, "attention_mask": [1] * len(r)} for r in rows], batch_size=1)
+        try:
+            model = GPTQModel.load(str(source.model_dir), QuantizeConfig(bits=bits, group_size=_group_size(
+                source.model_dir)))
+            model.quantize([{"input_ids": r, "attention_mask": [1] * len(r)} for r in rows], batch_size=1)
+        except ValueError as exc:
+            if "Virtual pool" not in str(exc):
+                raise
+            # gptqmodel gives its CPU pool (cores + 1) // 2 workers but its loader asks for 2: on 1-3 cores it
+            # stops with this error unless told how many workers to use
+            raise FtcoreError("ftcore export --to gptq: gptqmodel needs 2 CPU workers on a machine with this few "
+                              "cores; run it again with GPTQMODEL_CPU_WORKERS=2 in the environment") from exc
         model.save(str(dest))
     else:
         from datasets import Dataset
