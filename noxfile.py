@@ -6,6 +6,8 @@ torch is pinned to 2.13.0 here (a CPU build that pip takes from local disk); the
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -27,6 +29,19 @@ def install_core(session: nox.Session, *extras: str) -> None:
     session.install("-e", spec)
 
 
+def install_chromium(session: nox.Session) -> None:
+    """The browser test of ftcore ui (tests/ui/test_browser.py) drives Debian's chromium through playwright
+    (playwright's own browser download needs the network): install it when missing and nox runs as root."""
+    if shutil.which("chromium") or shutil.which("chromium-browser") or os.environ.get("FTCORE_CHROMIUM"):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        session.run("apt-get", "update", "-qq", external=True, success_codes=[0, 100])
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True,
+                    env={"DEBIAN_FRONTEND": "noninteractive"}, success_codes=[0, 100])
+    else:
+        session.warn("no chromium found: tests/ui/test_browser.py will fail (apt-get install -y chromium)")
+
+
 def install_plugins(session: nox.Session, names: list[str]) -> None:
     """Install the plugins under plugins/ named in ``names`` (editable)."""
     for name in names:
@@ -38,6 +53,7 @@ def tests(session: nox.Session) -> None:
     """Run the core's tests and every plugin's tests in one environment (what CI runs)."""
     install_core(session, "dev", "metrics", "vision", "bnb", "modelscope", "ui", "gguf")
     session.install("httpx>=0.27", "playwright>=1.40")  # ftcore ui's tests: TestClient, the browser (system chromium)
+    install_chromium(session)
     # DeepSpeed builds against the installed torch; its ops are JIT-built on first use (tests/training/scale)
     session.install("--no-build-isolation", "deepspeed>=0.15", env={"DS_BUILD_OPS": "0"})
     install_plugins(session, PLUGINS)

@@ -23,7 +23,7 @@ import pytest
 #: where Chromium is looked for (FTCORE_CHROMIUM first)
 BROWSERS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "chromium", "chromium-browser", "google-chrome")
 INSTALL_HINT = ("no Chromium found for the browser test of ftcore ui: install it (Debian/Ubuntu: "
-                "`apt-get install -y chromium`; .ci/run does this when run as root) or set FTCORE_CHROMIUM to a "
+                "`apt-get install -y chromium`; nox -s tests does this when run as root) or set FTCORE_CHROMIUM to a "
                 "Chrome/Chromium executable")
 
 
