@@ -256,18 +256,20 @@ class Recipe:
     def build_trainer(self) -> None:
         """The Trainer: arguments, collator, callbacks (progress, metrics.jsonl, TensorBoard, generation eval, hub
         pushes)."""
-        from transformers.integrations import TensorBoardCallback
         from transformers.trainer_callback import ProgressCallback
 
         from ftcore.data.collate import make_collator
         from ftcore.data.packing import adapt_collator
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
+        from ftcore.training.environment import configure_tracker_environment
+        from ftcore.training.trackers import add_trackers
         from ftcore.training.trainer import FtcoreTrainer
         from ftcore.tuners import training_hook
 
         cfg, run_dir = self.cfg, self._run_dir()
         data = self.data
+        configure_tracker_environment(cfg, run_dir)  # the trackers' offline stores, before their callbacks start
         hook_args = training_hook(self.tuner_options, "training_arguments")
         trainer = FtcoreTrainer(
             model=self.model,
@@ -291,15 +293,7 @@ class Recipe:
         hook_callbacks = training_hook(self.tuner_options, "callbacks")
         for callback in hook_callbacks() if hook_callbacks else []:  # the tuning method's (AdaLoRA's allocation)
             trainer.add_callback(callback)
-        if "tensorboard" in cfg.train.report_to and is_main_process():
-            try:
-                tb = TensorBoardCallback()
-            except RuntimeError:  # tensorboard not installed
-                tb = None
-            if tb is not None:
-                tb.logging_dir = cfg.resolve_path(cfg.output.logging_dir) if cfg.output.logging_dir else str(
-                    run_dir / "logs")
-                trainer.add_callback(tb)
+        add_trackers(trainer, cfg, run_dir, self.run_record.run_dict(), main_process=is_main_process())
         add_post_callbacks(trainer, cfg, self.template, str(self.run_record.model_name), self.hub_token)
         self.trainer = trainer
 

@@ -1,0 +1,156 @@
+"""Experiment trackers (``train.report_to``): TensorBoard, Weights & Biases, MLflow, SwanLab, Trackio and Aim.
+
+wandb, mlflow, swanlab and trackio are the Trainer's own integrations (``TrainingArguments.report_to``);
+TensorBoard's callback is added here so its folder is the run's ``logs/`` (or ``output.logging_dir``), and Aim,
+which transformers 5 has no integration for, through Aim's own ``aim.hugging_face.AimCallback``. Their local /
+offline stores are chosen by :func:`ftcore.training.environment.tracker_environment_for`. Every tracker also gets
+the run's config (``run.toml`` as a dict, secrets redacted) under the key ``ftcore``; docs/tracking.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from transformers import TrainerCallback
+
+from ftcore.redact import redact_mapping
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ftcore.config import RunConfig
+
+__all__ = ["TRACKERS", "TrackerConfigCallback", "add_trackers", "trainer_integrations"]
+
+#: the trackers ftcore documents and tests (others of transformers' integrations pass through as they are)
+TRACKERS = ("tensorboard", "wandb", "mlflow", "swanlab", "trackio", "aim")
+#: the trackers whose callbacks ftcore adds itself instead of naming them in TrainingArguments.report_to
+_OWN_CALLBACKS = ("tensorboard", "aim")
+#: the key the run config is logged under
+CONFIG_KEY = "ftcore"
+
+
+def trainer_integrations(report_to: list[str]) -> list[str]:
+    """The ``TrainingArguments.report_to`` names: every integration but the ones ftcore adds itself (and none)."""
+    return [name for name in dict.fromkeys(report_to) if name not in (*_OWN_CALLBACKS, "none")]
+
+
+def add_trackers(trainer: Any, cfg: RunConfig, run_dir: str | Path, run_config: dict[str, Any],
+                 *, main_process: bool = True) -> None:
+    """Add TensorBoard's and Aim's callbacks (main process) and the callback that logs ``run_config`` to every
+    tracker of ``train.report_to``; point MLflow at the tracking URI of this run."""
+    report_to = list(cfg.train.report_to)
+    if not main_process or not report_to or report_to == ["none"]:
+        return
+    tensorboard = aim = None
+    if "tensorboard" in report_to:
+        from transformers.integrations import TensorBoardCallback
+
+        try:
+            tensorboard = TensorBoardCallback()
+        except RuntimeError:  # tensorboard not installed (validation says so first)
+            tensorboard = None
+        if tensorboard is not None:
+            tensorboard.logging_dir = cfg.resolve_path(cfg.output.logging_dir) if cfg.output.logging_dir else str(
+                Path(run_dir) / "logs")
+            trainer.add_callback(tensorboard)
+    if "aim" in report_to:
+        from aim.hugging_face import AimCallback
+
+        aim = AimCallback(repo=str(Path(run_dir).resolve()), experiment=CONFIG_KEY)
+        trainer.add_callback(aim)
+    if "mlflow" in report_to and os.environ.get("MLFLOW_TRACKING_URI"):
+        import mlflow
+
+        mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])  # not a URI an earlier run in this process set
+    trainer.add_callback(TrackerConfigCallback(report_to, redact_mapping(run_config), tensorboard=tensorboard,
+                                               aim=aim))
+
+
+def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists as JSON text."""
+    out: dict[str, Any] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+    else:
+        out[prefix[:-1]] = json.dumps(data, ensure_ascii=False) if isinstance(data, list) else data
+    return out
+
+
+class TrackerConfigCallback(TrainerCallback):
+    """Logs the run's config (secrets redacted) to each tracker when training begins, after the integrations have
+    opened their runs; at the end closes the runs the integrations leave open (wandb, swanlab), so their local
+    stores are complete when ``train`` returns."""
+
+    def __init__(self, report_to: list[str], run_config: dict[str, Any], *, tensorboard: Any = None,
+                 aim: Any = None):
+        self.report_to = list(report_to)
+        self.run_config = redact_mapping(run_config)
+        self.tensorboard = tensorboard
+        self.aim = aim
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        config = {CONFIG_KEY: self.run_config}
+        for name in self.report_to:
+            log = getattr(self, f"_log_{name}", None)
+            if log is not None:
+                log(config)
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if not state.is_world_process_zero:
+            return
+        if "wandb" in self.report_to:
+            import wandb
+
+            if wandb.run is not None:
+                wandb.finish()
+        if "swanlab" in self.report_to:
+            import swanlab
+
+            if swanlab.get_run() is not None:
+                swanlab.finish()
+
+    # one method per tracker: what "log the config" means there
+
+    def _log_wandb(self, config: dict[str, Any]) -> None:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.run.config.update(config, allow_val_change=True)
+
+    def _log_swanlab(self, config: dict[str, Any]) -> None:
+        import swanlab
+
+        if swanlab.get_run() is not None:
+            swanlab.config.update(config)
+
+    def _log_trackio(self, config: dict[str, Any]) -> None:
+        import trackio
+
+        trackio.config.update(config)
+
+    def _log_mlflow(self, config: dict[str, Any]) -> None:
+        import mlflow
+
+        if mlflow.active_run() is None:
+            return
+        mlflow.log_dict(config, "ftcore_run.json")  # the whole config, nested, as an artifact
+        params = {k: v for k, v in _flat(config).items() if len(str(v)) <= 250}  # MLflow's limit per value
+        items = list(params.items())
+        for i in range(0, len(items), 100):  # MLflow's limit per call
+            mlflow.log_params(dict(items[i:i + 100]))
+
+    def _log_aim(self, config: dict[str, Any]) -> None:
+        if self.aim is not None and self.aim.experiment is not None:
+            self.aim.experiment[CONFIG_KEY] = config[CONFIG_KEY]
+
+    def _log_tensorboard(self, config: dict[str, Any]) -> None:
+        writer = getattr(self.tensorboard, "tb_writer", None)
+        if writer is not None:
+            text = json.dumps(config[CONFIG_KEY], indent=2, ensure_ascii=False)
+            writer.add_text(CONFIG_KEY, "```json\n" + text + "\n```")
+            writer.flush()
