@@ -94,7 +94,8 @@ def tracker_environment_for(report_to: list[str], run_dir: str | Path, environ: 
     * wandb: ``WANDB_MODE=offline``, ``WANDB_DIR=<run>`` (``<run>/wandb/offline-run-*``), ``WANDB_PROJECT=ftcore``;
     * mlflow: ``MLFLOW_TRACKING_URI=file:<run>/mlruns`` (a file store; ``MLFLOW_ALLOW_FILE_STORE=true``, which
       MLflow 3 asks for), ``MLFLOW_EXPERIMENT_NAME=ftcore``;
-    * swanlab: ``SWANLAB_MODE=local``, ``SWANLAB_LOG_DIR=<run>/swanlog``, ``SWANLAB_PROJECT=ftcore``;
+    * swanlab: ``SWANLAB_MODE=offline`` (local files, ``swanlab sync`` uploads them; its "local" mode needs the
+      swanboard dashboard), ``SWANLAB_LOG_DIR=<run>/swanlog`` (its project, ftcore, is an argument);
     * trackio: ``TRACKIO_DIR=<run>/trackio`` (trackio is local unless a Space is named);
     * aim takes its repository (the run folder) as an argument, tensorboard writes ``<run>/logs``: nothing to set.
     """
@@ -103,7 +104,7 @@ def tracker_environment_for(report_to: list[str], run_dir: str | Path, environ: 
     wanted: dict[str, dict[str, str]] = {
         "wandb": {"WANDB_MODE": "offline", "WANDB_DIR": str(run), "WANDB_PROJECT": "ftcore"},
         "mlflow": {"MLFLOW_TRACKING_URI": (run / "mlruns").as_uri(), "MLFLOW_EXPERIMENT_NAME": "ftcore"},
-        "swanlab": {"SWANLAB_MODE": "local", "SWANLAB_LOG_DIR": str(run / "swanlog"), "SWANLAB_PROJECT": "ftcore"},
+        "swanlab": {"SWANLAB_MODE": "offline", "SWANLAB_LOG_DIR": str(run / "swanlog")},
         "trackio": {"TRACKIO_DIR": str(run / "trackio")},
     }
     env: dict[str, str] = {}

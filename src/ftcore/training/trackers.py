@@ -21,7 +21,7 @@ from ftcore.redact import redact_mapping
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.config import RunConfig
 
-__all__ = ["TRACKERS", "TrackerConfigCallback", "add_trackers", "trainer_integrations"]
+__all__ = ["TRACKERS", "TrackerConfigCallback", "TrackerStartCallback", "add_trackers", "trainer_integrations"]
 
 #: the trackers ftcore documents and tests (others of transformers' integrations pass through as they are)
 TRACKERS = ("tensorboard", "wandb", "mlflow", "swanlab", "trackio", "aim")
@@ -58,14 +58,63 @@ def add_trackers(trainer: Any, cfg: RunConfig, run_dir: str | Path, run_config: 
     if "aim" in report_to:
         from aim.hugging_face import AimCallback
 
-        aim = AimCallback(repo=str(Path(run_dir).resolve()), experiment=CONFIG_KEY)
+        # log_system_params lists the installed packages through pkg_resources, which setuptools >= 81 dropped
+        aim = AimCallback(repo=str(Path(run_dir).resolve()), experiment=CONFIG_KEY, log_system_params=False)
         trainer.add_callback(aim)
     if "mlflow" in report_to and os.environ.get("MLFLOW_TRACKING_URI"):
         import mlflow
 
         mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])  # not a URI an earlier run in this process set
+    start = TrackerStartCallback(report_to)
+    trainer.callback_handler.callbacks.insert(0, start)  # before the integrations open their runs
     trainer.add_callback(TrackerConfigCallback(report_to, redact_mapping(run_config), tensorboard=tensorboard,
-                                               aim=aim))
+                                               aim=aim, start=start))
+
+
+class TrackerStartCallback(TrainerCallback):
+    """Runs before the integrations open their runs (first in the callback list):
+
+    * while training, ``sys.argv`` is the redacted command line: trackers record it (wandb's metadata, swanlab's
+      and Aim's system info), and ``--set hub.token=...`` must not reach them; :meth:`restore` puts it back;
+    * swanlab's run is opened here: transformers' SwanLabCallback asks ``swanlab.get_run()``, which raises in
+      swanlab >= 0.10 while no run is open instead of returning None.
+    """
+
+    def __init__(self, report_to: list[str]) -> None:
+        self.report_to = list(report_to)
+        self.saved: list[str] | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        import sys
+
+        from ftcore.redact import redact_argv
+
+        if self.saved is None:
+            self.saved = list(sys.argv)
+            sys.argv[:] = redact_argv(sys.argv)
+        if "swanlab" in self.report_to and state.is_world_process_zero and swanlab_run() is None:
+            import swanlab
+
+            options = {"id": os.environ.get("SWANLAB_RUN_ID"), "resume": os.environ.get("SWANLAB_RESUME")}
+            swanlab.init(project=os.environ.get("SWANLAB_PROJECT") or CONFIG_KEY, experiment_name=args.run_name,
+                         **{k: v for k, v in options.items() if v})
+
+    def restore(self) -> None:
+        import sys
+
+        if self.saved is not None:
+            sys.argv[:] = self.saved
+            self.saved = None
+
+
+def swanlab_run() -> Any:
+    """swanlab's open run, or None (``swanlab.get_run`` raises when there is none in swanlab >= 0.10)."""
+    import swanlab
+
+    try:
+        return swanlab.get_run()
+    except RuntimeError:
+        return None
 
 
 def _flat(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -85,7 +134,8 @@ class TrackerConfigCallback(TrainerCallback):
     stores are complete when ``train`` returns."""
 
     def __init__(self, report_to: list[str], run_config: dict[str, Any], *, tensorboard: Any = None,
-                 aim: Any = None):
+                 aim: Any = None, start: TrackerStartCallback | None = None):
+        self.start = start
         self.report_to = list(report_to)
         self.run_config = redact_mapping(run_config)
         self.tensorboard = tensorboard
@@ -101,6 +151,8 @@ class TrackerConfigCallback(TrainerCallback):
                 log(config)
 
     def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.start is not None:
+            self.start.restore()
         if not state.is_world_process_zero:
             return
         if "wandb" in self.report_to:
@@ -111,7 +163,7 @@ class TrackerConfigCallback(TrainerCallback):
         if "swanlab" in self.report_to:
             import swanlab
 
-            if swanlab.get_run() is not None:
+            if swanlab_run() is not None:
                 swanlab.finish()
 
     # one method per tracker: what "log the config" means there
@@ -125,7 +177,7 @@ class TrackerConfigCallback(TrainerCallback):
     def _log_swanlab(self, config: dict[str, Any]) -> None:
         import swanlab
 
-        if swanlab.get_run() is not None:
+        if swanlab_run() is not None:
             swanlab.config.update(config)
 
     def _log_trackio(self, config: dict[str, Any]) -> None:

@@ -110,7 +110,7 @@ def mlflow_store(run_dir: Path) -> tuple[Series, dict[str, str], dict[str, Any]]
 
 
 def swanlab_store(run_dir: Path) -> tuple[Series, dict[str, Any]]:
-    """(series, config.yaml) of the one local run under ``run_dir/swanlog``."""
+    """(series, config.yaml) of the one offline run under ``run_dir/swanlog``."""
     import yaml
     from swanlab.proto.swanlab.record.v1 import record_pb2
 
@@ -119,7 +119,8 @@ def swanlab_store(run_dir: Path) -> tuple[Series, dict[str, Any]]:
     for raw in leveldb_records(next(folder.glob("*.swanlab"))):
         record = record_pb2.Record()
         record.ParseFromString(raw)
-        if record.WhichOneof("record_type") == "scalar" and record.scalar.key not in BOOKKEEPING:
+        if (record.WhichOneof("record_type") == "scalar" and record.scalar.key not in BOOKKEEPING
+                and not record.scalar.key.startswith("__swanlab__")):  # swanlab's own CPU / memory probes
             key = record.scalar.key
             name = key.removeprefix("single_value/") if key.startswith("single_value/") else jsonl_name(key)
             series[name][int(record.scalar.step)] = float(record.scalar.value.number)
@@ -131,17 +132,20 @@ def swanlab_store(run_dir: Path) -> tuple[Series, dict[str, Any]]:
 
 
 def trackio_store(run_dir: Path) -> tuple[Series, dict[str, Any]]:
-    """(series, config) of the project "ftcore" in ``run_dir/trackio`` (trackio's SQLite file)."""
+    """(series by train/global_step, config) of the project "ftcore" in ``run_dir/trackio`` (trackio's SQLite
+    file)."""
     import sqlite3
 
     (db,) = sorted((run_dir / "trackio").glob("*.db"))
     con = sqlite3.connect(db)
     try:
         series: Series = defaultdict(dict)
-        for step, metrics in con.execute("select step, metrics from metrics"):
-            for key, value in json.loads(metrics).items():
+        for (metrics,) in con.execute("select metrics from metrics"):
+            items = json.loads(metrics)
+            step = int(items["train/global_step"])  # trackio's own step counts log calls
+            for key, value in items.items():
                 if key not in BOOKKEEPING and isinstance(value, (int, float)):
-                    series[jsonl_name(key)][int(step)] = float(value)
+                    series[jsonl_name(key)][step] = float(value)
         (config_text,) = con.execute("select config from configs").fetchone()
     finally:
         con.close()
@@ -154,15 +158,21 @@ def trackio_store(run_dir: Path) -> tuple[Series, dict[str, Any]]:
 def aim_store(run_dir: Path) -> tuple[Series, dict[str, Any]]:
     """(series, the run's ``ftcore`` parameter) of the one run in the Aim repository ``run_dir/.aim``."""
     from aim import Repo
+    from aim.sdk.index_manager import RepoIndexManager
 
     repo = Repo(str(run_dir))
     try:
+        indexer = RepoIndexManager.get_index_manager(repo)  # what `aim up` does before it shows a finished run
+        for run_hash in repo.list_all_runs():
+            indexer.index(run_hash)
         (run,) = list(repo.iter_runs())
         series: Series = {}
         for metric in run.metrics():
+            if metric.name.startswith("__system__"):  # Aim's own CPU / memory tracking
+                continue
             subset = metric.context.to_dict().get("subset")
             name = f"{subset}_{metric.name}" if subset else metric.name
-            steps, values = metric.values.sparse_numpy()
+            steps, (values, *_) = metric.data.numpy()  # steps, (values, epochs, timestamps)
             series[name] = {int(s): float(v) for s, v in zip(steps, values, strict=True)}
         return series, run.get("ftcore") or {}
     finally:
