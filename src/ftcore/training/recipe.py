@@ -8,7 +8,7 @@
     recipe.apply_tuner()                  # the registered tuner wraps the model; targets decided
     recipe.plan_output()                  # the versioned run folder, run.toml, manifest.json; resume point
     recipe.build_trainer()                # TrainingArguments, collator, callbacks
-    result = recipe.train()               # the loop, then result.json and loss.png
+    result = recipe.train()               # the loop, then result.json and the plots (loss.png, lr.png …)
 
 ``recipe.run()`` runs them in this order (:attr:`Recipe.steps`). Every value decided on the way lives in
 ``recipe.run_record`` (a frozen :class:`~ftcore.training.resolved.ResolvedRun`). A stage (sft today; dpo, kto,
@@ -298,7 +298,8 @@ class Recipe:
         self.trainer = trainer
 
     def train(self) -> None:
-        """The training loop (resuming where :meth:`plan_output` said), then result.json and loss.png."""
+        """The training loop (resuming where :meth:`plan_output` said), then result.json and the plots (loss.png,
+        lr.png, eval.png … of every logged scalar)."""
         from ftcore.training.arguments import best_metric
 
         cfg, run_dir, trainer = self.cfg, self._run_dir(), self.trainer
@@ -330,13 +331,14 @@ class Recipe:
         if losses:
             metrics["first_loss"], metrics["last_loss"] = losses[0], losses[-1]
         if is_main_process():
-            from ftcore.training.plot import plot_loss
+            from ftcore.training.plot import plot_metrics
 
-            plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
+            plots = plot_metrics(run_dir / "metrics.jsonl", run_dir)  # loss.png, lr.png, eval.png …
             write_text_atomic(run_dir / "result.json", json.dumps(
                 {"best_checkpoint": best, "last_checkpoint": last, "metrics": metrics}, indent=2, default=str) + "\n")
             # best / last checkpoint: in the result (``ftcore train`` prints them once, on stdout)
-            say(f"loss plot: {run_dir / 'loss.png'}")
+            if plots:
+                say(f"plots: {', '.join(p.name for p in plots.values())} in {run_dir}")
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
 

@@ -148,6 +148,8 @@ def test_tensorboard_and_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert_same_series(series, run_dir, summary=True)
     assert_run_config(json.loads(text.split("```json\n", 1)[1].rsplit("\n```", 1)[0]), run_dir)
     assert_no_secret(run_dir)
+    for name in ("loss", "lr", "acc", "eval", "train"):  # every logged scalar drawn (no reward in SFT)
+        assert (run_dir / f"{name}.png").is_file(), name
     quiet = run_training(tmp_path / "none", ["none"], monkeypatch)
     assert not (quiet / "logs").exists() and records(quiet)
     assert not any((quiet / name).exists() for name in ("wandb", "mlruns", "swanlog", "trackio", ".aim"))
