@@ -301,9 +301,13 @@ class Recipe:
         """The training loop (resuming where :meth:`plan_output` said), then result.json and the plots (loss.png,
         lr.png, eval.png … of every logged scalar)."""
         from ftcore.training.arguments import best_metric
+        from ftcore.training.trackers import restore_command_line
 
         cfg, run_dir, trainer = self.cfg, self._run_dir(), self.trainer
-        output = trainer.train(resume_from_checkpoint=self.resume)
+        try:
+            output = trainer.train(resume_from_checkpoint=self.resume)
+        finally:
+            restore_command_line(trainer)  # sys.argv, redacted while trackers ran, even when training failed
         metrics: dict[str, Any] = dict(output.metrics)
         state = read_state(run_dir)
         best = str(run_dir / state["best"]) if state["best"] else None

@@ -21,7 +21,8 @@ from ftcore.redact import redact_mapping
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.config import RunConfig
 
-__all__ = ["TRACKERS", "TrackerConfigCallback", "TrackerStartCallback", "add_trackers", "trainer_integrations"]
+__all__ = ["TRACKERS", "TrackerConfigCallback", "TrackerStartCallback", "add_trackers", "restore_command_line",
+           "trainer_integrations"]
 
 #: the trackers ftcore documents and tests (others of transformers' integrations pass through as they are)
 TRACKERS = ("tensorboard", "wandb", "mlflow", "swanlab", "trackio", "aim")
@@ -105,6 +106,13 @@ class TrackerStartCallback(TrainerCallback):
         if self.saved is not None:
             sys.argv[:] = self.saved
             self.saved = None
+
+
+def restore_command_line(trainer: Any) -> None:
+    """Put back the ``sys.argv`` that :class:`TrackerStartCallback` redacted (a no-op when it did not)."""
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TrackerStartCallback):
+            callback.restore()
 
 
 def swanlab_run() -> Any:

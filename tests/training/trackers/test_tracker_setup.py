@@ -149,6 +149,24 @@ def test_config_reaches_tensorboard_redacted() -> None:
     assert '"lr": 0.1' in text and "sk-12345678" not in text and "hunter22" not in text and '"***"' in text
 
 
+def test_command_line_is_redacted_while_trackers_record_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from ftcore.training.trackers import TrackerStartCallback, restore_command_line
+
+    argv = ["ftcore", "train", "run.toml", "--set", "hub.token=hf_abcdefgh", "--hub-token", "hf_zyxwvuts"]
+    monkeypatch.setattr(sys, "argv", list(argv))
+    start = TrackerStartCallback(["wandb"])
+    state = type("S", (), {"is_world_process_zero": True})()
+    start.on_train_begin(None, state, None)
+    assert sys.argv == ["ftcore", "train", "run.toml", "--set", "hub.token=***", "--hub-token", "***"]
+    trainer = type("T", (), {"callback_handler": type("H", (), {"callbacks": [object(), start]})()})()
+    restore_command_line(trainer)  # what the recipe does when training ends, or fails
+    assert sys.argv == argv
+    restore_command_line(trainer)
+    assert sys.argv == argv
+
+
 def test_mlflow_params_are_flat_and_short() -> None:
     from ftcore.training.trackers import _flat
 
