@@ -66,6 +66,12 @@ def add_trackers(trainer: Any, cfg: RunConfig, run_dir: str | Path, run_config: 
         import mlflow
 
         mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])  # not a URI an earlier run in this process set
+    if "trackio" in report_to:
+        note = trackio_folder_note(os.environ.get("TRACKIO_DIR"))
+        if note:
+            from ftcore.training.steps import say
+
+            say(note)
     start = TrackerStartCallback(report_to)
     trainer.callback_handler.callbacks.insert(0, start)  # before the integrations open their runs
     trainer.add_callback(TrackerConfigCallback(report_to, redact_mapping(run_config), tensorboard=tensorboard,
@@ -106,6 +112,19 @@ class TrackerStartCallback(TrainerCallback):
         if self.saved is not None:
             sys.argv[:] = self.saved
             self.saved = None
+
+
+def trackio_folder_note(wanted: str | None) -> str | None:
+    """A warning when trackio, imported before this run, keeps writing to another folder than ``TRACKIO_DIR``
+    (trackio reads it once, at import)."""
+    import sys
+
+    module = sys.modules.get("trackio.utils")
+    current = getattr(module, "TRACKIO_DIR", None)
+    if wanted is None or current is None or Path(current).resolve() == Path(wanted).resolve():
+        return None
+    return (f"warning: train.report_to: trackio was imported before this run, so it writes to {current}, not "
+            f"{wanted}; start a new Python process for a run folder of its own")
 
 
 def restore_command_line(trainer: Any) -> None:

@@ -167,6 +167,18 @@ def test_command_line_is_redacted_while_trackers_record_it(monkeypatch: pytest.M
     assert sys.argv == argv
 
 
+def test_trackio_imported_earlier_is_said(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import sys
+    import types
+
+    from ftcore.training.trackers import trackio_folder_note
+
+    monkeypatch.setitem(sys.modules, "trackio.utils", types.SimpleNamespace(TRACKIO_DIR=tmp_path / "first"))
+    note = trackio_folder_note(str(tmp_path / "second"))
+    assert note and f"writes to {tmp_path / 'first'}, not {tmp_path / 'second'}" in note
+    assert trackio_folder_note(str(tmp_path / "first")) is None and trackio_folder_note(None) is None
+
+
 def test_mlflow_params_are_flat_and_short() -> None:
     from ftcore.training.trackers import _flat
 
