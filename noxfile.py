@@ -36,7 +36,8 @@ def install_plugins(session: nox.Session, names: list[str]) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the core's tests and every plugin's tests in one environment (what CI runs)."""
-    install_core(session, "dev", "metrics", "vision", "bnb", "modelscope")
+    # the trackers' extras: tests/training/trackers runs each of them
+    install_core(session, "dev", "metrics", "vision", "bnb", "modelscope", "wandb", "mlflow", "swanlab", "trackio", "aim")
     # DeepSpeed builds against the installed torch; its ops are JIT-built on first use (tests/training/scale)
     session.install("--no-build-isolation", "deepspeed>=0.15", env={"DS_BUILD_OPS": "0"})
     install_plugins(session, PLUGINS)
