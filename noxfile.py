@@ -37,7 +37,9 @@ def install_plugins(session: nox.Session, names: list[str]) -> None:
 def tests(session: nox.Session) -> None:
     """Run the core's tests and every plugin's tests in one environment (what CI runs)."""
     # the trackers' extras: tests/training/trackers runs each of them
-    install_core(session, "dev", "metrics", "vision", "bnb", "modelscope", "wandb", "mlflow", "swanlab", "trackio", "aim")
+    install_core(session, "dev", "metrics", "vision", "bnb", "modelscope", "ui", "gguf", "wandb", "mlflow", "swanlab",
+                 "trackio", "aim")
+    session.install("httpx>=0.27", "playwright>=1.40")  # ftcore ui's tests: TestClient, the browser (system chromium)
     # DeepSpeed builds against the installed torch; its ops are JIT-built on first use (tests/training/scale)
     session.install("--no-build-isolation", "deepspeed>=0.15", env={"DS_BUILD_OPS": "0"})
     install_plugins(session, PLUGINS)
@@ -52,6 +54,15 @@ def gptq(session: nox.Session) -> None:
     session.install("-e", ".[dev,gptq]")
     install_plugins(session, PLUGINS)
     session.run("python", "tests/training/scale/gptq_check.py", *session.posargs, env={"TOKENIZERS_PARALLELISM": "false"})
+
+
+@nox.session
+def export_quant(session: nox.Session) -> None:
+    """``ftcore export --to gptq`` (gptqmodel) and ``--to awq`` (llm-compressor) on a tiny LoRA checkpoint: each
+    export reloads and answers. They need torch >= 2.14.1 (gptqmodel), so not in the default run."""
+    session.install("torch>=2.14.1")
+    session.install("-e", ".[dev,gptq,awq]")
+    session.run("python", "tests/export/quant_check.py", *session.posargs, env={"TOKENIZERS_PARALLELISM": "false"})
 
 
 @nox.session

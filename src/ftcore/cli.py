@@ -21,14 +21,17 @@ from ftcore.errors import FtcoreError, debug_enabled, original_exceptions, print
 COMMAND_MODULES: tuple[str, ...] = (
     "ftcore.commands.train",
     "ftcore.commands.infer",
+    "ftcore.commands.serve",
     "ftcore.commands.eval",
     "ftcore.commands.merge",
+    "ftcore.commands.export",
     "ftcore.commands.push",
     "ftcore.commands.validate",
     "ftcore.commands.catalog",
     "ftcore.commands.template",
     "ftcore.commands.plugins",
     "ftcore.commands.config",
+    "ftcore.commands.ui",
 )
 
 
