@@ -51,7 +51,9 @@ def install_plugins(session: nox.Session, names: list[str]) -> None:
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the core's tests and every plugin's tests in one environment (what CI runs)."""
-    install_core(session, "dev", "metrics", "vision", "bnb", "modelscope", "ui", "gguf")
+    # the trackers' extras: tests/training/trackers runs each of them
+    install_core(session, "dev", "metrics", "vision", "bnb", "modelscope", "ui", "gguf", "wandb", "mlflow", "swanlab",
+                 "trackio", "aim")
     session.install("httpx>=0.27", "playwright>=1.40")  # ftcore ui's tests: TestClient, the browser (system chromium)
     install_chromium(session)
     # DeepSpeed builds against the installed torch; its ops are JIT-built on first use (tests/training/scale)

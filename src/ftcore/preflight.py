@@ -12,7 +12,7 @@ from ftcore.config import RunConfig
 from ftcore.config.messages import clip
 
 __all__ = ["environment_problems", "exists", "flash_attention_problem", "is_dir", "is_file", "model_folder",
-           "module_names", "optimizer_names", "output_dir_problem", "report_to_problems"]
+           "module_installed", "module_names", "optimizer_names", "output_dir_problem", "report_to_problems"]
 
 
 def exists(path: str | Path) -> bool:
@@ -42,8 +42,10 @@ REPORT_MODULES = {
     "tensorboard": ("tensorboard", "tensorboardX"), "wandb": ("wandb",), "mlflow": ("mlflow",),
     "comet_ml": ("comet_ml",), "clearml": ("clearml",), "dagshub": ("dagshub",), "dvclive": ("dvclive",),
     "neptune": ("neptune",), "codecarbon": ("codecarbon",), "azure_ml": ("azureml",), "swanlab": ("swanlab",),
-    "trackio": ("trackio",),
+    "trackio": ("trackio",), "aim": ("aim",),
 }
+#: the trackers ftcore ships an optional extra for: ``pip install "ftcore[<name>]"`` (docs/tracking.md)
+TRACKER_EXTRAS = ("tensorboard", "wandb", "mlflow", "swanlab", "trackio", "aim")
 #: the longest file name most file systems allow (bytes)
 NAME_MAX = 255
 
@@ -137,18 +139,31 @@ def optimizer_names() -> set[str]:
 
 
 def report_to_problems(names: list[str]) -> list[str]:
-    import importlib.util
-
+    """Why ``train.report_to`` cannot work: an unknown integration, one whose package is missing (naming the
+    ftcore extra that installs it), or ``"none"`` next to a tracker."""
     out = []
+    if "none" in names and len(set(names)) > 1:
+        out.append('"none" turns every tracker off; use ["none"] alone (or [])')
     for name in names:
         if name in ("none", "all"):
             continue
         modules = REPORT_MODULES.get(name)
         if modules is None:
             out.append(f"unknown integration {clip(repr(name))} (use {', '.join(sorted(REPORT_MODULES))}, or [])")
-        elif not any(importlib.util.find_spec(m) is not None for m in modules):
-            out.append(f"{name!r} is not installed; pip install {modules[0]}, or remove it from report_to")
+        elif not any(module_installed(m) for m in modules):
+            what = f'"ftcore[{name}]"' if name in TRACKER_EXTRAS else modules[0]
+            out.append(f"{name!r} is not installed; pip install {what}, or remove it from report_to")
     return out
+
+
+def module_installed(name: str) -> bool:
+    """Whether ``name`` can be imported (found without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def flash_attention_problem() -> str | None:

@@ -35,7 +35,8 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "output-name-too-long": (with_(f'[output]\ndir = "{"n" * 300}"\n'), [], ["output.dir: a folder name is longer"]),
     "optim-unknown": (with_('[train]\noptim = "adamw_torhc"\n'), [],
                       ["train.optim: 'adamw_torhc' is not a transformers optimizer (did you mean 'adamw_torch'?"]),
-    "report-to-missing": (with_('[train]\nreport_to = ["wandb"]\n'), [], ["train.report_to: 'wandb' is not installed"]),
+    "report-to-missing": (with_('[train]\nreport_to = ["comet_ml"]\n'), [],
+                          ["train.report_to: 'comet_ml' is not installed"]),
     "report-to-unknown": (with_('[train]\nreport_to = ["tensorbored"]\n'), [],
                           ["train.report_to: unknown integration 'tensorbored'"]),
     "lora-target-missing": (with_('[tuner]\ntargets = ["q_proj", "qkv_proj"]\n'), [],
@@ -135,7 +136,7 @@ def test_every_problem_at_once_keys_values_names_and_environment(folder: Path, c
 
     (folder / "run.toml").write_text(
         '[model]\nname = "ftcore-tiny-qwn2"\n[data]\ndatasets = ["nope.jsonl"]\n[tuner]\nrank = true\n'
-        '[train]\nepochs = "3"\noptim = "sgdd"\nreport_to = ["wandb"]\n[output]\ndir = "afile/x"\n'
+        '[train]\nepochs = "3"\noptim = "sgdd"\nreport_to = ["comet_ml"]\n[output]\ndir = "afile/x"\n'
     )
     rc, _, err = cli("validate", "run.toml")
     keys = [line.split(": ")[2] for line in error_lines(err)]

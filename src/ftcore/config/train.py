@@ -66,7 +66,8 @@ class TrainConfig(Section):
     test_oom_error: Bool = Field(False, description="train longest samples first so an OOM shows early")
     loss_only_head: Bool = Field(True, description="apply the LM head only where labels carry loss")
     report_to: list[str] = Field(
-        default_factory=lambda: ["tensorboard"], description="transformers integrations that receive the logs"
+        default_factory=lambda: ["tensorboard"], description="trackers that receive the logs and the run config: "
+        "tensorboard, wandb, mlflow, swanlab, trackio, aim (offline, in the run folder; docs/tracking.md); [] = none"
     )
 
     @field_validator("deepspeed")

@@ -1,5 +1,6 @@
 """Training: Trainer assembly (``pipeline``), the Trainer subclass (``trainer``), callbacks, output layout
-(``output``: versioned run folders, checkpoint references), manifest and loss plot.
+(``output``: versioned run folders, checkpoint references), manifest, trackers (``trackers``) and the plots of
+every logged scalar (``plot``).
 
 ``train(config) -> TrainResult`` is the entry point; ``sft_main`` is ms-swift's name for it.
 Importing this package is light (torch loads when training starts).

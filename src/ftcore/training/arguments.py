@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,11 +45,14 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
     optimizer), which win over the run's."""
     from transformers import TrainingArguments
 
+    from ftcore.training.trackers import trainer_integrations
+
     cfg = run.config
     t = cfg.train
     save_steps = t.save_steps or t.eval_steps
     limit = t.save_total_limit if t.save_total_limit is not None and t.save_total_limit > 0 else None
-    report_to = [r for r in t.report_to if r != "tensorboard"]  # the TensorBoard callback is added by the recipe
+    # TensorBoard's and Aim's callbacks are added by ftcore.training.trackers; the rest are the Trainer's own
+    report_to = trainer_integrations(list(t.report_to))
     kwargs: dict[str, Any] = dict(
         output_dir=str(run_dir),
         num_train_epochs=t.epochs,
@@ -79,6 +83,7 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
         bf16=run.dtype == "bf16",
         fp16=run.dtype == "fp16",
         report_to=report_to or "none",
+        run_name=Path(run_dir).name,  # the run folder's name (v<N>-<date>-<time>) in every tracker
         remove_unused_columns=False,
         disable_tqdm=False,
         prediction_loss_only=True,
@@ -87,6 +92,8 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
         log_level="warning",
     )
     kwargs.update(_checkpointing_arguments(TrainingArguments, t.gradient_checkpointing))
+    if "project" in {f.name for f in dataclasses.fields(TrainingArguments)}:
+        kwargs["project"] = "ftcore"  # trackio's project (wandb / mlflow / swanlab: their environment variables)
     if t.neftune_alpha:
         kwargs["neftune_noise_alpha"] = t.neftune_alpha
     kwargs.update(extra or {})
@@ -106,8 +113,6 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
 def _checkpointing_arguments(arguments_class: Any, enabled: bool) -> dict[str, Any]:
     """Activation (gradient) checkpointing, non-reentrant, under the names this transformers has: transformers 5
     renamed ``gradient_checkpointing*`` to ``activation_checkpointing*`` (the old names warn)."""
-    import dataclasses
-
     names = {f.name for f in dataclasses.fields(arguments_class)}
     prefix = "activation" if "activation_checkpointing" in names else "gradient"
     return {f"{prefix}_checkpointing": enabled,

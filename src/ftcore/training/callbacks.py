@@ -14,8 +14,6 @@ from transformers import TrainerCallback
 def _clean(logs: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in logs.items():
-        if k == "total_flos":
-            continue
         if isinstance(v, float):
             v = round(v, 8) if math.isfinite(v) else str(v)
         out[k] = v
@@ -47,7 +45,8 @@ class MetricsCallback(TrainerCallback):
         if not state.is_world_process_zero or not logs:
             return
         record = {"step": state.global_step, **_clean(logs)}
-        if self.trainer is not None and "loss" in logs and self.trainer.train_start_time:
+        if (self.trainer is not None and "loss" in logs and "tokens_per_second" not in logs
+                and self.trainer.train_start_time):  # a Trainer other than FtcoreTrainer (it logs the rate itself)
             elapsed = max(time.time() - self.trainer.train_start_time, 1e-6)
             record["tokens_per_second"] = round(self.trainer.tokens_seen * args.world_size / elapsed, 2)
         with self.path.open("a", encoding="utf-8") as fh:

@@ -2,12 +2,15 @@
 
 accelerate and DeepSpeed read a few environment variables when they start; everything ftcore sets for them is
 decided from the run's config by :func:`environment_for` (pure, testable) and written by
-:func:`configure_environment` (the only function in ftcore that writes ``os.environ`` for a run).
+:func:`configure_environment` (the only function in ftcore that writes ``os.environ`` for a run). The trackers'
+offline defaults (``train.report_to``) need the run folder, so they are decided later, by
+:func:`tracker_environment_for`, and written by :func:`configure_tracker_environment`.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ftcore.models.devices import (
@@ -22,7 +25,8 @@ from ftcore.models.devices import (
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.config import RunConfig
 
-__all__ = ["accelerator", "configure_environment", "cpu_only", "deepspeed_on_cpu", "environment_for"]
+__all__ = ["accelerator", "configure_environment", "configure_tracker_environment", "cpu_only", "deepspeed_on_cpu",
+           "environment_for", "tracker_environment_for"]
 
 
 def cpu_only() -> bool:
@@ -71,4 +75,54 @@ def configure_environment(cfg: RunConfig, environ: Any = None) -> dict[str, str]
     target = os.environ if environ is None else environ
     for key, value in env.items():
         target[key] = value
+    return env
+
+
+#: the values ftcore wrote into the process environment: a variable holding one of them is ftcore's default (from
+#: an earlier run in this process), not the user's choice, and the next run replaces it
+_WRITTEN: dict[str, str] = {}
+
+
+def _users(environ: Any, key: str) -> bool:
+    value = environ.get(key)
+    return value is not None and value != _WRITTEN.get(key)
+
+
+def tracker_environment_for(report_to: list[str], run_dir: str | Path, environ: Any = None) -> dict[str, str]:
+    """The trackers' local / offline defaults, each only where the user has not set that variable:
+
+    * wandb: ``WANDB_MODE=offline``, ``WANDB_DIR=<run>`` (``<run>/wandb/offline-run-*``), ``WANDB_PROJECT=ftcore``;
+    * mlflow: ``MLFLOW_TRACKING_URI=file:<run>/mlruns`` (a file store; ``MLFLOW_ALLOW_FILE_STORE=true``, which
+      MLflow 3 asks for), ``MLFLOW_EXPERIMENT_NAME=ftcore``;
+    * swanlab: ``SWANLAB_MODE=offline`` (local files, ``swanlab sync`` uploads them; its "local" mode needs the
+      swanboard dashboard), ``SWANLAB_LOG_DIR=<run>/swanlog`` (its project, ftcore, is an argument);
+    * trackio: ``TRACKIO_DIR=<run>/trackio`` (trackio is local unless a Space is named);
+    * aim takes its repository (the run folder) as an argument, tensorboard writes ``<run>/logs``: nothing to set.
+    """
+    environ = os.environ if environ is None else environ
+    run = Path(run_dir).resolve()
+    wanted: dict[str, dict[str, str]] = {
+        "wandb": {"WANDB_MODE": "offline", "WANDB_DIR": str(run), "WANDB_PROJECT": "ftcore"},
+        "mlflow": {"MLFLOW_TRACKING_URI": (run / "mlruns").as_uri(), "MLFLOW_EXPERIMENT_NAME": "ftcore"},
+        "swanlab": {"SWANLAB_MODE": "offline", "SWANLAB_LOG_DIR": str(run / "swanlog")},
+        "trackio": {"TRACKIO_DIR": str(run / "trackio")},
+    }
+    env: dict[str, str] = {}
+    for name in report_to:
+        for key, value in wanted.get(name, {}).items():
+            if not _users(environ, key):
+                env[key] = value
+    if env.get("MLFLOW_TRACKING_URI", "").startswith("file:") and not _users(environ, "MLFLOW_ALLOW_FILE_STORE"):
+        env["MLFLOW_ALLOW_FILE_STORE"] = "true"
+    return env
+
+
+def configure_tracker_environment(cfg: RunConfig, run_dir: str | Path, environ: Any = None) -> dict[str, str]:
+    """Write :func:`tracker_environment_for` into ``environ`` (default ``os.environ``); returns what was written."""
+    target = os.environ if environ is None else environ
+    env = tracker_environment_for(list(cfg.train.report_to), run_dir, target)
+    for key, value in env.items():
+        target[key] = value
+        if environ is None:
+            _WRITTEN[key] = value
     return env

@@ -8,7 +8,7 @@
     recipe.apply_tuner()                  # the registered tuner wraps the model; targets decided
     recipe.plan_output()                  # the versioned run folder, run.toml, manifest.json; resume point
     recipe.build_trainer()                # TrainingArguments, collator, callbacks
-    result = recipe.train()               # the loop, then result.json and loss.png
+    result = recipe.train()               # the loop, then result.json and the plots (loss.png, lr.png …)
 
 ``recipe.run()`` runs them in this order (:attr:`Recipe.steps`). Every value decided on the way lives in
 ``recipe.run_record`` (a frozen :class:`~ftcore.training.resolved.ResolvedRun`). A stage (sft today; dpo, kto,
@@ -256,18 +256,20 @@ class Recipe:
     def build_trainer(self) -> None:
         """The Trainer: arguments, collator, callbacks (progress, metrics.jsonl, TensorBoard, generation eval, hub
         pushes)."""
-        from transformers.integrations import TensorBoardCallback
         from transformers.trainer_callback import ProgressCallback
 
         from ftcore.data.collate import make_collator
         from ftcore.data.packing import adapt_collator
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
+        from ftcore.training.environment import configure_tracker_environment
+        from ftcore.training.trackers import add_trackers
         from ftcore.training.trainer import FtcoreTrainer
         from ftcore.tuners import training_hook
 
         cfg, run_dir = self.cfg, self._run_dir()
         data = self.data
+        configure_tracker_environment(cfg, run_dir)  # the trackers' offline stores, before their callbacks start
         hook_args = training_hook(self.tuner_options, "training_arguments")
         trainer = FtcoreTrainer(
             model=self.model,
@@ -291,24 +293,21 @@ class Recipe:
         hook_callbacks = training_hook(self.tuner_options, "callbacks")
         for callback in hook_callbacks() if hook_callbacks else []:  # the tuning method's (AdaLoRA's allocation)
             trainer.add_callback(callback)
-        if "tensorboard" in cfg.train.report_to and is_main_process():
-            try:
-                tb = TensorBoardCallback()
-            except RuntimeError:  # tensorboard not installed
-                tb = None
-            if tb is not None:
-                tb.logging_dir = cfg.resolve_path(cfg.output.logging_dir) if cfg.output.logging_dir else str(
-                    run_dir / "logs")
-                trainer.add_callback(tb)
+        add_trackers(trainer, cfg, run_dir, self.run_record.run_dict(), main_process=is_main_process())
         add_post_callbacks(trainer, cfg, self.template, str(self.run_record.model_name), self.hub_token)
         self.trainer = trainer
 
     def train(self) -> None:
-        """The training loop (resuming where :meth:`plan_output` said), then result.json and loss.png."""
+        """The training loop (resuming where :meth:`plan_output` said), then result.json and the plots (loss.png,
+        lr.png, eval.png … of every logged scalar)."""
         from ftcore.training.arguments import best_metric
+        from ftcore.training.trackers import restore_command_line
 
         cfg, run_dir, trainer = self.cfg, self._run_dir(), self.trainer
-        output = trainer.train(resume_from_checkpoint=self.resume)
+        try:
+            output = trainer.train(resume_from_checkpoint=self.resume)
+        finally:
+            restore_command_line(trainer)  # sys.argv, redacted while trackers ran, even when training failed
         metrics: dict[str, Any] = dict(output.metrics)
         state = read_state(run_dir)
         best = str(run_dir / state["best"]) if state["best"] else None
@@ -336,13 +335,14 @@ class Recipe:
         if losses:
             metrics["first_loss"], metrics["last_loss"] = losses[0], losses[-1]
         if is_main_process():
-            from ftcore.training.plot import plot_loss
+            from ftcore.training.plot import plot_metrics
 
-            plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
+            plots = plot_metrics(run_dir / "metrics.jsonl", run_dir)  # loss.png, lr.png, eval.png …
             write_text_atomic(run_dir / "result.json", json.dumps(
                 {"best_checkpoint": best, "last_checkpoint": last, "metrics": metrics}, indent=2, default=str) + "\n")
             # best / last checkpoint: in the result (``ftcore train`` prints them once, on stdout)
-            say(f"loss plot: {run_dir / 'loss.png'}")
+            if plots:
+                say(f"plots: {', '.join(p.name for p in plots.values())} in {run_dir}")
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
 

@@ -150,11 +150,15 @@ class FtcoreTrainer(Trainer):
         return None if total == 0 else round(correct / total, 8)
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
-        """Training logs get ``acc`` (token accuracy on label positions since the last log) next to ``loss``."""
+        """Training logs get ``acc`` (token accuracy on label positions since the last log) and
+        ``tokens_per_second`` (since training began) next to ``loss``, so metrics.jsonl and every tracker see them."""
         if "loss" in logs and self._loss_fn is not None:
             acc = self._accuracy(self.acc_stats)
             if acc is not None:
                 logs = {**logs, "acc": acc}
+        if "loss" in logs and self.train_start_time:
+            elapsed = max(time.time() - self.train_start_time, 1e-6)
+            logs = {**logs, "tokens_per_second": round(self.tokens_seen * self.args.world_size / elapsed, 2)}
         super().log(logs, *args, **kwargs)
 
     def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
