@@ -126,9 +126,15 @@ class FtcoreTrainer(Trainer):
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
         stats = self.acc_stats if model.training else self.eval_acc_stats
+        fsdp = self.is_fsdp_enabled and model.training
         result = self._loss_fn(model, inputs, num_items_in_batch=num_items_in_batch,
-                               loss_only_head=self.loss_only_head, return_outputs=return_outputs, stats=stats)
+                               loss_only_head=self.loss_only_head, return_outputs=return_outputs or fsdp,
+                               stats=stats)
         loss, outputs = result if isinstance(result, tuple) else (result, None)
+        if fsdp:
+            from ftcore.training.sharding import tie_to_model_output
+
+            loss = tie_to_model_output(loss, outputs)
         if (self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs
                 and num_items_in_batch is not None and self.accelerator.num_processes > 1):
             # num_items_in_batch counts every device's tokens and DDP averages gradients: undo the average
