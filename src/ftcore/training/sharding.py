@@ -86,7 +86,7 @@ def fsdp_arguments(cfg: RunConfig, model: Any) -> dict[str, Any]:
 
         per_node = local_world_size()
         nodes = max(1, world_size() // per_node)
-        if nodes > 1:  # on one node hybrid sharding is full sharding
+        if nodes > 1 and per_node > 1:  # on one node (or one process per node) hybrid sharding is full sharding
             args["parallelism_config"] = ParallelismConfig(dp_replicate_size=nodes, dp_shard_size=per_node)
     return args
 
@@ -148,3 +148,43 @@ def tie_to_model_output(loss: Any, outputs: Any) -> Any:
     if logits is None or not getattr(logits, "requires_grad", False):
         return loss
     return loss + logits.reshape(-1)[:1].sum().to(loss.dtype) * 0.0
+
+
+def sharded_checkpoint(trainer: Any) -> bool:
+    """Whether ``trainer`` saves FSDP checkpoints as shards (``train.fsdp_state_dict = "sharded"``)."""
+    if not getattr(trainer, "is_fsdp_enabled", False):
+        return False
+    plugin = getattr(trainer.accelerator.state, "fsdp_plugin", None)
+    return "SHARDED" in str(getattr(plugin, "state_dict_type", ""))
+
+
+def merged_state_dict(folder: str) -> dict[str, Any] | None:
+    """The whole model's weights from a sharded FSDP checkpoint's ``pytorch_model_fsdp_0/`` (torch distributed
+    checkpoint files), read in this process alone; None when the folder has none."""
+    import os
+
+    from torch.distributed.checkpoint import FileSystemReader
+    from torch.distributed.checkpoint.default_planner import _EmptyStateDictLoadPlanner
+    from torch.distributed.checkpoint.state_dict_loader import _load_state_dict
+
+    shards = os.path.join(folder, "pytorch_model_fsdp_0")
+    if not os.path.isdir(shards):
+        return None
+    state: dict[str, Any] = {}
+    _load_state_dict(state, storage_reader=FileSystemReader(shards), planner=_EmptyStateDictLoadPlanner(),
+                     no_dist=True)
+    inner = state.get("model", state)
+    return dict(inner) if isinstance(inner, dict) else None
+
+
+def write_whole_weights(trainer: Any, folder: str) -> bool:
+    """Rank 0, a sharded FSDP run's last checkpoint: whole weights (``model.safetensors`` or the adapter) with the
+    config and tokenizer, as the Trainer writes them for ``full`` state dicts — the shards stay for resuming.
+    Intermediate checkpoints keep shards only (merge one with ``accelerate merge-weights``)."""
+    if not sharded_checkpoint(trainer) or trainer.state.global_step < trainer.state.max_steps:
+        return False
+    state = merged_state_dict(folder)
+    if state is None:
+        return False
+    trainer._save(folder, state_dict=state)
+    return True

@@ -279,6 +279,9 @@ class FtcoreTrainer(Trainer):
         self._barrier()
         if self.args.should_save:
             written = os.path.join(staging, name)
+            from ftcore.training.sharding import write_whole_weights
+
+            write_whole_weights(self, written)  # train.fsdp_state_dict = "sharded": the last checkpoint, whole
             self._finish_checkpoint(written)
             if self.run_toml is not None:
                 Path(written, RUN_FILE_IN_CHECKPOINT).write_text(self.run_toml, encoding="utf-8")
