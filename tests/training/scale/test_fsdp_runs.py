@@ -120,7 +120,7 @@ def test_two_nodes_match_one_node(fsdp_lora: Path, tiny_model: str, data_file: s
         for node in (0, 1)
     ]
     outputs = [p.communicate(timeout=400) for p in procs]
-    for p, (stdout, stderr) in zip(procs, outputs, strict=True):
+    for p, (_stdout, stderr) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, stderr[-4000:]
     assert "output: " in outputs[0][0] and "output: " not in outputs[1][0]  # global rank 0 reports
     (run_dir,) = _runs(out)

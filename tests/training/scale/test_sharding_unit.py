@@ -1,0 +1,200 @@
+"""train.fsdp / train.context_parallel without starting processes: config errors before anything loads, the
+TrainingArguments they become, the decoder layers FSDP wraps, the multi-node launch command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ftcore.config import config_from_dict
+from ftcore.errors import ConfigError, FtcoreError
+
+BASE: dict[str, Any] = {"model": {"name": "ftcore-tiny-qwen2"}, "data": {"datasets": ["self-cognition-mini"]}}
+
+
+def _cfg(**sections: dict[str, Any]) -> Any:
+    data = {k: dict(v) for k, v in BASE.items()}
+    for key, values in sections.items():
+        data.setdefault(key, {}).update(values)
+    return config_from_dict(data)
+
+
+def _problems(**sections: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        _cfg(**sections)
+    return str(info.value).splitlines()
+
+
+@pytest.mark.parametrize(("sections", "line"), [
+    ({"train": {"fsdp": "full_shard", "deepspeed": "zero3"}},
+     "run.toml: train.fsdp: FSDP and DeepSpeed both shard the model; set only one of train.fsdp / train.deepspeed"),
+    ({"train": {"fsdp": "full_shard"}, "model": {"name": "ftcore-tiny-qwen2", "device_map": "auto"}},
+     "run.toml: train.fsdp: FSDP cannot be combined with model.device_map (model parallel); remove one of them"),
+    ({"train": {"fsdp": "offload"}, "tuner": {"method": "qlora"}},
+     "run.toml: train.fsdp: ftcore does not shard bitsandbytes-quantized models; use DDP (--nproc-per-node) or "
+     "train.deepspeed = 'zero2' for QLoRA"),
+    ({"train": {"context_parallel": 2}, "data": {"datasets": ["self-cognition-mini"], "packing": False}},
+     "run.toml: train.context_parallel: runs on DeepSpeed Ulysses; set train.deepspeed (e.g. 'zero2' or 'zero3')"),
+    ({"train": {"context_parallel": 2, "deepspeed": "zero2"}},
+     "run.toml: train.context_parallel: packed rows split over processes stay apart only with flash-attention "
+     "(model.attn = 'auto'); set model.attn = 'flash_attention_2' or data.packing = false"),
+])
+def test_conflicting_engine_options_are_one_line_errors(sections: dict[str, Any], line: str) -> None:
+    assert line in _problems(**sections)
+
+
+def test_context_parallel_with_fsdp_names_the_engine() -> None:
+    lines = _problems(train={"context_parallel": 2, "fsdp": "full_shard"},
+                      data={"datasets": ["self-cognition-mini"], "packing": False})
+    assert any("train.context_parallel: runs on DeepSpeed Ulysses, not FSDP" in line for line in lines)
+
+
+def test_valid_combinations_pass() -> None:
+    assert _cfg(train={"fsdp": "hybrid_shard", "gradient_checkpointing": True}).train.fsdp == "hybrid_shard"
+    assert _cfg(train={"context_parallel": 4, "deepspeed": "zero3"},
+                model={"name": "ftcore-tiny-qwen2", "attn": "flash_attention_2"}).train.context_parallel == 4
+    assert _cfg(train={"context_parallel": 2, "deepspeed": "zero2"},
+                data={"datasets": ["self-cognition-mini"], "packing": False}).train.context_parallel == 2
+
+
+def test_unknown_fsdp_value() -> None:
+    lines = _problems(train={"fsdp": "zero3"})
+    assert lines[0].startswith("run.toml: train.fsdp: must be 'full_shard', 'shard_grad_op'")
+
+
+def test_validate_command_reports_before_loading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``ftcore train`` on a conflicting file fails with the one line, before torchrun or a model."""
+    from ftcore import cli
+
+    run = tmp_path / "run.toml"
+    run.write_text('[model]\nname = "ftcore-tiny-qwen2"\n[data]\ndatasets = ["self-cognition-mini"]\n'
+                   '[train]\nfsdp = "full_shard"\ndeepspeed = "zero2"\n', encoding="utf-8")
+    code = cli.main(["train", str(run)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "train.fsdp: FSDP and DeepSpeed both shard the model" in err
+    assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------ arguments
+
+
+@pytest.fixture(scope="module")
+def tiny_lora(tiny_model: str) -> Any:
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model)
+    return get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj"]))
+
+
+def _args(tmp_path: Path, model: Any, monkeypatch: pytest.MonkeyPatch | None = None, *, world: int = 1,
+          per_node: int = 1, **train: Any) -> Any:
+    import ftcore.training.sharding as sharding
+    from ftcore.training.arguments import training_arguments
+    from ftcore.training.resolved import resolve_run
+
+    if monkeypatch is not None:
+        monkeypatch.setattr(sharding, "world_size", lambda: world)
+        monkeypatch.setattr(sharding, "local_world_size", lambda: per_node)
+    data = {**BASE, "train": {"report_to": [], **train}}
+    if train.get("context_parallel", 1) > 1:
+        data["data"] = {"datasets": ["self-cognition-mini"], "packing": False}
+    cfg = config_from_dict(data, base_dir=str(tmp_path))
+    return training_arguments(resolve_run(cfg).replace(dtype="fp32"), tmp_path, has_eval=False, model=model)
+
+
+def test_decoder_layer_classes(tiny_lora: Any) -> None:
+    from ftcore.training.sharding import decoder_layer_classes
+
+    assert decoder_layer_classes(tiny_lora) == ["Qwen2DecoderLayer"]  # through the peft wrapper
+
+
+def test_fsdp_arguments(tmp_path: Path, tiny_lora: Any) -> None:
+    args = _args(tmp_path, tiny_lora, fsdp="full_shard", gradient_checkpointing=True)
+    assert args.fsdp_plugin_args["fsdp_version"] == 2
+    assert args.fsdp_plugin_args["transformer_cls_names_to_wrap"] == "Qwen2DecoderLayer"
+    assert args.fsdp_plugin_args["reshard_after_forward"] is True
+    assert args.fsdp_plugin_args["activation_checkpointing"] is True  # through FSDP …
+    assert not args.activation_checkpointing  # … not the Trainer's own as well
+    assert args.fsdp_plugin_args["state_dict_type"] == "FULL_STATE_DICT"
+    args = _args(tmp_path, tiny_lora, fsdp="shard_grad_op", fsdp_state_dict="sharded")
+    assert args.fsdp_plugin_args["reshard_after_forward"] is False
+    assert args.fsdp_plugin_args["state_dict_type"] == "SHARDED_STATE_DICT"
+    assert _args(tmp_path, tiny_lora, fsdp="offload").fsdp_plugin_args["cpu_offload"] is True
+
+
+def test_fsdp1_strategy_names(tmp_path: Path, tiny_lora: Any) -> None:
+    args = _args(tmp_path, tiny_lora, fsdp="hybrid_shard", fsdp_version=1)
+    assert args.fsdp_plugin_args["fsdp_version"] == 1
+    assert str(args.fsdp_plugin_args["reshard_after_forward"]).upper() == "HYBRID_SHARD"
+
+
+def test_hybrid_shard_is_a_2d_mesh_over_nodes(tmp_path: Path, tiny_lora: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    args = _args(tmp_path, tiny_lora, monkeypatch, world=16, per_node=8, fsdp="hybrid_shard")
+    pc = args.parallelism_config
+    assert (pc.dp_replicate_size, pc.dp_shard_size) == (2, 8)  # replicate across 2 nodes, shard over 8 GPUs
+    args = _args(tmp_path, tiny_lora, monkeypatch, world=8, per_node=8, fsdp="hybrid_shard")
+    assert args.parallelism_config is None  # one node: full sharding
+
+
+def test_context_parallel_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = _args(tmp_path, None, monkeypatch, world=4, per_node=4, context_parallel=2, deepspeed="zero2")
+    pc = args.parallelism_config
+    assert (pc.sp_backend, pc.sp_size) == ("deepspeed", 2)
+    assert pc.sp_handler.sp_seq_length_is_variable is True
+    assert pc.sp_handler.sp_attn_implementation == "sdpa"
+    with pytest.raises(FtcoreError, match="train.context_parallel: 4 does not divide the 2 processes"):
+        _args(tmp_path, None, monkeypatch, world=2, per_node=2, context_parallel=4, deepspeed="zero2")
+
+
+def test_fsdp_seeds_every_rank_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """FSDP shards each rank's own initialisation: the adapters must be created with one seed on every rank."""
+    import ftcore.training.recipe as recipe_module
+    from ftcore.training.recipe import SFTRecipe
+
+    seeds: list[int] = []
+    monkeypatch.setattr(recipe_module, "rank", lambda: 1)
+    monkeypatch.setattr("transformers.set_seed", lambda s: seeds.append(s))
+    monkeypatch.setattr("accelerate.PartialState", lambda *a, **k: None)
+    SFTRecipe(_cfg(train={"fsdp": "full_shard", "seed": 7})).setup_distributed()
+    SFTRecipe(_cfg(train={"seed": 7})).setup_distributed()
+    assert seeds == [7, 8]  # DDP: seed + rank (rank 0's weights are broadcast)
+
+
+def test_loss_tied_to_model_output() -> None:
+    import torch
+
+    from ftcore.training.sharding import tie_to_model_output
+
+    logits = torch.ones(2, 1, 5, requires_grad=True)
+    loss = tie_to_model_output(torch.tensor(3.0), {"logits": logits})
+    assert float(loss) == 3.0
+    loss.backward()
+    assert logits.grad is not None  # the model's output is in the graph (FSDP's root hooks fire)
+
+
+# ------------------------------------------------------------------------------------------ multi-node
+
+
+def test_cli_multi_node_launch(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from ftcore.commands import train as train_command
+    from ftcore.training import distributed as dist
+
+    calls: list[list[str]] = []
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setattr(dist.subprocess, "call", lambda cmd, env=None: calls.append(cmd) or 0)
+    parser = argparse.ArgumentParser()
+    train_command.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["train", "run.toml", "--nnodes", "2", "--node-rank", "1", "--master-addr",
+                              "127.0.0.1", "--master-port", "29555"])
+    assert args.func(args) == 0
+    assert calls == [[sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=1", "--nnodes=2",
+                      "--node-rank=1", "--master-addr=127.0.0.1", "--master-port=29555",
+                      "-m", "ftcore", "train", "run.toml"]]
