@@ -368,6 +368,9 @@ def _sharding_checks(cfg: RunConfig) -> list[str]:
         elif not t.deepspeed:
             out.append("train.context_parallel: runs on DeepSpeed Ulysses; set train.deepspeed "
                        "(e.g. 'zero2' or 'zero3')")
+        if t.batch_size > 1:  # Ulysses' sequence slices of several rows reach the loss non-contiguous
+            out.append("train.context_parallel: takes one row per batch; set train.batch_size = 1 (fill steps "
+                       "with train.grad_accum, or pack samples into long rows)")
         if cfg.data.packing is not False and cfg.model.attn not in _CP_PACKING_ATTENTION:
             out.append(f"train.context_parallel: packed rows split over processes stay apart only with "
                        f"flash-attention (model.attn = {cfg.model.attn!r}); set model.attn = 'flash_attention_2' "

@@ -56,7 +56,8 @@ class TrainConfig(Section):
     gradient_checkpointing: Bool = Field(
         False, description="trade compute for memory; ms-swift: gradient_checkpointing"
     )
-    resume_from_checkpoint: str | None = Field(None, description='a checkpoint path or "latest"')
+    resume_from_checkpoint: str | None = Field(
+        None, description='a checkpoint path, "latest", or "auto" (latest when there is one, else start afresh)')
     deepspeed: str | None = Field(
         None, description="zero2 | zero3 | zero2-offload | zero3-offload, or a DeepSpeed config .json file"
     )

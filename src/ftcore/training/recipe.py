@@ -269,6 +269,7 @@ class Recipe:
         from ftcore.data.packing import adapt_collator
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
+        from ftcore.training.sharding import context_parallel_collator
         from ftcore.training.trainer import FtcoreTrainer
         from ftcore.tuners import training_hook
 
@@ -282,8 +283,8 @@ class Recipe:
             tuner_options=self.tuner_options,
             train_dataset=data.train,
             eval_dataset=data.validation if self.has_eval else None,
-            data_collator=adapt_collator(make_collator(cfg, self.tokenizer, template=self.template,
-                                                       model=self.model), self.model),
+            data_collator=context_parallel_collator(cfg, adapt_collator(make_collator(
+                cfg, self.tokenizer, template=self.template, model=self.model), self.model), self.tokenizer),
             processing_class=self.tokenizer,
             run_toml=self.run_toml,
             model_dir=self.run_record.model_dir,

@@ -188,3 +188,56 @@ def write_whole_weights(trainer: Any, folder: str) -> bool:
         return False
     trainer._save(folder, state_dict=state)
     return True
+
+
+def sequence_parallel_active(trainer: Any) -> bool:
+    """Whether ``trainer`` splits sequences with DeepSpeed Ulysses (its loss is then the Trainer's own: each rank
+    holds a slice of the sequence's logits and ``shift_labels``, and the losses are combined over the group)."""
+    pc = getattr(getattr(trainer, "accelerator", None), "parallelism_config", None)
+    return bool(pc is not None and pc.sp_backend == "deepspeed" and pc.sp_enabled)
+
+
+class ContextParallelCollator:
+    """Batches as Ulysses takes them: ``position_ids`` in every batch (each row's own 0, 1, … when the inner
+    collator pads rows; packed rows keep theirs), no ``attention_mask`` (Ulysses ignores it: causal attention plus
+    labels -100 on padding), and a length divisible by the number of processes sharing a sequence (the extra
+    tail is padding with labels -100 and its own position run)."""
+
+    def __init__(self, inner: Any, parts: int, pad_token_id: int, length: int | None = None) -> None:
+        self.inner, self.parts, self.pad_token_id = inner, parts, pad_token_id
+        #: pad every batch to this many tokens (gloo gathers only equal shapes: CPU runs); None = variable
+        self.length = length
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        batch = dict(self.inner(features))
+        ids = batch["input_ids"]
+        rows, width = ids.shape
+        batch.pop("attention_mask", None)
+        if batch.get("position_ids") is None:
+            batch["position_ids"] = torch.arange(width, dtype=torch.long).expand(rows, -1).clone()
+        extra = (-width) % self.parts
+        if self.length is not None and width + extra < self.length:
+            extra = self.length - width
+        if extra:
+            tail = {"input_ids": torch.full((rows, extra), self.pad_token_id, dtype=ids.dtype),
+                    "labels": torch.full((rows, extra), -100, dtype=batch["labels"].dtype),
+                    "position_ids": torch.arange(extra, dtype=torch.long).expand(rows, -1)}
+            for key, pad in tail.items():
+                batch[key] = torch.cat([batch[key], pad], dim=1)
+        return batch
+
+
+def context_parallel_collator(cfg: RunConfig, collator: Any, tokenizer: Any) -> Any:
+    """``collator`` as Ulysses needs it when ``train.context_parallel > 1``; else ``collator`` itself."""
+    if cfg.train.context_parallel <= 1:
+        return collator
+    from ftcore.training.environment import cpu_only
+
+    n = cfg.train.context_parallel
+    pad = getattr(tokenizer, "pad_token_id", None)
+    length = None
+    if cpu_only() and (cfg.template.max_length or 0) > 0:  # gloo: every batch the same length
+        length = -(-int(cfg.template.max_length) // n) * n
+    return ContextParallelCollator(collator, n, pad if pad is not None else 0, length)

@@ -122,7 +122,9 @@ class FtcoreTrainer(Trainer):
                 self.tokens_seen += int(mask.sum())
             elif ids is not None:
                 self.tokens_seen += int(ids.numel())
-        if self._loss_fn is None:
+        from ftcore.training.sharding import sequence_parallel_active
+
+        if self._loss_fn is None or (model.training and sequence_parallel_active(self)):
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
         stats = self.acc_stats if model.training else self.eval_acc_stats

@@ -46,6 +46,13 @@ def test_conflicting_engine_options_are_one_line_errors(sections: dict[str, Any]
     assert line in _problems(**sections)
 
 
+def test_context_parallel_takes_one_row_per_batch() -> None:
+    lines = _problems(train={"context_parallel": 2, "deepspeed": "zero2", "batch_size": 2},
+                      data={"datasets": ["self-cognition-mini"], "packing": False})
+    assert lines == ["run.toml: train.context_parallel: takes one row per batch; set train.batch_size = 1 (fill "
+                     "steps with train.grad_accum, or pack samples into long rows)"]
+
+
 def test_context_parallel_with_fsdp_names_the_engine() -> None:
     lines = _problems(train={"context_parallel": 2, "fsdp": "full_shard"},
                       data={"datasets": ["self-cognition-mini"], "packing": False})
@@ -198,3 +205,104 @@ def test_cli_multi_node_launch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert calls == [[sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=1", "--nnodes=2",
                       "--node-rank=1", "--master-addr=127.0.0.1", "--master-port=29555",
                       "-m", "ftcore", "train", "run.toml"]]
+
+
+# ------------------------------------------------------------------------------------------ context parallel
+
+
+def test_context_parallel_collator_pads_rows_for_ulysses() -> None:
+    import torch
+
+    from ftcore.training.sharding import ContextParallelCollator
+
+    def padded(features: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"input_ids": torch.tensor([[5, 6, 7, 8, 9], [5, 6, 0, 0, 0]]),
+                "labels": torch.tensor([[-100, 6, 7, 8, 9], [-100, 6, -100, -100, -100]]),
+                "attention_mask": torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]])}
+
+    batch = ContextParallelCollator(padded, 4, pad_token_id=0)([])
+    assert "attention_mask" not in batch  # Ulysses ignores it
+    assert batch["input_ids"].shape == (2, 8)  # a multiple of 4
+    assert batch["position_ids"][0].tolist() == [0, 1, 2, 3, 4, 0, 1, 2]  # the tail: its own run
+    assert batch["labels"][0, 5:].tolist() == [-100, -100, -100]
+
+    def packed(features: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"input_ids": torch.tensor([[5, 6, 7, 8]]), "labels": torch.tensor([[-100, 6, -100, 8]]),
+                "position_ids": torch.tensor([[0, 1, 0, 1]])}
+
+    batch = ContextParallelCollator(packed, 2, pad_token_id=0)([])
+    assert batch["position_ids"].tolist() == [[0, 1, 0, 1]]  # packed rows keep theirs, already divisible
+
+
+def test_context_parallel_collator_only_when_asked() -> None:
+    from ftcore.training.sharding import ContextParallelCollator, context_parallel_collator
+
+    inner = object()
+    assert context_parallel_collator(_cfg(), inner, None) is inner
+    cfg = _cfg(train={"context_parallel": 2, "deepspeed": "zero2"},
+               data={"datasets": ["self-cognition-mini"], "packing": False})
+    wrapped = context_parallel_collator(cfg, inner, None)
+    assert isinstance(wrapped, ContextParallelCollator) and wrapped.parts == 2
+
+
+def test_sequence_parallel_uses_the_trainers_loss() -> None:
+    from types import SimpleNamespace
+
+    from ftcore.training.sharding import sequence_parallel_active
+
+    def trainer(pc: Any) -> Any:
+        return SimpleNamespace(accelerator=SimpleNamespace(parallelism_config=pc))
+
+    assert not sequence_parallel_active(trainer(None))
+    assert not sequence_parallel_active(trainer(SimpleNamespace(sp_backend="deepspeed", sp_enabled=False)))
+    assert sequence_parallel_active(trainer(SimpleNamespace(sp_backend="deepspeed", sp_enabled=True)))
+
+
+# ------------------------------------------------------------------------------------------ resume "auto"
+
+
+def test_resume_auto(tmp_path: Path) -> None:
+    from ftcore.training.steps import resume_path
+
+    cfg = config_from_dict({**BASE, "output": {"dir": str(tmp_path / "out")},
+                            "train": {"resume_from_checkpoint": "auto"}})
+    assert resume_path(cfg, "tiny") is None  # nothing yet: a fresh start
+    ckpt = tmp_path / "out" / "tiny" / "v0-20261130-101010" / "checkpoint-4"
+    ckpt.mkdir(parents=True)
+    (ckpt / "trainer_state.json").write_text("{}", encoding="utf-8")
+    assert resume_path(cfg, "tiny") == str(ckpt)
+    latest = config_from_dict({**BASE, "output": {"dir": str(tmp_path / "none")},
+                               "train": {"resume_from_checkpoint": "latest"}})
+    with pytest.raises(FtcoreError, match="no earlier run"):
+        resume_path(latest, "tiny")
+
+
+# ------------------------------------------------------------------------------------------ examples
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize(("name", "command"), [
+    ("full_fsdp.toml", "--nproc-per-node 8"), ("lora_fsdp.toml", "--nproc-per-node 8"),
+    ("long_context.toml", "--nproc-per-node 4"),
+])
+def test_examples_are_valid_and_documented(name: str, command: str) -> None:
+    from ftcore.config import load_config
+
+    path = ROOT / "examples" / "scaling" / name
+    cfg = load_config(path)
+    assert f"#   ftcore train examples/scaling/{name} {command}" in path.read_text(encoding="utf-8")
+    assert cfg.train.fsdp or cfg.train.context_parallel > 1
+    assert f"examples/scaling/{name}" in (ROOT / "docs" / "scaling.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("name", "command"), [("slurm.sbatch", "sbatch examples/scaling/slurm.sbatch"),
+                                               ("elastic.sh", "bash examples/scaling/elastic.sh")])
+def test_launcher_examples(name: str, command: str) -> None:
+    import subprocess
+
+    path = ROOT / "examples" / "scaling" / name
+    text = path.read_text(encoding="utf-8")
+    assert command in "\n".join(text.splitlines()[:8])  # the command on top
+    assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0  # valid shell
+    assert "ftcore train" in text and f"examples/scaling/{name}" in (ROOT / "docs" / "scaling.md").read_text()
