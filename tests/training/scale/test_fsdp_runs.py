@@ -1,6 +1,7 @@
-"""FSDP2 and multi-node runs with 2 CPU processes over gloo (slow): LoRA with packing, the loss-only head and
-gradient accumulation against one process with the same global batch; full fine-tuning with activation
-checkpointing through FSDP and sharded checkpoints, resumed; two "nodes" on 127.0.0.1 against one node."""
+"""FSDP2, context-parallel and multi-node runs with 2 CPU processes over gloo (slow): LoRA with packing, the
+loss-only head and gradient accumulation against one process with the same global batch; full fine-tuning with
+activation checkpointing through FSDP and sharded checkpoints, resumed; a sequence split over 2 processes
+(DeepSpeed Ulysses) against one process; two "nodes" on 127.0.0.1 against one node."""
 
 from __future__ import annotations
 
@@ -133,3 +134,26 @@ def test_two_nodes_match_one_node(fsdp_lora: Path, tiny_model: str, data_file: s
     for key in ours:
         assert ours[key].equal(theirs[key]), key
     assert _losses(run_dir) == _losses(fsdp_lora)
+
+
+def test_context_parallel_matches_one_process(tiny_model: str, data_file: str, tmp_path: Path) -> None:
+    """train.context_parallel = 2: every sequence split over the 2 processes (Ulysses, ZeRO-2, sdpa without
+    packing) trains as one process does on whole sequences."""
+    common = {"max_steps": 2, "batch_size": 1, "grad_accum": 2}
+    cfg = run_dict(tiny_model, data_file, tmp_path / "cp", train={**common, "deepspeed": "zero2",
+                                                                  "context_parallel": 2},
+                   data={"packing": False}, model={"path": tiny_model, "attn": "sdpa"})
+    run = write_toml(tmp_path / "cp.toml", cfg)
+    run_ftcore(["train", str(run), "--nproc-per-node", "2"], timeout=600)
+    (split,) = _runs(tmp_path / "cp")
+
+    from ftcore.training import train
+
+    train(run_dict(tiny_model, data_file, tmp_path / "one", train=common, data={"packing": False},
+                   model={"path": tiny_model, "attn": "sdpa"}))
+    (whole,) = _runs(tmp_path / "one")
+    got, want = _losses(split), _losses(whole)
+    assert sorted(got) == [1, 2]
+    for step in (1, 2):
+        assert got[step] == pytest.approx(want[step], rel=2e-4)
+    assert (split / "checkpoint-2" / "adapter_model.safetensors").is_file()
