@@ -21,8 +21,10 @@ from ftcore.training.distributed import local_world_size, world_size
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.config import RunConfig
 
-__all__ = ["context_parallel_arguments", "decoder_layer_classes", "fsdp_arguments", "fsdp_on_cpu",
-           "sharding_arguments", "use_fsdp_state_on_cpu"]
+__all__ = ["ContextParallelCollator", "context_parallel_arguments", "context_parallel_collator",
+           "decoder_layer_classes", "fsdp_arguments", "fsdp_on_cpu", "merged_state_dict", "sequence_parallel_active",
+           "sharded_checkpoint", "sharding_arguments", "tie_to_model_output", "use_fsdp_state_on_cpu",
+           "write_whole_weights"]
 
 #: FSDP1's sharding strategy names (FSDP2 says the same with reshard_after_forward / a 2-D mesh)
 _FSDP1_STRATEGY = {"full_shard": "FULL_SHARD", "shard_grad_op": "SHARD_GRAD_OP", "hybrid_shard": "HYBRID_SHARD",
@@ -238,6 +240,7 @@ def context_parallel_collator(cfg: RunConfig, collator: Any, tokenizer: Any) -> 
     n = cfg.train.context_parallel
     pad = getattr(tokenizer, "pad_token_id", None)
     length = None
-    if cpu_only() and (cfg.template.max_length or 0) > 0:  # gloo: every batch the same length
-        length = -(-int(cfg.template.max_length) // n) * n
+    max_length = cfg.template.max_length or 0
+    if cpu_only() and max_length > 0:  # gloo: every batch the same length
+        length = -(-max_length // n) * n
     return ContextParallelCollator(collator, n, pad if pad is not None else 0, length)
