@@ -306,3 +306,24 @@ def test_launcher_examples(name: str, command: str) -> None:
     assert command in "\n".join(text.splitlines()[:8])  # the command on top
     assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0  # valid shell
     assert "ftcore train" in text and f"examples/scaling/{name}" in (ROOT / "docs" / "scaling.md").read_text()
+
+
+def test_context_parallel_needs_a_multiple_of_processes() -> None:
+    from ftcore.preflight import context_parallel_problem
+
+    assert context_parallel_problem(1, 1) is None
+    assert context_parallel_problem(2, 4) is None
+    assert context_parallel_problem(2, 1) == ("2 processes share each sequence but this run has 1; launch a "
+                                              "multiple of 2 (ftcore train run.toml --nproc-per-node 2)")
+    assert context_parallel_problem(4, 6) is not None
+
+
+def test_validate_reports_a_single_process_context_parallel_run(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from ftcore.preflight import environment_problems
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    cfg = _cfg(train={"context_parallel": 2, "deepspeed": "zero2"}, output={"dir": str(tmp_path / "out")},
+               data={"datasets": ["self-cognition-mini"], "packing": False})
+    assert any("train.context_parallel: 2 processes share each sequence but this run has 1" in p
+               for p in environment_problems(cfg))
