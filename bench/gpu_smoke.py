@@ -224,7 +224,7 @@ def check_cp(ctx: dict[str, Any]) -> dict[str, Any]:
         raise Skip("context parallelism needs 2 or more GPUs")
     attn = "flash_attention_2" if importlib.util.find_spec("flash_attn") else "sdpa"
     run = run_file(ctx["tmp"] / "cp.toml", ctx["model_dir"], ctx["data"], ctx["tmp"] / "out-cp",
-                   model={"attn": attn}, context_parallel=2, deepspeed="zero2")
+                   model={"attn": attn}, context_parallel=2, deepspeed="zero2", batch_size=1, grad_accum=2)
     if attn == "sdpa":  # packed rows need flash-attention under context parallelism
         text = run.read_text().replace("test_ratio = 0.0", "test_ratio = 0.0\npacking = false")
         run.write_text(text)

@@ -91,3 +91,13 @@ def test_run_files_are_valid(smoke: ModuleType, tmp_path: Path, tiny_model: str,
     qlora = load_config(smoke.run_file(tmp_path / "c.toml", tiny_model, data_file, tmp_path / "out",
                                        tuner={"method": "qlora", "rank": 8, "targets": "all"}))
     assert qlora.tuner.method == "qlora"
+
+
+def test_context_parallel_run_file_is_valid(smoke: ModuleType, tmp_path: Path, tiny_model: str,
+                                            data_file: str) -> None:
+    from ftcore.config import load_config
+
+    cfg = load_config(smoke.run_file(tmp_path / "cp.toml", tiny_model, data_file, tmp_path / "out",
+                                     model={"attn": "flash_attention_2"}, context_parallel=2, deepspeed="zero2",
+                                     batch_size=1, grad_accum=2))
+    assert cfg.train.context_parallel == 2 and cfg.model.attn == "flash_attention_2"
