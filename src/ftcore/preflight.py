@@ -69,6 +69,12 @@ def environment_problems(cfg: RunConfig, *, training: bool = True) -> list[str]:
         problem = context_parallel_problem(cfg.train.context_parallel)
         if problem:
             out.append(f"{src}: train.context_parallel: {problem}")
+        if cfg.train.fsdp == "offload":
+            from ftcore.models.devices import accelerator
+
+            if accelerator() == "cpu":
+                out.append(f"{src}: train.fsdp: offload moves shards between the GPUs and the CPU, and this "
+                           "machine has no GPU; use full_shard")
     if cfg.model.attn == "flash_attention_2":
         problem = flash_attention_problem()
         if problem:

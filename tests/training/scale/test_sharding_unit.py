@@ -327,3 +327,15 @@ def test_validate_reports_a_single_process_context_parallel_run(tmp_path: Path,
                data={"datasets": ["self-cognition-mini"], "packing": False})
     assert any("train.context_parallel: 2 processes share each sequence but this run has 1" in p
                for p in environment_problems(cfg))
+
+
+def test_offload_needs_a_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ftcore.models.devices as devices
+    from ftcore.preflight import environment_problems
+
+    cfg = _cfg(train={"fsdp": "offload"}, output={"dir": str(tmp_path / "out")})
+    monkeypatch.setattr(devices, "accelerator", lambda: "cpu")
+    assert f"{cfg.source}: train.fsdp: offload moves shards between the GPUs and the CPU, and this machine has no " \
+           "GPU; use full_shard" in environment_problems(cfg)
+    monkeypatch.setattr(devices, "accelerator", lambda: "cuda")
+    assert not any("train.fsdp" in p for p in environment_problems(cfg))
