@@ -101,6 +101,15 @@ def test_fsdp_full_sharded_resume(tiny_model: str, data_file: str, tmp_path: Pat
     for step in (3, 4):
         assert again[step] == pytest.approx(reference[step], rel=1e-5)
 
+    # one process, the same global batch (2 rows a step), no FSDP: the same losses
+    from ftcore.training import train
+
+    single = {k: v for k, v in settings.items() if not k.startswith("fsdp")}
+    train(run_dict(tiny_model, data_file, tmp_path / "one", train={**single, "batch_size": 2, "save_steps": 100},
+                   tuner={"method": "full"}))
+    (one,) = _runs(tmp_path / "one")
+    assert _losses(one) == pytest.approx(reference, rel=1e-5)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
