@@ -84,6 +84,21 @@ def export_quant(session: nox.Session) -> None:
 
 
 @nox.session
+def gpu(session: nox.Session) -> None:
+    """The GPU smoke run (bench/gpu_smoke.py: bf16, flash-attention packing, QLoRA, DDP / FSDP over one GPU, the
+    throughput workload) on a CUDA machine; prints one line and succeeds where there is no GPU. Not in the
+    default run. PyPI's torch wheel carries CUDA; flash-attn is used when installed (``--install-flash``)."""
+    session.install("torch")
+    session.install("-e", ".[dev,bnb]")
+    session.install("--no-build-isolation", "deepspeed>=0.18.2", env={"DS_BUILD_OPS": "0"})
+    if "--install-flash" in session.posargs:
+        session.install("--no-build-isolation", "flash-attn")
+    install_plugins(session, PLUGINS)
+    args = [a for a in session.posargs if a != "--install-flash"]
+    session.run("python", "bench/gpu_smoke.py", *args, env={"TOKENIZERS_PARALLELISM": "false"})
+
+
+@nox.session
 @nox.parametrize("plugin", PLUGINS)
 def plugins(session: nox.Session, plugin: str) -> None:
     """Install the local core plus one plugin and run that plugin's tests (downstream-style)."""

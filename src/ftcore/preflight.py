@@ -11,8 +11,9 @@ from typing import Any
 from ftcore.config import RunConfig
 from ftcore.config.messages import clip
 
-__all__ = ["environment_problems", "exists", "flash_attention_problem", "is_dir", "is_file", "model_folder",
-           "module_installed", "module_names", "optimizer_names", "output_dir_problem", "report_to_problems"]
+__all__ = ["context_parallel_problem", "environment_problems", "exists", "flash_attention_problem", "is_dir",
+           "is_file", "model_folder", "module_installed", "module_names", "optimizer_names", "output_dir_problem",
+           "report_to_problems"]
 
 
 def exists(path: str | Path) -> bool:
@@ -68,6 +69,15 @@ def environment_problems(cfg: RunConfig, *, training: bool = True) -> list[str]:
             out.append(f"{src}: train.optim: {clip(repr(cfg.train.optim))} is not a transformers optimizer "
                        f"({hint}e.g. adamw_torch, adamw_torch_fused, sgd, adafactor)")
         out.extend(f"{src}: train.report_to: {p}" for p in report_to_problems(cfg.train.report_to))
+        problem = context_parallel_problem(cfg.train.context_parallel)
+        if problem:
+            out.append(f"{src}: train.context_parallel: {problem}")
+        if cfg.train.fsdp == "offload":
+            from ftcore.models.devices import accelerator
+
+            if accelerator() == "cpu":
+                out.append(f"{src}: train.fsdp: offload moves shards between the GPUs and the CPU, and this "
+                           "machine has no GPU; use full_shard")
     if cfg.model.attn == "flash_attention_2":
         problem = flash_attention_problem()
         if problem:
@@ -93,6 +103,20 @@ def environment_problems(cfg: RunConfig, *, training: bool = True) -> list[str]:
                                f"model's modules (its module names: {clip(', '.join(leaves), 400)}); "
                                "use those names, or targets = \"all\"")
     return out
+
+
+def context_parallel_problem(parts: int, world_size: int | None = None) -> str | None:
+    """``train.context_parallel = parts`` against the processes of this launch (``WORLD_SIZE``; 1 when the
+    process was not started by torchrun): they must be a multiple of ``parts``."""
+    import os
+
+    if parts <= 1:
+        return None
+    world = world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world % parts == 0:
+        return None
+    return (f"{parts} processes share each sequence but this run has {world}; launch a multiple of {parts} "
+            f"(ftcore train run.toml --nproc-per-node {parts})")
 
 
 def output_dir_problem(path: str) -> str | None:

@@ -341,4 +341,38 @@ def cross_check(cfg: RunConfig) -> list[str]:
             "train.test_oom_error: sorting longest-first needs every sample tokenized ahead of training; "
             "set data.lazy = false and data.streaming = false"
         )
+    out += _sharding_checks(cfg)
+    return out
+
+
+#: attention kernels that keep packed samples apart once Ulysses has split a row over processes
+_CP_PACKING_ATTENTION = ("flash_attention_2", "flash_attention_3")
+
+
+def _sharding_checks(cfg: RunConfig) -> list[str]:
+    """train.fsdp / train.context_parallel against the other engine options (docs/scaling.md)."""
+    out = []
+    t = cfg.train
+    quantized = cfg.model.quantization.bits != 0 or cfg.tuner.method == "qlora"
+    if t.fsdp and t.deepspeed:
+        out.append("train.fsdp: FSDP and DeepSpeed both shard the model; set only one of train.fsdp / train.deepspeed")
+    if t.fsdp and cfg.model.device_map not in (None, "none"):
+        out.append("train.fsdp: FSDP cannot be combined with model.device_map (model parallel); remove one of them")
+    if t.fsdp and quantized:
+        out.append("train.fsdp: ftcore does not shard bitsandbytes-quantized models; use DDP "
+                   "(--nproc-per-node) or train.deepspeed = 'zero2' for QLoRA")
+    if t.context_parallel > 1:
+        if t.fsdp:
+            out.append("train.context_parallel: runs on DeepSpeed Ulysses, not FSDP; "
+                       "remove train.fsdp and set train.deepspeed")
+        elif not t.deepspeed:
+            out.append("train.context_parallel: runs on DeepSpeed Ulysses; set train.deepspeed "
+                       "(e.g. 'zero2' or 'zero3')")
+        if t.batch_size > 1:  # Ulysses' sequence slices of several rows reach the loss non-contiguous
+            out.append("train.context_parallel: takes one row per batch; set train.batch_size = 1 (fill steps "
+                       "with train.grad_accum, or pack samples into long rows)")
+        if cfg.data.packing is not False and cfg.model.attn not in _CP_PACKING_ATTENTION:
+            out.append(f"train.context_parallel: packed rows split over processes stay apart only with "
+                       f"flash-attention (model.attn = {cfg.model.attn!r}); set model.attn = 'flash_attention_2' "
+                       "or data.packing = false")
     return out

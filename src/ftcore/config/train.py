@@ -56,7 +56,8 @@ class TrainConfig(Section):
     gradient_checkpointing: Bool = Field(
         False, description="trade compute for memory; ms-swift: gradient_checkpointing"
     )
-    resume_from_checkpoint: str | None = Field(None, description='a checkpoint path or "latest"')
+    resume_from_checkpoint: str | None = Field(
+        None, description='a checkpoint path, "latest", or "auto" (latest when there is one, else start afresh)')
     deepspeed: str | None = Field(
         None, description="zero2 | zero3 | zero2-offload | zero3-offload, or a DeepSpeed config .json file"
     )
@@ -69,6 +70,17 @@ class TrainConfig(Section):
         default_factory=lambda: ["tensorboard"], description="trackers that receive the logs and the run config: "
         "tensorboard, wandb, mlflow, swanlab, trackio, aim (offline, in the run folder; docs/tracking.md); [] = none"
     )
+    # --- sharding and long contexts (docs/scaling.md): PyTorch FSDP / context parallelism through accelerate
+    fsdp: Literal["full_shard", "shard_grad_op", "hybrid_shard", "offload"] | None = Field(
+        None, description="shard parameters, gradients and optimizer states with PyTorch FSDP (accelerate); "
+        "full_shard | shard_grad_op | hybrid_shard (shard within a node, replicate across nodes) | offload (CPU)")
+    fsdp_version: Literal[1, 2] = Field(2, description="2 = FSDP2 (fully_shard, DTensor); 1 = the deprecated FSDP1")
+    fsdp_state_dict: Literal["full", "sharded"] = Field(
+        "full", description="checkpoints: full = rank 0 writes whole weights (load with plain transformers / peft); "
+        "sharded = every rank writes its shard (faster; merge with accelerate merge-weights)")
+    context_parallel: Int = Field(
+        1, ge=1, le=1024, description="split each sequence over N processes (DeepSpeed Ulysses through accelerate; "
+        "needs train.deepspeed); 1 = off")
 
     @field_validator("deepspeed")
     @classmethod

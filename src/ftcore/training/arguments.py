@@ -40,9 +40,9 @@ def sampling_strategy(cfg: RunConfig) -> str:
 
 
 def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
-                       extra: dict[str, Any] | None = None) -> Any:
+                       extra: dict[str, Any] | None = None, model: Any = None) -> Any:
     """``TrainingArguments`` for ``run`` writing into ``run_dir``; ``extra``: keys the tuning method adds (GaLore's
-    optimizer), which win over the run's."""
+    optimizer), which win over the run's; ``model``: the model to train (``train.fsdp`` wraps its decoder layers)."""
     from transformers import TrainingArguments
 
     from ftcore.training.trackers import trainer_integrations
@@ -91,7 +91,8 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
         ddp_backend=t.ddp_backend,
         log_level="warning",
     )
-    kwargs.update(_checkpointing_arguments(TrainingArguments, t.gradient_checkpointing))
+    # with FSDP, activation checkpointing goes through FSDP (train.fsdp: sharding.fsdp_arguments)
+    kwargs.update(_checkpointing_arguments(TrainingArguments, t.gradient_checkpointing and not t.fsdp))
     if "project" in {f.name for f in dataclasses.fields(TrainingArguments)}:
         kwargs["project"] = "ftcore"  # trackio's project (wandb / mlflow / swanlab: their environment variables)
     if t.neftune_alpha:
@@ -103,6 +104,14 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
         # with gradient checkpointing every parameter is used once per step (no search, no buffer sync)
         kwargs["ddp_find_unused_parameters"] = not t.gradient_checkpointing
         kwargs["ddp_broadcast_buffers"] = not t.gradient_checkpointing
+    if t.fsdp or t.context_parallel > 1:
+        from ftcore.training.sharding import sharding_arguments
+
+        kwargs.update(sharding_arguments(cfg, model))
+        from ftcore.training.sharding import fsdp_on_cpu
+
+        if fsdp_on_cpu(cfg):
+            kwargs["accelerator_config"] = {"use_configured_state": True}  # the FSDP state set up over gloo
     if t.deepspeed:
         kwargs["deepspeed"] = deepspeed_config(cfg)
         if deepspeed_on_cpu(cfg):

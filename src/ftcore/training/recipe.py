@@ -132,12 +132,18 @@ class Recipe:
 
         cfg = self.cfg
         configure_environment(cfg)
+        from ftcore.training.sharding import fsdp_on_cpu, use_fsdp_state_on_cpu
+
         if deepspeed_on_cpu(cfg):
             # configure the DeepSpeed state over gloo here; TrainingArguments reuses it (use_configured_state)
             PartialState(backend=cfg.train.ddp_backend or "gloo")
+        elif fsdp_on_cpu(cfg):
+            use_fsdp_state_on_cpu()  # FSDP over gloo (tests); on GPUs accelerate's own state is FSDP's
         else:
             PartialState(cpu=cpu_only(), **({"backend": cfg.train.ddp_backend} if cfg.train.ddp_backend else {}))
-        set_seed(cfg.train.seed + rank())
+        # FSDP shards each rank's own copy as it is (no broadcast as with DDP): every rank creates the adapters
+        # with the same seed; the Trainer seeds seed + rank for training
+        set_seed(cfg.train.seed + (0 if cfg.train.fsdp else rank()))
 
     def load_model(self) -> None:
         """Resolve the model (catalog name, local folder or hub id) and load it; decides the dtype."""
@@ -263,6 +269,7 @@ class Recipe:
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
         from ftcore.training.environment import configure_tracker_environment
+        from ftcore.training.sharding import context_parallel_collator
         from ftcore.training.trackers import add_trackers
         from ftcore.training.trainer import FtcoreTrainer
         from ftcore.tuners import training_hook
@@ -274,12 +281,12 @@ class Recipe:
         trainer = FtcoreTrainer(
             model=self.model,
             args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval,
-                                    extra=hook_args() if hook_args else None),
+                                    extra=hook_args() if hook_args else None, model=self.model),
             tuner_options=self.tuner_options,
             train_dataset=data.train,
             eval_dataset=data.validation if self.has_eval else None,
-            data_collator=adapt_collator(make_collator(cfg, self.tokenizer, template=self.template,
-                                                       model=self.model), self.model),
+            data_collator=context_parallel_collator(cfg, adapt_collator(make_collator(
+                cfg, self.tokenizer, template=self.template, model=self.model), self.model), self.tokenizer),
             processing_class=self.tokenizer,
             run_toml=self.run_toml,
             model_dir=self.run_record.model_dir,

@@ -76,16 +76,20 @@ def whole_run_train_loss(log_history: list[dict[str, Any]], resumed_part: float,
 
 
 def resume_path(cfg: RunConfig, model_name: str) -> str | None:
-    """The checkpoint ``train.resume_from_checkpoint`` names (``latest``: the newest run's last one), or None."""
+    """The checkpoint ``train.resume_from_checkpoint`` names (``latest``: the newest run's last one; ``auto``: the
+    same when there is one, else None — a restart under torchrun elastic or a SLURM requeue), or None."""
     value = cfg.train.resume_from_checkpoint
     if not value:
         return None
-    if value == "latest":
+    if value in ("latest", "auto"):
         root = Path(cfg.resolve_path(cfg.output.dir))
         base = root / model_name if cfg.output.add_suffix else root
         try:
             run = latest_run(base)
         except FtcoreError:
+            if value == "auto":
+                say(f"resume: auto: no earlier checkpoint in {base}; starting afresh")
+                return None
             raise FtcoreError(f"{cfg.source}: train.resume_from_checkpoint: no earlier run in {base}") from None
         return str(run / str(read_state(run)["last"]))
     path = resolve_checkpoint(cfg.resolve_path(value))

@@ -122,13 +122,21 @@ class FtcoreTrainer(Trainer):
                 self.tokens_seen += int(mask.sum())
             elif ids is not None:
                 self.tokens_seen += int(ids.numel())
-        if self._loss_fn is None:
+        from ftcore.training.sharding import sequence_parallel_active
+
+        if self._loss_fn is None or (model.training and sequence_parallel_active(self)):
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
         stats = self.acc_stats if model.training else self.eval_acc_stats
+        fsdp = self.is_fsdp_enabled and model.training
         result = self._loss_fn(model, inputs, num_items_in_batch=num_items_in_batch,
-                               loss_only_head=self.loss_only_head, return_outputs=return_outputs, stats=stats)
+                               loss_only_head=self.loss_only_head, return_outputs=return_outputs or fsdp,
+                               stats=stats)
         loss, outputs = result if isinstance(result, tuple) else (result, None)
+        if fsdp:
+            from ftcore.training.sharding import tie_to_model_output
+
+            loss = tie_to_model_output(loss, outputs)
         if (self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs
                 and num_items_in_batch is not None and self.accelerator.num_processes > 1):
             # num_items_in_batch counts every device's tokens and DDP averages gradients: undo the average
@@ -277,6 +285,9 @@ class FtcoreTrainer(Trainer):
         self._barrier()
         if self.args.should_save:
             written = os.path.join(staging, name)
+            from ftcore.training.sharding import write_whole_weights
+
+            write_whole_weights(self, written)  # train.fsdp_state_dict = "sharded": the last checkpoint, whole
             self._finish_checkpoint(written)
             if self.run_toml is not None:
                 Path(written, RUN_FILE_IN_CHECKPOINT).write_text(self.run_toml, encoding="utf-8")
