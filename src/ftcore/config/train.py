@@ -68,6 +68,16 @@ class TrainConfig(Section):
     report_to: list[str] = Field(
         default_factory=lambda: ["tensorboard"], description="transformers integrations that receive the logs"
     )
+    # throughput (docs/performance.md): MFU, torch.compile, Liger kernels
+    peak_flops: Float | None = Field(
+        None, gt=0, le=1e18, description="peak FLOP/s of one device for MFU; None = measured (bench/peak.py) or "
+        "the GPU's data sheet")
+    compile: Bool = Field(False, description="torch.compile the model (the Trainer's torch_compile); packed rows "
+                          "are padded to a few bucket lengths so shapes repeat")
+    compile_buckets: list[Annotated[int, Field(ge=8, le=10**7)]] | None = Field(
+        None, description="packed row lengths with train.compile; None = powers of two from 256 to the packing length")
+    liger: Bool = Field(False, description="Liger kernels (GPU, pip install liger-kernel): fused RMSNorm, RoPE, "
+                        "SwiGLU, and the fused linear cross-entropy for the loss-only head")
 
     @field_validator("deepspeed")
     @classmethod

@@ -282,6 +282,7 @@ class Recipe:
             run_toml=self.run_toml,
             model_dir=self.run_record.model_dir,
             loss_only_head=cfg.train.loss_only_head,
+            peak_flops=cfg.train.peak_flops,
             generation_evaluator=generation_evaluator(cfg, self.template, self.generation_rows),
         )
         trainer.remove_callback(ProgressCallback)
@@ -332,6 +333,7 @@ class Recipe:
         evals = [r["eval_loss"] for r in trainer.state.log_history if "eval_loss" in r]
         if evals:
             metrics["eval_loss"] = evals[-1]
+        metrics.update(trainer.throughput())  # tokens_per_second and mfu of the whole run
         losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
         if losses:
             metrics["first_loss"], metrics["last_loss"] = losses[0], losses[-1]

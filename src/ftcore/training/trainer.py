@@ -82,7 +82,7 @@ class FtcoreTrainer(Trainer):
 
     def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True,
                  generation_evaluator: Any = None, model_dir: str | None = None, tuner_options: Any = None,
-                 **kwargs: Any):
+                 peak_flops: float | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
         #: the run's TunerOptions: its method may build the optimizer (LoRA+) or finish checkpoints (PiSSA)
         self.tuner_options = tuner_options
@@ -94,6 +94,12 @@ class FtcoreTrainer(Trainer):
         self.generation_evaluator = generation_evaluator
         self.loss_only_head = loss_only_head
         self.tokens_seen = 0
+        #: model FLOPs done since train() started (ftcore.training.flops), the FLOPs model and the device's peak
+        self.flops_seen = 0.0
+        self.flops_model: Any = None
+        self.peak_flops_override = peak_flops
+        self.peak_flops: float | None = None
+        self.peak_source = "unknown"
         #: token accuracy counts (label positions only) since the last training log, and of the running evaluation
         self.acc_stats: dict[str, Any] = {}
         self.eval_acc_stats: dict[str, Any] = {}
@@ -116,12 +122,12 @@ class FtcoreTrainer(Trainer):
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
         if model.training:
-            mask = inputs.get("attention_mask")
-            ids = inputs.get("input_ids")
-            if mask is not None and mask.dim() == 2:
-                self.tokens_seen += int(mask.sum())
-            elif ids is not None:
-                self.tokens_seen += int(ids.numel())
+            from ftcore.training.flops import batch_counts
+
+            tokens, label_tokens, context = batch_counts(inputs)
+            self.tokens_seen += tokens
+            if self.flops_model is not None:
+                self.flops_seen += self.flops_model.step_flops(tokens, label_tokens, context)
         if self._loss_fn is None:
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
@@ -192,9 +198,30 @@ class FtcoreTrainer(Trainer):
                                             seed=seed)
         return super()._get_train_sampler(train_dataset)
 
+    def throughput(self) -> dict[str, float]:
+        """``tokens_per_second`` (every process) and ``mfu`` (model FLOPs utilisation of this device, when its
+        peak is known) since train() started."""
+        if not self.train_start_time:
+            return {}
+        elapsed = max(time.time() - self.train_start_time, 1e-6)
+        out = {"tokens_per_second": round(self.tokens_seen * self.args.world_size / elapsed, 2)}
+        if self.flops_model is not None and self.peak_flops:
+            out["mfu"] = round(self.flops_seen / elapsed / self.peak_flops, 4)
+        return out
+
+    def _start_flops(self) -> None:
+        from ftcore.models.peak import peak_flops
+        from ftcore.training.flops import FlopsModel
+
+        self.flops_seen = 0.0
+        self.flops_model = FlopsModel.from_model(self.model, loss_only_head=self.loss_only_head)
+        dtype = "bf16" if self.args.bf16 else "fp16" if self.args.fp16 else "fp32"
+        self.peak_flops, self.peak_source = peak_flops(dtype, override=self.peak_flops_override)
+
     def train(self, *args: Any, **kwargs: Any) -> Any:
         self.train_start_time = time.time()
         self.tokens_seen = 0
+        self._start_flops()
         self.stop_signal = None
         previous = self._install_signal_handlers()
         try:
