@@ -74,6 +74,8 @@ class TrainConfig(Section):
         "the GPU's data sheet")
     compile: Bool = Field(False, description="torch.compile the model (the Trainer's torch_compile); packed rows "
                           "are padded to a few bucket lengths so shapes repeat")
+    compile_backend: str = Field("inductor", description="torch.compile backend with train.compile (inductor, "
+                                 "aot_eager, eager, cudagraphs …)")
     compile_buckets: list[Annotated[int, Field(ge=8, le=10**7)]] | None = Field(
         None, description="packed row lengths with train.compile; None = powers of two from 256 to the packing length")
     liger: Bool = Field(False, description="Liger kernels (GPU, pip install liger-kernel): fused RMSNorm, RoPE, "

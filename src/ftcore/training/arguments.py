@@ -87,6 +87,9 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
         log_level="warning",
     )
     kwargs.update(_checkpointing_arguments(TrainingArguments, t.gradient_checkpointing))
+    from ftcore.training.compile import compile_arguments
+
+    kwargs.update(compile_arguments(cfg))
     if t.neftune_alpha:
         kwargs["neftune_noise_alpha"] = t.neftune_alpha
     kwargs.update(extra or {})

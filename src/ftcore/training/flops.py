@@ -125,9 +125,10 @@ class FlopsModel:
 
 
 def batch_counts(inputs: dict[str, Any]) -> tuple[int, int, int]:
-    """``(tokens, label tokens, attention context)`` of a training batch: tokens counted as ``tokens_seen`` does
-    (real tokens when there is an attention mask, every position of packed rows), label tokens over
-    ``labels[:, 1:]``, context from ``position_ids`` (packed), the attention mask, or causal rows."""
+    """``(tokens, label tokens, attention context)`` of a training batch: real tokens (the attention mask's; in
+    packed rows every position but the padding at a row's end: its last sequence when no label in it carries
+    loss), label tokens over ``labels[:, 1:]``, context from ``position_ids`` (packed), the attention mask, or
+    causal rows."""
     import torch
 
     ids = inputs.get("input_ids")
@@ -143,12 +144,28 @@ def batch_counts(inputs: dict[str, Any]) -> tuple[int, int, int]:
             s = ids.shape[-1]
             parts += [torch.tensor(ids.numel()), torch.tensor(ids.numel() // max(s, 1) * s * (s + 1) // 2)]
         else:
-            parts += [torch.tensor(ids.numel()), (pos.long() + 1).sum()]
+            real = _packed_real_positions(pos, labels)
+            parts += [real.sum(), ((pos.long() + 1) * real).sum()]
     else:
         return 0, 0, 0
     label_count = (labels[..., 1:] != -100).sum() if labels is not None else torch.tensor(0)
     tokens, context = (int(v) for v in torch.stack([p.to("cpu") for p in parts]).tolist())
     return tokens, int(label_count), context
+
+
+def _packed_real_positions(pos: Any, labels: Any) -> Any:
+    """1 where a packed row holds a real token: the row's last sequence (from its last position id 0) is padding
+    when none of its labels carries loss (the collator pads with its own position run and labels -100)."""
+    import torch
+
+    width = pos.shape[-1]
+    idx = torch.arange(width, device=pos.device).expand_as(pos)
+    last_start = torch.where(pos == 0, idx, torch.zeros_like(idx)).amax(dim=-1, keepdim=True)
+    tail = idx >= last_start
+    if labels is None:
+        return torch.ones_like(pos, dtype=torch.long)
+    tail_trains = ((labels != -100) & tail).any(dim=-1, keepdim=True)
+    return (~(tail & ~tail_trains)).long()
 
 
 def mfu(flops: float, seconds: float, peak: float | None) -> float | None:

@@ -259,8 +259,6 @@ class Recipe:
         from transformers.integrations import TensorBoardCallback
         from transformers.trainer_callback import ProgressCallback
 
-        from ftcore.data.collate import make_collator
-        from ftcore.data.packing import adapt_collator
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
         from ftcore.training.trainer import FtcoreTrainer
@@ -276,8 +274,7 @@ class Recipe:
             tuner_options=self.tuner_options,
             train_dataset=data.train,
             eval_dataset=data.validation if self.has_eval else None,
-            data_collator=adapt_collator(make_collator(cfg, self.tokenizer, template=self.template,
-                                                       model=self.model), self.model),
+            data_collator=self._collator(),
             processing_class=self.tokenizer,
             run_toml=self.run_toml,
             model_dir=self.run_record.model_dir,
@@ -347,6 +344,22 @@ class Recipe:
             say(f"loss plot: {run_dir / 'loss.png'}")
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
+
+    def _collator(self) -> Any:
+        """The training collator; with ``train.compile`` it pads batches to a few bucket lengths."""
+        from ftcore.data.collate import make_collator
+        from ftcore.data.packing import adapt_collator
+
+        cfg = self.cfg
+        collator = adapt_collator(make_collator(cfg, self.tokenizer, template=self.template, model=self.model),
+                                  self.model)
+        if cfg.train.compile:
+            from ftcore.training.compile import compile_buckets, configure_dynamo, set_buckets
+
+            buckets = compile_buckets(cfg)
+            configure_dynamo(len(buckets))
+            set_buckets(collator, buckets)
+        return collator
 
     def _calibration_batches(self, n_batches: int = 8) -> list[Any]:
         """The first ``n_batches`` training batches, collated as training collates them (EVA / CorDA init)."""

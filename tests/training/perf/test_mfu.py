@@ -47,7 +47,7 @@ def test_mixture_of_experts_counts_the_routed_experts() -> None:
 def test_batch_counts_packed_padded_and_plain() -> None:
     packed = {"input_ids": torch.ones(1, 6, dtype=torch.long), "position_ids": torch.tensor([[0, 1, 2, 0, 1, 0]]),
               "labels": torch.tensor([[-100, 5, 5, -100, 5, -100]])}
-    assert batch_counts(packed) == (6, 3, (1 + 2 + 3) + (1 + 2) + 1)
+    assert batch_counts(packed) == (5, 3, (1 + 2 + 3) + (1 + 2))  # the last run (no label): padding
     padded = {"input_ids": torch.ones(2, 3, dtype=torch.long), "attention_mask": torch.tensor([[1, 1, 1], [1, 1, 0]]),
               "labels": torch.tensor([[-100, 1, 1], [-100, 1, -100]])}
     assert batch_counts(padded) == (5, 3, 6 + 3)
