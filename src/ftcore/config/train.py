@@ -78,6 +78,8 @@ class TrainConfig(Section):
                                  "aot_eager, eager, cudagraphs …)")
     compile_buckets: list[Annotated[int, Field(ge=8, le=10**7)]] | None = Field(
         None, description="packed row lengths with train.compile; None = powers of two from 256 to the packing length")
+    fp32_master: Bool = Field(False, description="with model.dtype bf16 / fp16: keep the weights in fp32 and "
+                              "compute in half precision under autocast (instead of loading half-precision weights)")
     liger: Bool = Field(False, description="Liger kernels (GPU, pip install liger-kernel): fused RMSNorm, RoPE, "
                         "SwiGLU, and the fused linear cross-entropy for the loss-only head")
 

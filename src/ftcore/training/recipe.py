@@ -152,6 +152,8 @@ class Recipe:
         # (and for the methods that train base weights in part: freeze, llama-pro, galore — tagged "full")
         trains_base = cfg.tuner.method == "full" or "full" in get_tuner_spec(cfg.tuner.method).tags
         load_dtype = "fp32" if dtype == "fp16" and trains_base else dtype
+        if cfg.train.fp32_master and dtype in ("bf16", "fp16"):
+            load_dtype = "fp32"  # fp32 weights, half-precision compute under autocast
         self.decide(model_name=spec.name, model_dir=str(model_dir), dtype=dtype, load_dtype=load_dtype)
         say(f"model {spec.name}: {model_dir} ({load_dtype})")
         note = generic_note(spec)
