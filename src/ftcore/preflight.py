@@ -66,6 +66,10 @@ def environment_problems(cfg: RunConfig, *, training: bool = True) -> list[str]:
             out.append(f"{src}: train.optim: {clip(repr(cfg.train.optim))} is not a transformers optimizer "
                        f"({hint}e.g. adamw_torch, adamw_torch_fused, sgd, adafactor)")
         out.extend(f"{src}: train.report_to: {p}" for p in report_to_problems(cfg.train.report_to))
+        if cfg.train.liger:
+            problem = liger_problem()
+            if problem:
+                out.append(f"{src}: train.liger: {problem}")
     if cfg.model.attn == "flash_attention_2":
         problem = flash_attention_problem()
         if problem:
@@ -149,6 +153,23 @@ def report_to_problems(names: list[str]) -> list[str]:
         elif not any(importlib.util.find_spec(m) is not None for m in modules):
             out.append(f"{name!r} is not installed; pip install {modules[0]}, or remove it from report_to")
     return out
+
+
+def liger_problem() -> str | None:
+    """Why ``train.liger`` cannot run here: liger-kernel not installed, or no CUDA GPU (its kernels are triton)."""
+    import importlib.util
+
+    if importlib.util.find_spec("liger_kernel") is None:
+        return "Liger kernels need the liger-kernel package (pip install liger-kernel; CUDA GPUs only); or set " \
+               "train.liger = false"
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return "Liger kernels run on CUDA GPUs (triton) and none is visible; set train.liger = false"
+    except Exception:  # noqa: BLE001 - no torch: the run fails earlier with its own message
+        return None
+    return None
 
 
 def flash_attention_problem() -> str | None:

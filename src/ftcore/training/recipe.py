@@ -269,6 +269,13 @@ class Recipe:
         cfg, run_dir = self.cfg, self._run_dir()
         data = self.data
         hook_args = training_hook(self.tuner_options, "training_arguments")
+        if cfg.train.liger:
+            from ftcore.training.liger import apply_liger
+            from ftcore.training.loss import unwrap_model
+
+            kind = apply_liger(unwrap_model(self.model))
+            say(f"liger: {'kernels for ' + kind if kind else 'no kernels for this architecture'}; "
+                "the loss-only head uses its fused linear cross-entropy")
         trainer = FtcoreTrainer(
             model=self.model,
             args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval,
@@ -282,6 +289,7 @@ class Recipe:
             model_dir=self.run_record.model_dir,
             loss_only_head=cfg.train.loss_only_head,
             peak_flops=cfg.train.peak_flops,
+            head_impl="liger" if cfg.train.liger else "ftcore",
             generation_evaluator=generation_evaluator(cfg, self.template, self.generation_rows),
         )
         trainer.remove_callback(ProgressCallback)

@@ -82,7 +82,7 @@ class FtcoreTrainer(Trainer):
 
     def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True,
                  generation_evaluator: Any = None, model_dir: str | None = None, tuner_options: Any = None,
-                 peak_flops: float | None = None, **kwargs: Any):
+                 peak_flops: float | None = None, head_impl: str = "ftcore", **kwargs: Any):
         super().__init__(*args, **kwargs)
         #: the run's TunerOptions: its method may build the optimizer (LoRA+) or finish checkpoints (PiSSA)
         self.tuner_options = tuner_options
@@ -93,6 +93,8 @@ class FtcoreTrainer(Trainer):
         #: (rouge-1/2/l, bleu-4; ftcore.inference.evaluate.GenerationEvaluator) logged as eval_<name>
         self.generation_evaluator = generation_evaluator
         self.loss_only_head = loss_only_head
+        #: the head's cross-entropy: ftcore's chunked function, or "liger" (train.liger, CUDA)
+        self.head_impl = head_impl
         self.tokens_seen = 0
         #: model FLOPs done since train() started (ftcore.training.flops), the FLOPs model and the device's peak
         self.flops_seen = 0.0
@@ -133,7 +135,8 @@ class FtcoreTrainer(Trainer):
                                         num_items_in_batch=num_items_in_batch)
         stats = self.acc_stats if model.training else self.eval_acc_stats
         result = self._loss_fn(model, inputs, num_items_in_batch=num_items_in_batch,
-                               loss_only_head=self.loss_only_head, return_outputs=return_outputs, stats=stats)
+                               loss_only_head=self.loss_only_head, return_outputs=return_outputs, stats=stats,
+                               **({"head_impl": self.head_impl} if self.head_impl != "ftcore" else {}))
         loss, outputs = result if isinstance(result, tuple) else (result, None)
         if (self.args.average_tokens_across_devices and self.model_accepts_loss_kwargs
                 and num_items_in_batch is not None and self.accelerator.num_processes > 1):
