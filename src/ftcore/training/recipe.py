@@ -19,6 +19,7 @@ grpo … later) is a subclass that swaps what differs — usually :meth:`Recipe.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -86,6 +87,10 @@ class Recipe:
         self.data: Any = None
         self.has_eval = False
         self.generation_rows: Any = None
+        from ftcore.training.profile import StartupProfile
+
+        #: FTCORE_PROFILE=1: the time of each step until the first optimizer step
+        self.profile = StartupProfile()
         self.tuner_options: Any = None
         self.run_dir: Path | None = None
         self.resume: str | None = None
@@ -107,8 +112,15 @@ class Recipe:
     def run(self) -> TrainResult:
         """Every step in order; returns the result. The run folder's lock is released however it ends."""
         try:
+            if self.profile.enabled:
+                self.profile.imports()
             for name in self.steps:
-                getattr(self, name)()
+                if name == "train":  # timed by the profile's callback: the Trainer's set-up and the first step
+                    self.profile.train_start = time.perf_counter()
+                    getattr(self, name)()
+                    continue
+                with self.profile.part(name):
+                    getattr(self, name)()
         finally:
             self.release_lock()
         assert self.result is not None, "the last step must set recipe.result"
@@ -199,9 +211,10 @@ class Recipe:
         self.decide(packing=resolve_packing(cfg, self.model))  # "auto" → true/false, recorded in run.toml
         self.generation_rows = data.validation if self.has_eval else None  # generation: one sample per row
         if self.run_record.packing:
-            data.train = pack_for_training(self.cfg, data.train)
-            if self.has_eval:
-                data.validation = pack_for_training(self.cfg, data.validation)
+            with self.profile.part("packing"):
+                data.train = pack_for_training(self.cfg, data.train)
+                if self.has_eval:
+                    data.validation = pack_for_training(self.cfg, data.validation)
             say(f"data: packed into {len(data.train)} rows of up to {packing_length(self.cfg)} tokens")
         self.data = data
 
@@ -296,6 +309,8 @@ class Recipe:
         trainer.add_callback(ProgressBarCallback(trainer))
         trainer.add_callback(FinalStepCallback(self.has_eval))
         trainer.add_callback(MetricsCallback(run_dir / "metrics.jsonl", trainer))
+        if self.profile.enabled:
+            trainer.add_callback(self.profile.callback())
         hook_callbacks = training_hook(self.tuner_options, "callbacks")
         for callback in hook_callbacks() if hook_callbacks else []:  # the tuning method's (AdaLoRA's allocation)
             trainer.add_callback(callback)

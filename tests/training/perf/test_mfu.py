@@ -103,9 +103,12 @@ def test_progress_bar_shows_tokens_per_second_and_mfu() -> None:
     assert Bar.postfix == {"tok/s": "850", "mfu": "43.2%"}
 
 
-def test_a_run_reports_tokens_per_second_and_mfu(tmp_path: Path) -> None:
+def test_a_run_reports_tokens_per_second_mfu_and_its_time_to_first_step(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from ftcore.config import config_from_dict
     from ftcore.training import train
+
+    monkeypatch.setenv("FTCORE_PROFILE", "1")
 
     rows = [{"query": f"question {i}?", "response": f"answer {i}."} for i in range(12)]
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -121,3 +124,25 @@ def test_a_run_reports_tokens_per_second_and_mfu(tmp_path: Path) -> None:
     assert steps and all(r["tokens_per_second"] > 0 and 0 < r["mfu"] < 1 for r in steps)
     saved = json.loads((Path(result.output_dir) / "result.json").read_text())["metrics"]
     assert saved["tokens_per_second"] > 0 and 0 < saved["mfu"] < 1
+    err = capsys.readouterr().err
+    assert err.count("time to first step:") == 1
+    profile = err[err.index("time to first step:"):].splitlines()[:12]
+    names = [line.strip().rsplit(" ", 2)[0].strip() for line in profile[1:]]
+    assert names == ["imports", "setup_distributed", "load_model", "build_template", "prepare_data", "packing",
+                     "apply_tuner", "plan_output", "build_trainer", "train: trainer set-up", "train: first step"]
+    assert all(float(line.split()[-2]) >= 0 for line in profile[1:12])
+
+
+def test_startup_profile_renders_nested_parts() -> None:
+    from ftcore.training.profile import StartupProfile
+
+    profile = StartupProfile(enabled=False)
+    with profile.part("prepare_data"):
+        with profile.part("packing"):
+            pass
+    profile.add("train: first step", 1.5, 0)
+    text = profile.render().splitlines()
+    assert text[0].startswith("time to first step: ") and text[1].startswith("  prepare_data ")
+    assert text[2].startswith("    packing ") and text[3].endswith("1.50 s")
+    profile.report()  # disabled: prints nothing
+    assert not profile.printed
