@@ -71,6 +71,26 @@ def _ftcore_loss() -> Any:
     return causal_lm_loss
 
 
+def skip_unused_deepspeed_import() -> None:
+    """accelerate's ``extract_model_from_parallel`` (the Trainer calls it while it is built) imports DeepSpeed
+    whenever it is installed, to test ``isinstance(model, DeepSpeedEngine)``: seconds before the first step of a
+    run that does not use it. A model can only be a DeepSpeedEngine once deepspeed is imported, so the test asks
+    accelerate's availability check only then (a DeepSpeed run imports it while it prepares)."""
+    try:
+        from accelerate.utils import other
+    except ImportError:  # pragma: no cover - an accelerate without the module
+        return
+    real = getattr(other, "is_deepspeed_available", None)
+    if real is None or getattr(real, "_ftcore_lazy", False):
+        return
+
+    def is_deepspeed_available() -> bool:
+        return "deepspeed" in sys.modules and bool(real())
+
+    is_deepspeed_available._ftcore_lazy = True  # type: ignore[attr-defined]
+    other.is_deepspeed_available = is_deepspeed_available
+
+
 class FtcoreTrainer(Trainer):
     """A ``transformers.Trainer`` that
 
@@ -83,6 +103,7 @@ class FtcoreTrainer(Trainer):
     def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True,
                  generation_evaluator: Any = None, model_dir: str | None = None, tuner_options: Any = None,
                  peak_flops: float | None = None, head_impl: str = "ftcore", **kwargs: Any):
+        skip_unused_deepspeed_import()
         super().__init__(*args, **kwargs)
         #: the run's TunerOptions: its method may build the optimizer (LoRA+) or finish checkpoints (PiSSA)
         self.tuner_options = tuner_options
