@@ -89,3 +89,21 @@ def test_eval_records_and_dataset_samples_use_batches(loaded, monkeypatch: pytes
     records = dataset_samples(model, template, cfg, 3, generation=GREEDY, stream=True, out=out, batch_size=8)
     assert len(records) == 3 and calls == [3]
     assert out.getvalue().count("[OUTPUT]") == 3
+
+
+def test_cli_batch_size_reaches_eval_and_infer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ftcore.inference as inference_pkg
+    import ftcore.inference.evaluate as evaluate
+    from ftcore.cli import build_parser
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(evaluate, "evaluate_checkpoint", lambda ckpt, **kw: seen.update(eval=kw["batch_size"]))
+    monkeypatch.setattr(inference_pkg, "infer_main", lambda ckpt, q, **kw: seen.update(infer=kw["batch_size"]))
+    args = build_parser().parse_args(["eval", "some/ckpt", "--batch-size", "4"])
+    args.func(args)
+    args = build_parser().parse_args(["infer", "some/ckpt", "--dataset-sample", "3", "--batch-size", "2"])
+    monkeypatch.setattr("ftcore.inference.checkpoint.resolve_checkpoint", lambda c: c)
+    monkeypatch.setattr("ftcore.inference.checkpoint.checkpoint_config",
+                        lambda c: type("C", (), {"infer": type("I", (), {"merge_lora": False})()})())
+    args.func(args)
+    assert seen == {"eval": 4, "infer": 2}
