@@ -20,6 +20,16 @@ Runs (``--runs``, comma-separated):
 - ``ftcore-grouped``         ftcore's Trainer, padding collator + group-by-length sampler; not in the default set
 - ``ftcore-packed-fullhead`` ftcore's Trainer, packed rows, full logits
 - ``ftcore-packed``          ftcore's Trainer, packed rows, loss-only head (ftcore's defaults)
+- ``bf16``                   ``ftcore-packed`` in bf16: bf16 frozen weights, fp32 LoRA weights, bf16 autocast
+                             (``model.dtype = "bf16"``)
+- ``bf16-master``            ``ftcore-packed`` with fp32 weights under bf16 autocast (``train.fp32_master``)
+- ``compile``                ``ftcore-packed`` + ``torch.compile`` (inductor; rows padded to the compile buckets)
+- ``bf16+compile``           ``bf16`` + ``compile``
+
+Every row also shows MFU: the run's model FLOPs (``ftcore.training.flops``: LoRA's 4 × frozen weights + 6 × adapter
+weights per token, attention within each sample, the LM head on label positions for the loss-only runs and on every
+position for the others) over the loop's wall time, divided by the peak of this machine in the run's precision:
+``--peak-fp32`` / ``--peak-bf16`` (FLOP/s), else what ``python bench/peak.py --write`` recorded, else none.
 
 "real tokens/s" counts the samples' tokens (never padding) over the wall time of the training loop alone
 (model building and data preparation excluded). The ratios compare with ``bare-packed-losshead`` and ``trl``.
@@ -40,8 +50,11 @@ import time
 from typing import Any
 
 DEFAULT_RUNS = ["trl", "bare-packed-full", "bare-packed-losshead", "ftcore-padded", "ftcore-packed-fullhead",
-                "ftcore-packed"]
+                "ftcore-packed", "bf16", "bf16-master", "compile", "bf16+compile"]
 ALL_RUNS = DEFAULT_RUNS + ["trl-packed", "ftcore-grouped"]
+#: runs in bf16 (their MFU uses the bf16 peak) and runs applying the LM head at every position
+BF16_RUNS = {"bf16", "bf16-master", "bf16+compile"}
+FULL_HEAD_RUNS = {"trl", "trl-packed", "bare-packed-full", "ftcore-packed-fullhead"}
 MAX_LENGTH = 1024  # longest sample and packed row length
 BATCH = 8
 LR = 1e-4
@@ -102,7 +115,7 @@ def make_workload(n_samples: int, seed: int = SEED) -> list[dict[str, list[int]]
     return samples
 
 
-def make_model() -> Any:
+def make_model(weights_dtype: str = "fp32") -> Any:
     """Qwen2 architecture, hidden 256, 4 layers, the Qwen2.5 vocabulary, tied embedding; LoRA r8 all-linear."""
     import torch
     from peft import get_peft_model
@@ -117,8 +130,9 @@ def make_model() -> Any:
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
     )
     torch.manual_seed(SEED)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation="sdpa")
-    return get_peft_model(model, lora_config())
+    dtype = torch.bfloat16 if weights_dtype == "bf16" else torch.float32
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype, attn_implementation="sdpa")
+    return get_peft_model(model, lora_config())  # peft keeps the LoRA weights in fp32
 
 
 def lora_config() -> Any:
@@ -195,8 +209,8 @@ def run_bare(samples: list[dict], loss_only_head: bool) -> dict[str, Any]:
     return {"seconds": seconds, "cpu_seconds": cpu, "loss": sum(losses) / len(losses), "via": "torch loop"}
 
 
-def run_ftcore(samples: list[dict], packing: bool, loss_only_head: bool, group_by_length: bool = False
-               ) -> dict[str, Any]:
+def run_ftcore(samples: list[dict], packing: bool, loss_only_head: bool, group_by_length: bool = False,
+               bf16: str | None = None, compile: bool = False) -> dict[str, Any]:
     """ftcore's Trainer path: FtcoreTrainer + make_collator + pack_dataset + causal_lm_loss (+ the sampler)."""
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments
@@ -234,9 +248,19 @@ def run_ftcore(samples: list[dict], packing: bool, loss_only_head: bool, group_b
     data = Dataset.from_list(samples)
     if packing:
         data = pack_dataset(data, MAX_LENGTH, seed=SEED)
-    model = make_model()
+    extra: dict[str, Any] = {}
+    if compile:  # what train.compile does: bucketed batch lengths, static shapes, the Trainer's torch_compile
+        from ftcore.training.compile import compile_buckets, configure_dynamo, set_buckets
+
+        buckets = compile_buckets(config_from_dict({"template": {"max_length": MAX_LENGTH}}))
+        configure_dynamo(len(buckets))
+        collator = set_buckets(collator, buckets)
+        extra["torch_compile"] = True
+    if bf16:
+        extra["bf16"] = True  # autocast
+    model = make_model(weights_dtype="bf16" if bf16 == "weights" else "fp32")
     with tempfile.TemporaryDirectory() as out:
-        args = TrainingArguments(**training_args(out))
+        args = TrainingArguments(**training_args(out, **extra))
         trainer = TrainerClass(model=model, args=args, train_dataset=data, data_collator=collator, **kw)
         if group_by_length:
             sampler = LengthGroupedSampler(lengths_of(data), BATCH, seed=SEED)
@@ -256,7 +280,31 @@ RUNNERS = {
     "ftcore-grouped": lambda s: run_ftcore(s, packing=False, loss_only_head=True, group_by_length=True),
     "ftcore-packed-fullhead": lambda s: run_ftcore(s, packing=True, loss_only_head=False),
     "ftcore-packed": lambda s: run_ftcore(s, packing=True, loss_only_head=True),
+    "bf16": lambda s: run_ftcore(s, packing=True, loss_only_head=True, bf16="weights"),
+    "bf16-master": lambda s: run_ftcore(s, packing=True, loss_only_head=True, bf16="master"),
+    "compile": lambda s: run_ftcore(s, packing=True, loss_only_head=True, compile=True),
+    "bf16+compile": lambda s: run_ftcore(s, packing=True, loss_only_head=True, bf16="weights", compile=True),
 }
+
+
+def workload_flops(samples: list[dict], loss_only_head: bool) -> float:
+    """Model FLOPs of one epoch over ``samples`` (ftcore.training.flops; samples never attend to each other)."""
+    from ftcore.training.flops import FlopsModel
+
+    model = make_model()
+    flops = FlopsModel.from_model(model, loss_only_head=loss_only_head)
+    assert flops is not None
+    tokens = sum(len(s["input_ids"]) for s in samples)
+    labels = sum(sum(1 for x in s["labels"][1:] if x != IGNORE) for s in samples)
+    context = sum(len(s["input_ids"]) * (len(s["input_ids"]) + 1) // 2 for s in samples)
+    return flops.step_flops(tokens, labels, context)
+
+
+def machine_peaks(fp32: float | None, bf16: float | None) -> dict[str, float | None]:
+    """This machine's matmul peaks: the flags, else bench/peak.py's record (ftcore.models.peak)."""
+    from ftcore.models.peak import peak_flops
+
+    return {"fp32": fp32 or peak_flops("fp32")[0], "bf16": bf16 or peak_flops("bf16")[0]}
 
 
 def child(name: str, n_samples: int) -> None:
@@ -269,6 +317,7 @@ def child(name: str, n_samples: int) -> None:
     samples = make_workload(n_samples)
     tokens = sum(len(s["input_ids"]) for s in samples)
     result = RUNNERS[name](samples)
+    result["flops"] = workload_flops(samples, loss_only_head=name not in FULL_HEAD_RUNS)
     result.update(
         name=name,
         tokens=tokens,
@@ -283,12 +332,18 @@ def child(name: str, n_samples: int) -> None:
 # The table
 
 
+def _pct(value: float | None) -> str:
+    return f"{100 * value:5.1f} %" if value else "   - "
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 samples instead of 400")
     parser.add_argument("--samples", type=int, default=None, help="number of chat samples (default 400)")
     parser.add_argument("--runs", default=",".join(DEFAULT_RUNS), help=f"comma-separated, of: {', '.join(ALL_RUNS)}")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--peak-fp32", type=float, default=None, help="fp32 matmul peak, FLOP/s (MFU)")
+    parser.add_argument("--peak-bf16", type=float, default=None, help="bf16 matmul peak, FLOP/s (MFU)")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     n = args.samples or (100 if args.quick else 400)
@@ -306,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"workload: {n} samples, {sum(lengths)} real tokens ({labels} with loss), median {lengths[n // 2]}, "
           f"max {lengths[-1]}; Qwen2 hidden 256 x 4 layers, vocab 151,665; LoRA r8 all-linear; batch {BATCH}; "
           f"1 epoch; fp32; {os.cpu_count()} cpus", flush=True)
+    peaks = machine_peaks(args.peak_fp32, args.peak_bf16)
+    print("peaks: " + ", ".join(f"{k} {v / 1e9:,.1f} GFLOP/s" if v else f"{k} unknown (python bench/peak.py --write)"
+                                for k, v in peaks.items()), flush=True)
     results = []
     env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONWARNINGS": "ignore"}
     for name in runs:
@@ -317,9 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: FAILED (exit {proc.returncode})\n{proc.stderr[-3000:]}", flush=True)
             continue
         res = json.loads(line[len("RESULT "):])
+        peak = peaks["bf16" if name in BF16_RUNS else "fp32"]
+        res["mfu"] = res["flops"] / res["seconds"] / peak if peak else None
         results.append(res)
         print(f"  {name:<24} {res['tokens_per_s']:8.1f} tok/s  {res['tokens_per_cpu_s']:8.1f} tok/cpu-s  "
-              f"{res['peak_rss_gb']:5.2f} GB  "
+              f"MFU {_pct(res['mfu'])}  {res['peak_rss_gb']:5.2f} GB  "
               f"loss {res['loss']:.4f}  ({time.perf_counter() - t0:.0f} s with setup)", flush=True)
     by = {r["name"]: r for r in results}
     ref, trl = by.get("bare-packed-losshead"), by.get("trl")
@@ -328,12 +388,12 @@ def main(argv: list[str] | None = None) -> int:
         return f"{r[key] / base[key]:.2f}" if base else "-"
 
     print()
-    print("| run | via | real tokens/s | tokens/CPU-s | peak RSS | train loss | × bare loss-only loop (wall / CPU) "
-          "| × TRL (wall / CPU) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| run | via | real tokens/s | tokens/CPU-s | MFU | peak RSS | train loss "
+          "| × bare loss-only loop (wall / CPU) | × TRL (wall / CPU) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r['name']} | {r['via']} | {r['tokens_per_s']:.1f} | {r['tokens_per_cpu_s']:.1f} "
-              f"| {r['peak_rss_gb']:.2f} GB | {r['loss']:.4f} "
+              f"| {_pct(r['mfu'])} | {r['peak_rss_gb']:.2f} GB | {r['loss']:.4f} "
               f"| {ratio(r, ref, 'tokens_per_s')} / {ratio(r, ref, 'tokens_per_cpu_s')} "
               f"| {ratio(r, trl, 'tokens_per_s')} / {ratio(r, trl, 'tokens_per_cpu_s')} |")
     goal = by.get("ftcore-packed")
@@ -343,6 +403,12 @@ def main(argv: list[str] | None = None) -> int:
               f"the bare loss-only loop (≥ 0.95), {ratio(goal, trl, 'tokens_per_s')}× "
               f"(CPU {ratio(goal, trl, 'tokens_per_cpu_s')}×) TRL unpacked (≥ 8), "
               f"peak RSS {goal['peak_rss_gb']:.2f} GB vs TRL {trl['peak_rss_gb']:.2f} GB (≤)")
+    fp32 = by.get("ftcore-packed")
+    best_bf16 = max((by[n] for n in BF16_RUNS if n in by), key=lambda r: r["tokens_per_s"], default=None)
+    if fp32 and best_bf16:
+        print(f"goal: best bf16 path ({best_bf16['name']}) = {best_bf16['tokens_per_s'] / fp32['tokens_per_s']:.2f}× "
+              f"the fp32 tokens/s (≥ 1.6); best fp32 MFU "
+              f"{_pct(max((r['mfu'] or 0) for r in results if r['name'] not in BF16_RUNS))} (≥ 70 %)")
     print("tokens/CPU-s = real tokens / process CPU time of the training loop: steadier than wall time when the "
           "machine is shared")
     if args.json:

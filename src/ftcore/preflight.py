@@ -78,6 +78,10 @@ def environment_problems(cfg: RunConfig, *, training: bool = True) -> list[str]:
             if accelerator() == "cpu":
                 out.append(f"{src}: train.fsdp: offload moves shards between the GPUs and the CPU, and this "
                            "machine has no GPU; use full_shard")
+        if cfg.train.liger:
+            problem = liger_problem()
+            if problem:
+                out.append(f"{src}: train.liger: {problem}")
     if cfg.model.attn == "flash_attention_2":
         problem = flash_attention_problem()
         if problem:
@@ -188,6 +192,21 @@ def module_installed(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+def liger_problem() -> str | None:
+    """Why ``train.liger`` cannot run here: liger-kernel not installed, or no CUDA GPU (its kernels are triton)."""
+    import importlib.util
+
+    if importlib.util.find_spec("liger_kernel") is None:
+        return "Liger kernels need the liger-kernel package (pip install liger-kernel; CUDA GPUs only); or set " \
+               "train.liger = false"
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return "Liger kernels run on CUDA GPUs (triton) and none is visible; set train.liger = false"
+    except Exception:  # noqa: BLE001 - no torch: the run fails earlier with its own message
+        return None
+    return None
 
 
 def flash_attention_problem() -> str | None:

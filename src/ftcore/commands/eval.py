@@ -29,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="evaluate every row of this dataset instead of the run's validation split (repeatable)")
     p.add_argument("--sample", type=int, metavar="N", help="evaluate the first N samples only")
     p.add_argument("--out", metavar="FILE", help="report file (default <ckpt>/eval_report.json)")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="samples per generate call (default 8; 1 = one at a time)")
     p.add_argument("--overwrite-generation-config", action="store_true", default=None,
                    help="write the generation settings into the checkpoint's generation_config.json")
     p.add_argument("--allow-plugins", action="store_true",
@@ -50,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         overwrite_generation_config=args.overwrite_generation_config,
         allow_plugins=args.allow_plugins,
+        batch_size=args.batch_size,
         **generation_kwargs(args),
     )
     return 0

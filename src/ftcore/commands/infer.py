@@ -42,6 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="show N validation samples: prompt, prediction, reference (the default, N = 10)",
     )
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="--dataset-sample: samples per generate call (default 8; 1 = one at a time, streamed)")
     p.add_argument("--system", help="system prompt (default: the one the run trained with)")
     p.add_argument("--image", action="append", metavar="PATH",
                    help="an image for the query (repeatable; multimodal checkpoints; in --chat: for the first "
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         args.query,
         chat=args.chat,
         dataset_sample=args.dataset_sample,
+        batch_size=args.batch_size,
         system=args.system,
         images=args.image,
         stream=args.stream,

@@ -81,6 +81,20 @@ class TrainConfig(Section):
     context_parallel: Int = Field(
         1, ge=1, le=1024, description="split each sequence over N processes (DeepSpeed Ulysses through accelerate; "
         "needs train.deepspeed); 1 = off")
+    # throughput (docs/performance.md): MFU, torch.compile, Liger kernels
+    peak_flops: Float | None = Field(
+        None, gt=0, le=1e18, description="peak FLOP/s of one device for MFU; None = measured (bench/peak.py) or "
+        "the GPU's data sheet")
+    compile: Bool = Field(False, description="torch.compile the model (the Trainer's torch_compile); packed rows "
+                          "are padded to a few bucket lengths so shapes repeat")
+    compile_backend: str = Field("inductor", description="torch.compile backend with train.compile (inductor, "
+                                 "aot_eager, eager, cudagraphs …)")
+    compile_buckets: list[Annotated[int, Field(ge=8, le=10**7)]] | None = Field(
+        None, description="packed row lengths with train.compile; None = powers of two from 256 to the packing length")
+    fp32_master: Bool = Field(False, description="with model.dtype bf16 / fp16: keep the weights in fp32 and "
+                              "compute in half precision under autocast (instead of loading half-precision weights)")
+    liger: Bool = Field(False, description="Liger kernels (GPU, pip install liger-kernel): fused RMSNorm, RoPE, "
+                        "SwiGLU, and the fused linear cross-entropy for the loss-only head")
 
     @field_validator("deepspeed")
     @classmethod

@@ -74,13 +74,16 @@ class DataCollator:
     template: TemplateProtocol | None = None
     #: token ids marked 1 in ``mm_token_type_ids`` (see :func:`image_token_ids`)
     image_token_ids: tuple[int, ...] = ()
+    #: pad every batch up to the smallest of these lengths that holds it (``train.compile``: few shapes)
+    bucket_lengths: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         self._packed = None
         if self.packing:
             from ftcore.data.packing import PackedCollator
 
-            self._packed = PackedCollator(pad_token_id=self.pad_token_id, pad_to_multiple_of=self.pad_to_multiple_of)
+            self._packed = PackedCollator(pad_token_id=self.pad_token_id, pad_to_multiple_of=self.pad_to_multiple_of,
+                                          bucket_lengths=self.bucket_lengths)
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         if any(has_pixels(f) for f in features):
@@ -136,6 +139,9 @@ class DataCollator:
         if self.pad_to_multiple_of:
             m = self.pad_to_multiple_of
             width = (width + m - 1) // m * m
+        from ftcore.data.packing import bucket_width
+
+        width = bucket_width(width, self.bucket_lengths)
         input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
         labels_t = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
         mask = torch.zeros((len(rows), width), dtype=torch.long)

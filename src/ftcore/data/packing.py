@@ -232,12 +232,14 @@ class PackedCollator:
     the packed-sequence detection, see the module docstring). Rows of a batch are right-padded to the longest;
     padding gets ``labels`` -100 and its own ``position_ids`` run (0, 1, …), so it forms a separate sequence that
     no real token attends to. ``flatten=True`` (flash-attention's varlen path) concatenates the batch into one row.
-    ``pad_to_multiple_of`` rounds the padded length up.
+    ``pad_to_multiple_of`` rounds the padded length up; ``bucket_lengths`` (``train.compile``) pads it up to the
+    smallest of a few fixed lengths, so a compiled model meets few shapes.
     """
 
     pad_token_id: int
     flatten: bool = False
     pad_to_multiple_of: int | None = None
+    bucket_lengths: tuple[int, ...] | None = None
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
         import torch
@@ -262,6 +264,7 @@ class PackedCollator:
         if self.pad_to_multiple_of and not self.flatten:
             m = self.pad_to_multiple_of
             width = (width + m - 1) // m * m
+        width = bucket_width(width, self.bucket_lengths)
         input_ids = torch.full((len(rows), width), self.pad_token_id, dtype=torch.long)
         labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
         position_ids = torch.zeros((len(rows), width), dtype=torch.long)
@@ -273,6 +276,11 @@ class PackedCollator:
             if n < width:
                 position_ids[k, n:] = torch.arange(width - n)
         return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}
+
+
+def bucket_width(width: int, buckets: tuple[int, ...] | None) -> int:
+    """The smallest of ``buckets`` that holds ``width`` (``width`` itself when none does or there are none)."""
+    return min((b for b in buckets or () if b >= width), default=width)
 
 
 def adapt_collator(collator: Any, model: Any) -> Any:

@@ -10,6 +10,7 @@ Importing this package is light; torch / transformers / peft load when a functio
 
 from __future__ import annotations
 
+from ftcore.inference.batch import generate_batch
 from ftcore.inference.checkpoint import (
     attach_adapter,
     base_model,
@@ -41,6 +42,7 @@ __all__ = [
     "checkpoint_config",
     "dataset_samples",
     "decode_response",
+    "generate_batch",
     "generation_settings",
     "infer",
     "infer_main",

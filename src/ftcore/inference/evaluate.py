@@ -120,39 +120,43 @@ def split_sample(input_ids: Sequence[int], labels: Sequence[int]) -> tuple[list[
     return list(input_ids[:first]), list(labels[first:end])
 
 
-def generate_records(model: Any, template: Any, rows: Any, generation: Any, *, limit: int | None = None
-                     ) -> list[dict[str, Any]]:
-    """Answer each encoded row (``input_ids`` / ``labels``) from its prompt; one record per row with
-    ``prompt``, ``prediction``, ``reference`` and the row's scores."""
+def generate_records(model: Any, template: Any, rows: Any, generation: Any, *, limit: int | None = None,
+                     batch_size: int | None = None) -> list[dict[str, Any]]:
+    """Answer each encoded row (``input_ids`` / ``labels``) from its prompt, ``batch_size`` rows per
+    ``model.generate`` call (:func:`ftcore.inference.generate.generate_batch`; 1 = one at a time); one record per
+    row with ``prompt``, ``prediction``, ``reference`` and the row's scores."""
     import torch
 
-    from ftcore.inference.generate import inference, stop_token_ids
+    from ftcore.inference.batch import DEFAULT_GENERATION_BATCH, generate_batch
+    from ftcore.inference.generate import stop_token_ids
 
     tokenizer = template.tokenizer
     stops = set(stop_token_ids(template))
     n = len(rows) if limit is None else min(limit, len(rows))
-    records = []
+    splits = []
+    for i in range(n):
+        row = rows[i]
+        split = split_sample(row["input_ids"], row["labels"])
+        if split is not None:
+            splits.append(split)
     was_training = bool(getattr(model, "training", False))
     model.eval()
     try:
         with torch.no_grad():
-            for i in range(n):
-                row = rows[i]
-                split = split_sample(row["input_ids"], row["labels"])
-                if split is None:
-                    continue
-                prompt_ids, reference_ids = split
-                reference = tokenizer.decode([t for t in reference_ids if t not in stops], skip_special_tokens=True)
-                prediction = inference(model, template, generation=generation, input_ids=prompt_ids)
-                records.append({
-                    "prompt": tokenizer.decode(prompt_ids, skip_special_tokens=False),
-                    "prediction": prediction,
-                    "reference": reference,
-                    **score_pair(prediction, reference),
-                })
+            predictions = generate_batch(model, template, [p for p, _ in splits], generation=generation,
+                                         batch_size=batch_size or DEFAULT_GENERATION_BATCH)
     finally:
         if was_training:
             model.train()
+    records = []
+    for (prompt_ids, reference_ids), prediction in zip(splits, predictions, strict=True):
+        reference = tokenizer.decode([t for t in reference_ids if t not in stops], skip_special_tokens=True)
+        records.append({
+            "prompt": tokenizer.decode(prompt_ids, skip_special_tokens=False),
+            "prediction": prediction,
+            "reference": reference,
+            **score_pair(prediction, reference),
+        })
     return records
 
 
@@ -166,14 +170,16 @@ class GenerationEvaluator:
     """What ``FtcoreTrainer`` calls at each evaluation with ``eval.predict_with_generate``: generate on the
     (unpacked) validation rows and return ``{"rouge-1", "rouge-2", "rouge-l", "bleu-4"}``."""
 
-    def __init__(self, template: Any, rows: Any, generation: Any):
+    def __init__(self, template: Any, rows: Any, generation: Any, batch_size: int | None = None):
         _need("jieba"), _need("rouge_chinese"), _need("sacrebleu")  # fail before training, not at the first eval
         self.template = template
         self.rows = rows
         self.generation = generation
+        self.batch_size = batch_size
 
     def __call__(self, model: Any) -> dict[str, float]:
-        return average(generate_records(model, self.template, self.rows, self.generation))
+        return average(generate_records(model, self.template, self.rows, self.generation,
+                                        batch_size=self.batch_size))
 
 
 def write_generation_config(ckpt_dir: str | os.PathLike[str], generation: Any, template: Any) -> Path:
@@ -211,9 +217,11 @@ def evaluate_checkpoint(
     out: str | os.PathLike[str] | None = None,
     overwrite_generation_config: bool | None = None,
     allow_plugins: bool = False,
+    batch_size: int | None = None,
     **generation: Any,
 ) -> dict[str, Any]:
-    """``ftcore eval``: generate on the run's validation set (or on ``datasets``, whole), score, write a report.
+    """``ftcore eval``: generate on the run's validation set (or on ``datasets``, whole), ``batch_size`` samples
+    per generate call (default 8), score, write a report.
 
     The report (``out``, default ``<ckpt>/eval_report.json``) holds the checkpoint, the generation settings, the
     averaged metrics and one record per sample (prompt, prediction, reference, its scores). Returns the report.
@@ -246,7 +254,7 @@ def evaluate_checkpoint(
             f"{path}: no validation samples (the run had data.test_ratio = {cfg.data.test_ratio} and no "
             "data.validation); give --dataset"
         )
-    records = generate_records(model, template, rows, gen, limit=sample)
+    records = generate_records(model, template, rows, gen, limit=sample, batch_size=batch_size)
     report = {
         "checkpoint": str(path),
         "samples": len(records),

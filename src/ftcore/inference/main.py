@@ -9,8 +9,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any, cast
 
 from ftcore.errors import FtcoreError
+from ftcore.inference.batch import DEFAULT_GENERATION_BATCH, generate_batch
 from ftcore.inference.checkpoint import checkpoint_config, load_checkpoint, plugin_consent, resolve_checkpoint
-from ftcore.inference.generate import HistoryItem, generation_settings, inference, inference_stream
+from ftcore.inference.generate import (
+    HistoryItem,
+    generation_settings,
+    inference,
+    inference_stream,
+)
 from ftcore.templates.protocol import MultimodalTemplate
 
 #: commands of the chat loop
@@ -205,9 +211,12 @@ def dataset_samples(
     generation: Any = None,
     stream: bool = True,
     out: IO[str] | None = None,
+    batch_size: int | None = None,
 ) -> list[dict[str, str]]:
     """Answer the first ``n`` validation samples of the run and show each as prompt, prediction and reference
-    (ms-swift's ``show_dataset_sample``). The samples are the run's own validation split, encoded by the same
+    (ms-swift's ``show_dataset_sample``). They are generated ``batch_size`` at a time (default 8, each batch
+    shown when it is done); ``batch_size = 1`` answers one by one, streamed with ``stream``. The samples are the
+    run's own validation split, encoded by the same
     template (``ftcore.data.prepare_data``: a cache hit after training); the prompt is everything before the
     first answer token, the reference that answer. Returns ``{"prompt", "response", "reference"}`` records."""
     from ftcore.data import prepare_data
@@ -223,21 +232,27 @@ def dataset_samples(
             "and no data.validation); use --query or --chat"
         )
     stops = set(template.stop_token_ids) | {tokenizer.eos_token_id}
+    splits = [s for s in (_split_sample(validation[i]["input_ids"], validation[i]["labels"])
+                          for i in range(min(n, len(validation)))) if s is not None]
+    size = batch_size or DEFAULT_GENERATION_BATCH
     records = []
-    for i in range(min(n, len(validation))):
-        row = validation[i]
-        split = _split_sample(row["input_ids"], row["labels"])
-        if split is None:
-            continue
-        prompt_ids, reference_ids = split
-        prompt = tokenizer.decode(prompt_ids, skip_special_tokens=False)
-        reference = tokenizer.decode([t for t in reference_ids if t not in stops], skip_special_tokens=True)
-        _say(out, f"[PROMPT] {prompt}")
-        _say(out, "[OUTPUT] ", end="")
-        prediction = _answer(model, template, None, (), None, gen, stream, out, input_ids=prompt_ids)
-        _say(out, f"[LABELS] {reference}")
-        _say(out, "-" * 80)
-        records.append({"prompt": prompt, "response": prediction, "reference": reference})
+    for start in range(0, len(splits), size):
+        chunk = splits[start:start + size]
+        answers = generate_batch(model, template, [p for p, _ in chunk], generation=gen, batch_size=size) \
+            if size > 1 else [None] * len(chunk)
+        for (prompt_ids, reference_ids), answer in zip(chunk, answers, strict=True):
+            prompt = tokenizer.decode(prompt_ids, skip_special_tokens=False)
+            reference = tokenizer.decode([t for t in reference_ids if t not in stops], skip_special_tokens=True)
+            _say(out, f"[PROMPT] {prompt}")
+            _say(out, "[OUTPUT] ", end="")
+            if answer is None:
+                prediction = _answer(model, template, None, (), None, gen, stream, out, input_ids=prompt_ids)
+            else:
+                prediction = answer
+                _say(out, answer)
+            _say(out, f"[LABELS] {reference}")
+            _say(out, "-" * 80)
+            records.append({"prompt": prompt, "response": prediction, "reference": reference})
     return records
 
 
@@ -247,6 +262,7 @@ def infer_main(
     *,
     chat: bool | None = None,
     dataset_sample: int | None = None,
+    batch_size: int | None = None,
     system: str | None = None,
     stream: bool | None = None,
     seed: int | None = 42,
@@ -309,4 +325,5 @@ def infer_main(
         generation=gen,
         stream=stream,
         out=out,
+        batch_size=batch_size,
     )

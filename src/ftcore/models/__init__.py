@@ -33,6 +33,7 @@ __all__ = [
     "load_run_plugins",
     "load_with",
     "model_options",
+    "cpu_has_fast_bf16",
     "resolve_dtype",
     "resolve_model",
     "spec_slug",
@@ -169,14 +170,39 @@ def resolve_model(cfg: RunConfig, catalog: Catalog | None = None) -> tuple[Model
     return spec, model_dir
 
 
+#: ``model.dtype = "auto"`` picks bf16 on a CPU with bf16 matmul instructions (:func:`cpu_has_fast_bf16`) only when
+#: this is on. Off until bench/cpu_bf16.py, run on a quiet machine, shows bf16 faster than fp32 with a matching
+#: quick-start loss curve (docs/performance.md, "bf16 on the CPU").
+AUTO_BF16_ON_CPU = False
+
+#: /proc/cpuinfo flags of CPUs that compute bf16 dot products natively (AVX512-BF16, AMX)
+CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_fast_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU reports native bf16 matmul instructions (``avx512_bf16`` or ``amx_bf16``)."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+                cpuinfo = fh.read()
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[-1].split())
+            return any(f in flags for f in CPU_BF16_FLAGS)
+    return False
+
+
 def resolve_dtype(dtype: str, spec: ModelSpec | None = None) -> str:
     """``auto`` → the spec's dtype where the hardware has it, else bf16 where supported, fp16 on older GPUs,
-    fp32 on CPU; an explicit ``bf16`` / ``fp16`` / ``fp32`` is kept."""
+    fp32 on CPU (bf16 on a CPU with native bf16 once :data:`AUTO_BF16_ON_CPU` is on); an explicit ``bf16`` /
+    ``fp16`` / ``fp32`` is kept."""
     if dtype != "auto":
         return dtype
     device = accelerator()
     if device == "cpu":
-        return "fp32"
+        return "bf16" if AUTO_BF16_ON_CPU and cpu_has_fast_bf16() else "fp32"
     if device == "mps":
         return "fp16"
     import torch

@@ -95,6 +95,9 @@ def training_arguments(run: ResolvedRun, run_dir: str | Path, *, has_eval: bool,
     kwargs.update(_checkpointing_arguments(TrainingArguments, t.gradient_checkpointing and not t.fsdp))
     if "project" in {f.name for f in dataclasses.fields(TrainingArguments)}:
         kwargs["project"] = "ftcore"  # trackio's project (wandb / mlflow / swanlab: their environment variables)
+    from ftcore.training.compile import compile_arguments
+
+    kwargs.update(compile_arguments(cfg))
     if t.neftune_alpha:
         kwargs["neftune_noise_alpha"] = t.neftune_alpha
     kwargs.update(extra or {})

@@ -1,4 +1,4 @@
-"""Trainer callbacks: the progress bar (loss, lr, tokens/s, ETA), metrics.jsonl, and the always-saved final step."""
+"""Trainer callbacks: the progress bar (loss, lr, tokens/s, MFU, ETA), metrics.jsonl, and the always-saved final step."""
 
 from __future__ import annotations
 
@@ -65,12 +65,11 @@ class ProgressBarCallback(TrainerCallback):
         self.current = 0
         self.postfix: dict[str, str] = {}
 
-    def _tokens_per_second(self, args: Any) -> float | None:
+    def _throughput(self) -> dict[str, float]:
         t = self.trainer
         if t is None or not t.train_start_time:
-            return None
-        elapsed = time.time() - t.train_start_time
-        return t.tokens_seen * args.world_size / elapsed if elapsed > 0 else None
+            return {}
+        return dict(t.throughput())
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if state.is_world_process_zero:
@@ -86,9 +85,12 @@ class ProgressBarCallback(TrainerCallback):
             return
         self.bar.update(state.global_step - self.current)
         self.current = state.global_step
-        tps = self._tokens_per_second(args)
-        if tps is not None:
-            self.postfix["tok/s"] = f"{tps:.0f}"
+        figures = self._throughput()
+        if "tokens_per_second" in figures:
+            self.postfix["tok/s"] = f"{figures['tokens_per_second']:.0f}"
+        if "mfu" in figures:
+            self.postfix["mfu"] = f"{100 * figures['mfu']:.1f}%"
+        if figures:
             self.bar.set_postfix(self.postfix, refresh=False)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:

@@ -196,18 +196,31 @@ def _generic_head_ce(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Modul
     return torch.stack(parts).sum()
 
 
+def _triton_interpreted() -> bool:
+    """Triton's interpreter (``TRITON_INTERPRET=1``) runs Liger's kernels on CPU tensors (slowly: tests only)."""
+    import os
+
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
 def head_cross_entropy_sum(
     hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module, *, chunk_tokens: int | None = None,
-    stats: dict[str, Any] | None = None,
+    stats: dict[str, Any] | None = None, impl: str = "ftcore",
 ) -> torch.Tensor:
     """Sum of cross-entropy losses of ``head(hidden)`` against ``targets`` (``hidden``: N × H, ``targets``: N).
 
     ``stats``: a dict that receives ``correct`` (tokens whose argmax is the target) and ``total`` (N), chunk by
-    chunk as well — token accuracy without a full logits tensor."""
+    chunk as well — token accuracy without a full logits tensor. ``impl="liger"`` (``train.liger``): Liger's fused
+    linear cross-entropy for a plain linear head on a CUDA device (ftcore.training.liger)."""
     linear = _plain_linear(head)
     vocab = linear.out_features if linear is not None else getattr(head, "out_features", None) or 32000
     chunk = chunk_tokens or max(64, DEFAULT_CHUNK_BYTES // (4 * vocab))
-    if linear is not None:
+    if impl == "liger" and linear is not None and (linear.weight.is_cuda or _triton_interpreted()):
+        from ftcore.training.liger import liger_head_cross_entropy
+
+        total, correct = liger_head_cross_entropy(hidden.to(linear.weight.device), linear.weight, linear.bias,
+                                                  targets.to(linear.weight.device))
+    elif linear is not None:
         hidden, targets = hidden.to(linear.weight.device), targets.to(linear.weight.device)
         total, correct = _LinearCrossEntropy.apply(hidden, linear.weight, linear.bias, targets, chunk,
                                                    torch.is_grad_enabled())
@@ -287,6 +300,7 @@ def causal_lm_loss(
     return_outputs: bool = False,
     chunk_tokens: int | None = None,
     stats: dict[str, Any] | None = None,
+    head_impl: str = "ftcore",
 ) -> Any:
     """Causal-LM loss of ``model`` on ``inputs`` (``input_ids``, ``labels``, and ``attention_mask`` or packed
     ``position_ids``).
@@ -298,6 +312,7 @@ def causal_lm_loss(
     only). ``chunk_tokens``: positions per head chunk (default: 256 MiB of float32 logits). ``stats``: a dict
     that accumulates the token accuracy's counts (``correct``, ``total``: label positions only; read it with
     :func:`token_accuracy`), taken from the chunked logits in loss-only mode (no full logits tensor).
+    ``head_impl``: ``"liger"`` computes the head's loss with Liger's kernel on CUDA (``train.liger``).
     """
     base = unwrap_model(model)
     use_fast = loss_only_head and getattr(base, _CHECKED_ATTR, True) and _accepts_logits_to_keep(base)
@@ -354,7 +369,8 @@ def causal_lm_loss(
     if wanted.numel() == 0:
         loss_sum = hidden.sum() * 0.0  # keeps every parameter in the graph (DDP)
     else:
-        loss_sum = head_cross_entropy_sum(selected, wanted, head, chunk_tokens=chunk_tokens, stats=stats)
+        loss_sum = head_cross_entropy_sum(selected, wanted, head, chunk_tokens=chunk_tokens, stats=stats,
+                                          impl=head_impl)
     loss = loss_sum / _denominator(num_items_in_batch, int(wanted.numel()), loss_sum.device)
     loss = _add_aux_loss(loss, outputs, model)
     return (loss, outputs) if return_outputs else loss

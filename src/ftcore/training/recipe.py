@@ -19,6 +19,7 @@ grpo … later) is a subclass that swaps what differs — usually :meth:`Recipe.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -86,6 +87,10 @@ class Recipe:
         self.data: Any = None
         self.has_eval = False
         self.generation_rows: Any = None
+        from ftcore.training.profile import StartupProfile
+
+        #: FTCORE_PROFILE=1: the time of each step until the first optimizer step
+        self.profile = StartupProfile()
         self.tuner_options: Any = None
         self.run_dir: Path | None = None
         self.resume: str | None = None
@@ -107,8 +112,15 @@ class Recipe:
     def run(self) -> TrainResult:
         """Every step in order; returns the result. The run folder's lock is released however it ends."""
         try:
+            if self.profile.enabled:
+                self.profile.imports()
             for name in self.steps:
-                getattr(self, name)()
+                if name == "train":  # timed by the profile's callback: the Trainer's set-up and the first step
+                    self.profile.train_start = time.perf_counter()
+                    getattr(self, name)()
+                    continue
+                with self.profile.part(name):
+                    getattr(self, name)()
         finally:
             self.release_lock()
         assert self.result is not None, "the last step must set recipe.result"
@@ -158,6 +170,8 @@ class Recipe:
         # (and for the methods that train base weights in part: freeze, llama-pro, galore — tagged "full")
         trains_base = cfg.tuner.method == "full" or "full" in get_tuner_spec(cfg.tuner.method).tags
         load_dtype = "fp32" if dtype == "fp16" and trains_base else dtype
+        if cfg.train.fp32_master and dtype in ("bf16", "fp16"):
+            load_dtype = "fp32"  # fp32 weights, half-precision compute under autocast
         self.decide(model_name=spec.name, model_dir=str(model_dir), dtype=dtype, load_dtype=load_dtype)
         say(f"model {spec.name}: {model_dir} ({load_dtype})")
         note = generic_note(spec)
@@ -203,9 +217,10 @@ class Recipe:
         self.decide(packing=resolve_packing(cfg, self.model))  # "auto" → true/false, recorded in run.toml
         self.generation_rows = data.validation if self.has_eval else None  # generation: one sample per row
         if self.run_record.packing:
-            data.train = pack_for_training(self.cfg, data.train)
-            if self.has_eval:
-                data.validation = pack_for_training(self.cfg, data.validation)
+            with self.profile.part("packing"):
+                data.train = pack_for_training(self.cfg, data.train)
+                if self.has_eval:
+                    data.validation = pack_for_training(self.cfg, data.validation)
             say(f"data: packed into {len(data.train)} rows of up to {packing_length(self.cfg)} tokens")
         self.data = data
 
@@ -264,8 +279,6 @@ class Recipe:
         pushes)."""
         from transformers.trainer_callback import ProgressCallback
 
-        from ftcore.data.collate import make_collator
-        from ftcore.data.packing import adapt_collator
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
         from ftcore.training.environment import configure_tracker_environment
@@ -278,6 +291,13 @@ class Recipe:
         data = self.data
         configure_tracker_environment(cfg, run_dir)  # the trackers' offline stores, before their callbacks start
         hook_args = training_hook(self.tuner_options, "training_arguments")
+        if cfg.train.liger:
+            from ftcore.training.liger import apply_liger
+            from ftcore.training.loss import unwrap_model
+
+            kind = apply_liger(unwrap_model(self.model))
+            say(f"liger: {'kernels for ' + kind if kind else 'no kernels for this architecture'}; "
+                "the loss-only head uses its fused linear cross-entropy")
         trainer = FtcoreTrainer(
             model=self.model,
             args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval,
@@ -285,18 +305,21 @@ class Recipe:
             tuner_options=self.tuner_options,
             train_dataset=data.train,
             eval_dataset=data.validation if self.has_eval else None,
-            data_collator=context_parallel_collator(cfg, adapt_collator(make_collator(
-                cfg, self.tokenizer, template=self.template, model=self.model), self.model), self.tokenizer),
+            data_collator=context_parallel_collator(cfg, self._collator(), self.tokenizer),
             processing_class=self.tokenizer,
             run_toml=self.run_toml,
             model_dir=self.run_record.model_dir,
             loss_only_head=cfg.train.loss_only_head,
+            peak_flops=cfg.train.peak_flops,
+            head_impl="liger" if cfg.train.liger else "ftcore",
             generation_evaluator=generation_evaluator(cfg, self.template, self.generation_rows),
         )
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(ProgressBarCallback(trainer))
         trainer.add_callback(FinalStepCallback(self.has_eval))
         trainer.add_callback(MetricsCallback(run_dir / "metrics.jsonl", trainer))
+        if self.profile.enabled:
+            trainer.add_callback(self.profile.callback())
         hook_callbacks = training_hook(self.tuner_options, "callbacks")
         for callback in hook_callbacks() if hook_callbacks else []:  # the tuning method's (AdaLoRA's allocation)
             trainer.add_callback(callback)
@@ -338,6 +361,7 @@ class Recipe:
         evals = [r["eval_loss"] for r in trainer.state.log_history if "eval_loss" in r]
         if evals:
             metrics["eval_loss"] = evals[-1]
+        metrics.update(trainer.throughput())  # tokens_per_second and mfu of the whole run
         losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
         if losses:
             metrics["first_loss"], metrics["last_loss"] = losses[0], losses[-1]
@@ -352,6 +376,22 @@ class Recipe:
                 say(f"plots: {', '.join(p.name for p in plots.values())} in {run_dir}")
         self.result = TrainResult(output_dir=str(run_dir), best_checkpoint=best, last_checkpoint=last,
                                   metrics=metrics, model=trainer.model)
+
+    def _collator(self) -> Any:
+        """The training collator; with ``train.compile`` it pads batches to a few bucket lengths."""
+        from ftcore.data.collate import make_collator
+        from ftcore.data.packing import adapt_collator
+
+        cfg = self.cfg
+        collator = adapt_collator(make_collator(cfg, self.tokenizer, template=self.template, model=self.model),
+                                  self.model)
+        if cfg.train.compile:
+            from ftcore.training.compile import compile_buckets, configure_dynamo, set_buckets
+
+            buckets = compile_buckets(cfg)
+            configure_dynamo(len(buckets))
+            set_buckets(collator, buckets)
+        return collator
 
     def _calibration_batches(self, n_batches: int = 8) -> list[Any]:
         """The first ``n_batches`` training batches, collated as training collates them (EVA / CorDA init)."""

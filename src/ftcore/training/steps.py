@@ -118,7 +118,7 @@ def generation_evaluator(cfg: RunConfig, template: Any, rows: Any) -> Any:
         return None
     from ftcore.inference.evaluate import GenerationEvaluator
 
-    return GenerationEvaluator(template, rows, cfg.generation)
+    return GenerationEvaluator(template, rows, cfg.generation, batch_size=cfg.train.eval_batch_size)
 
 
 def add_post_callbacks(trainer: Any, cfg: RunConfig, template: Any, model_name: str, token: str | None) -> None:

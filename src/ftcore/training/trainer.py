@@ -71,6 +71,26 @@ def _ftcore_loss() -> Any:
     return causal_lm_loss
 
 
+def skip_unused_deepspeed_import() -> None:
+    """accelerate's ``extract_model_from_parallel`` (the Trainer calls it while it is built) imports DeepSpeed
+    whenever it is installed, to test ``isinstance(model, DeepSpeedEngine)``: seconds before the first step of a
+    run that does not use it. A model can only be a DeepSpeedEngine once deepspeed is imported, so the test asks
+    accelerate's availability check only then (a DeepSpeed run imports it while it prepares)."""
+    try:
+        from accelerate.utils import other
+    except ImportError:  # pragma: no cover - an accelerate without the module
+        return
+    real = getattr(other, "is_deepspeed_available", None)
+    if real is None or getattr(real, "_ftcore_lazy", False):
+        return
+
+    def is_deepspeed_available() -> bool:
+        return "deepspeed" in sys.modules and bool(real())
+
+    is_deepspeed_available._ftcore_lazy = True  # type: ignore[attr-defined]
+    other.is_deepspeed_available = is_deepspeed_available
+
+
 class FtcoreTrainer(Trainer):
     """A ``transformers.Trainer`` that
 
@@ -82,7 +102,8 @@ class FtcoreTrainer(Trainer):
 
     def __init__(self, *args: Any, run_toml: str | None = None, loss_only_head: bool = True,
                  generation_evaluator: Any = None, model_dir: str | None = None, tuner_options: Any = None,
-                 **kwargs: Any):
+                 peak_flops: float | None = None, head_impl: str = "ftcore", **kwargs: Any):
+        skip_unused_deepspeed_import()
         super().__init__(*args, **kwargs)
         #: the run's TunerOptions: its method may build the optimizer (LoRA+) or finish checkpoints (PiSSA)
         self.tuner_options = tuner_options
@@ -93,7 +114,15 @@ class FtcoreTrainer(Trainer):
         #: (rouge-1/2/l, bleu-4; ftcore.inference.evaluate.GenerationEvaluator) logged as eval_<name>
         self.generation_evaluator = generation_evaluator
         self.loss_only_head = loss_only_head
+        #: the head's cross-entropy: ftcore's chunked function, or "liger" (train.liger, CUDA)
+        self.head_impl = head_impl
         self.tokens_seen = 0
+        #: model FLOPs done since train() started (ftcore.training.flops), the FLOPs model and the device's peak
+        self.flops_seen = 0.0
+        self.flops_model: Any = None
+        self.peak_flops_override = peak_flops
+        self.peak_flops: float | None = None
+        self.peak_source = "unknown"
         #: token accuracy counts (label positions only) since the last training log, and of the running evaluation
         self.acc_stats: dict[str, Any] = {}
         self.eval_acc_stats: dict[str, Any] = {}
@@ -116,12 +145,12 @@ class FtcoreTrainer(Trainer):
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
         if model.training:
-            mask = inputs.get("attention_mask")
-            ids = inputs.get("input_ids")
-            if mask is not None and mask.dim() == 2:
-                self.tokens_seen += int(mask.sum())
-            elif ids is not None:
-                self.tokens_seen += int(ids.numel())
+            from ftcore.training.flops import batch_counts
+
+            tokens, label_tokens, context = batch_counts(inputs)
+            self.tokens_seen += tokens
+            if self.flops_model is not None:
+                self.flops_seen += self.flops_model.step_flops(tokens, label_tokens, context)
         from ftcore.training.sharding import sequence_parallel_active
 
         if self._loss_fn is None or (model.training and sequence_parallel_active(self)):
@@ -131,7 +160,7 @@ class FtcoreTrainer(Trainer):
         fsdp = self.is_fsdp_enabled and model.training
         result = self._loss_fn(model, inputs, num_items_in_batch=num_items_in_batch,
                                loss_only_head=self.loss_only_head, return_outputs=return_outputs or fsdp,
-                               stats=stats)
+                               stats=stats, **({"head_impl": self.head_impl} if self.head_impl != "ftcore" else {}))
         loss, outputs = result if isinstance(result, tuple) else (result, None)
         if fsdp:
             from ftcore.training.sharding import tie_to_model_output
@@ -159,14 +188,13 @@ class FtcoreTrainer(Trainer):
 
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
         """Training logs get ``acc`` (token accuracy on label positions since the last log) and
-        ``tokens_per_second`` (since training began) next to ``loss``, so metrics.jsonl and every tracker see them."""
+        ``tokens_per_second`` and ``mfu`` (since training began) next to ``loss``, so metrics.jsonl and every tracker see them."""
         if "loss" in logs and self._loss_fn is not None:
             acc = self._accuracy(self.acc_stats)
             if acc is not None:
                 logs = {**logs, "acc": acc}
         if "loss" in logs and self.train_start_time:
-            elapsed = max(time.time() - self.train_start_time, 1e-6)
-            logs = {**logs, "tokens_per_second": round(self.tokens_seen * self.args.world_size / elapsed, 2)}
+            logs = {**logs, **self.throughput()}  # tokens_per_second, mfu (when the device's peak is known)
         super().log(logs, *args, **kwargs)
 
     def evaluation_loop(self, *args: Any, **kwargs: Any) -> Any:
@@ -204,9 +232,30 @@ class FtcoreTrainer(Trainer):
                                             seed=seed)
         return super()._get_train_sampler(train_dataset)
 
+    def throughput(self) -> dict[str, float]:
+        """``tokens_per_second`` (every process) and ``mfu`` (model FLOPs utilisation of this device, when its
+        peak is known) since train() started."""
+        if not self.train_start_time:
+            return {}
+        elapsed = max(time.time() - self.train_start_time, 1e-6)
+        out = {"tokens_per_second": round(self.tokens_seen * self.args.world_size / elapsed, 2)}
+        if self.flops_model is not None and self.peak_flops:
+            out["mfu"] = round(self.flops_seen / elapsed / self.peak_flops, 4)
+        return out
+
+    def _start_flops(self) -> None:
+        from ftcore.models.peak import peak_flops
+        from ftcore.training.flops import FlopsModel
+
+        self.flops_seen = 0.0
+        self.flops_model = FlopsModel.from_model(self.model, loss_only_head=self.loss_only_head)
+        dtype = "bf16" if self.args.bf16 else "fp16" if self.args.fp16 else "fp32"
+        self.peak_flops, self.peak_source = peak_flops(dtype, override=self.peak_flops_override)
+
     def train(self, *args: Any, **kwargs: Any) -> Any:
         self.train_start_time = time.time()
         self.tokens_seen = 0
+        self._start_flops()
         self.stop_signal = None
         previous = self._install_signal_handlers()
         try:
