@@ -372,17 +372,36 @@ class SFTRecipe(Recipe):
     stage = "sft"
 
 
-#: the stages this release ships (later releases collect them from plugins)
-RECIPES: dict[str, type[Recipe]] = {"sft": SFTRecipe}
+#: recipes given directly (tests, notebooks); a name here wins over the catalog's stage of that name
+RECIPES: dict[str, type[Recipe]] = {}
 
 
 def recipe_names() -> list[str]:
-    return sorted(RECIPES)
+    """Every stage a run may name: the catalog's (``register_stages``) and :data:`RECIPES`."""
+    from ftcore.registry import get_catalog
+
+    return sorted({*get_catalog().stages.names(), *RECIPES})
 
 
 def get_recipe(stage: str = "sft") -> type[Recipe]:
-    """The recipe class of ``stage``."""
-    try:
+    """The recipe class of ``stage``: :data:`RECIPES`, else the registered stage's ``recipe`` (imported now).
+
+    An unknown stage, or one whose recipe cannot be imported, is a one-line :class:`FtcoreError`."""
+    if stage in RECIPES:
         return RECIPES[stage]
-    except KeyError:
-        raise FtcoreError(f"unknown training stage {stage!r} (known: {', '.join(recipe_names())})") from None
+    if stage == "sft":
+        return SFTRecipe
+    from ftcore.registry import get_catalog
+
+    table = get_catalog().stages
+    if stage not in table and stage not in table.conflicts:
+        raise FtcoreError(f"unknown training stage {stage!r}{table.unknown(stage)[len(f'unknown stage {stage!r}'):]}")
+    spec = table.get(stage)
+    try:
+        cls = spec.recipe_class()
+    except FtcoreError as exc:
+        raise FtcoreError(f"training stage {stage!r} ({spec.plugin}) cannot be used: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Recipe)):
+        raise FtcoreError(f"training stage {stage!r} ({spec.plugin}): recipe {spec.recipe!r} is not a "
+                          "ftcore.training.recipe.Recipe subclass")
+    return cls
