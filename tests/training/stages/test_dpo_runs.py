@@ -108,6 +108,10 @@ def _toml(path: Path, data: dict) -> Path:  # type: ignore[type-arg]
     return path
 
 
+def _runs(out: Path) -> list[Path]:
+    return sorted(p for p in (out / "ftcore-tiny-qwen2").iterdir() if p.is_dir() and p.name.startswith("v"))
+
+
 def _metrics(run_dir: Path) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
@@ -125,17 +129,17 @@ def test_dpo_kill_and_resume_equals_the_uninterrupted_run(pairs_file: str, tmp_p
     full = _toml(tmp_path / "full.toml", dpo_run(pairs_file, tmp_path / "full", train=settings))
     proc = run(full, None)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    (ref_dir,) = (tmp_path / "full" / "ftcore-tiny-qwen2").iterdir()
+    (ref_dir,) = _runs(tmp_path / "full")
     reference = {r["step"]: r for r in _metrics(ref_dir) if "loss" in r}
 
     toml = _toml(tmp_path / "run.toml", dpo_run(pairs_file, tmp_path / "out", train=settings))
     proc = run(toml, 5)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-4000:]
-    (killed,) = (tmp_path / "out" / "ftcore-tiny-qwen2").iterdir()
+    (killed,) = _runs(tmp_path / "out")
     assert (killed / "checkpoint-4").is_dir() and not (killed / "checkpoint-6").exists()
     proc = run(toml, None, "train.resume_from_checkpoint=latest")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    resumed_dir = next(p for p in (tmp_path / "out" / "ftcore-tiny-qwen2").iterdir() if p != killed)
+    resumed_dir = next(p for p in _runs(tmp_path / "out") if p != killed)
     resumed = {r["step"]: r for r in _metrics(resumed_dir) if "loss" in r}
     assert sorted(resumed) == [5, 6]
     for step in (5, 6):
@@ -151,7 +155,7 @@ def test_dpo_ddp_two_processes_only_rank0_writes(pairs_file: str, tmp_path: Path
                           env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stdout.count("output: ") <= 1 and proc.stderr.count("output: ") == 1  # rank 0 reports
-    (run_dir,) = (out / "ftcore-tiny-qwen2").iterdir()
+    (run_dir,) = _runs(out)
     records = [r for r in _metrics(run_dir) if "loss" in r]
     assert [r["step"] for r in records] == [1, 2] and all("rewards/accuracies" in r for r in records)
     ckpt = run_dir / "checkpoint-2"
