@@ -95,3 +95,20 @@ def test_ftcore_stages_lists_every_stage(builtins_only: None, capsys: pytest.Cap
     assert rows["rm"]["recipe"] == "ftcore.training.stages.rm:RewardRecipe"
     assert main(["stages"]) == 0
     assert "simpo" in capsys.readouterr().out
+
+
+def test_alignment_examples_and_docs() -> None:
+    from ftcore.config import load_config
+    from ftcore.config.stages import DPOOptions
+
+    root = Path(__file__).resolve().parents[2]
+    example = root / "examples" / "alignment" / "dpo.toml"
+    cfg = load_config(example)
+    assert cfg.train.stage == "dpo" and "ftcore train examples/alignment/dpo.toml" in example.read_text()
+    chain = (root / "examples" / "alignment" / "sft_then_dpo.md").read_text()
+    assert "ftcore merge" in chain and "examples/alignment/dpo.toml" in chain
+    doc = (root / "docs" / "alignment.md").read_text()
+    for key in DPOOptions.model_fields:
+        assert f"`{key}`" in doc, key
+    for heading in ("## DPO", "## KTO", "## ORPO", "## SimPO and CPO", "## Reward models", "## The reference model"):
+        assert heading in doc
