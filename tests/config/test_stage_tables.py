@@ -26,6 +26,7 @@ class MyOptions(BaseModel):
 def register_stages(register):
     register(ftcore.StageSpec(name="my-po", recipe="ftcore.training.recipe:SFTRecipe", options=MyOptions,
                               data="preference", description="a plugin's stage"))
+    register(ftcore.StageSpec(name="not-yet", recipe="no_such_module.stage:Recipe", data="kto"))
 '''
 
 
@@ -76,6 +77,13 @@ def test_a_plugin_stage_brings_its_table(builtins_only: None, tmp_path: Path) ->
     check_references(cfg, training=False)
     assert stage_options(cfg).alpha == 2.5 and stage_options(cfg, "dpo") is cfg.dpo
     assert "[my-po]" in config_to_toml(cfg)  # the run's record keeps the table
+
+    from ftcore.training.recipe import SFTRecipe, get_recipe
+
+    assert get_recipe("my-po") is SFTRecipe
+    with pytest.raises(FtcoreError, match=r"training stage 'not-yet' \(stage_plugin.py \(local file\)\) cannot be "
+                       r"used: stage 'not-yet': recipe: cannot import 'no_such_module.stage:Recipe'"):
+        get_recipe("not-yet")  # a one-line error, not an ImportError traceback
 
 
 def test_get_recipe_resolves_through_the_catalog(builtins_only: None) -> None:

@@ -161,3 +161,20 @@ def test_dpo_ddp_two_processes_only_rank0_writes(pairs_file: str, tmp_path: Path
     ckpt = run_dir / "checkpoint-2"
     assert {"rng_state_0.pth", "rng_state_1.pth", "adapter_model.safetensors"} <= {p.name for p in ckpt.iterdir()}
     assert json.loads((ckpt / "trainer_state.json").read_text())["global_step"] == 2
+
+
+def test_named_reference_model_is_loaded_frozen(pairs_file: str, tmp_path: Path) -> None:
+    import torch
+
+    from ftcore.training.stages.preference import ReferenceModel, pairs_in
+
+    recipe = _recipe(dpo_run(pairs_file, tmp_path / "out", dpo={"reference": "ftcore-tiny-qwen2"}), tmp_path)
+    for step in ("setup_distributed", "load_model", "build_template", "prepare_data", "apply_tuner"):
+        getattr(recipe, step)()
+    ref = recipe.reference
+    assert ref.kind == "model" and ref.model is not recipe.model
+    assert not any(p.requires_grad for p in ref.model.parameters()) and not ref.model.training
+    batch = recipe.collator()([recipe.data.train[i] for i in range(2)])
+    # the named model is the policy's own base here: its log-probs equal the adapter-disabled ones
+    live = ReferenceModel("adapter").logps(recipe.model, batch, pairs_in(batch), True)
+    assert torch.allclose(ref.logps(recipe.model, batch, pairs_in(batch), True), live, atol=1e-5)
