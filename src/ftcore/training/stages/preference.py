@@ -114,15 +114,39 @@ def _token_logps(hidden: torch.Tensor, targets: torch.Tensor, head: nn.Module) -
 
 
 def _loss_only_head(model: nn.Module) -> tuple[nn.Module, nn.Module] | None:
-    from ftcore.training.loss import find_decoder_and_head, unwrap_model
+    """(decoder, head) when the head may run on answer tokens alone: the model takes ``logits_to_keep`` and was
+    not found to transform logits after its head (the check of :mod:`ftcore.training.loss`)."""
+    from ftcore.training.loss import (
+        _CHECKED_ATTR,
+        _accepts_logits_to_keep,
+        find_decoder_and_head,
+        unwrap_model,
+    )
 
     base = unwrap_model(model)
-    if getattr(getattr(base, "config", None), "final_logit_softcapping", None):
-        return None  # logits transformed after the head
+    if not getattr(base, _CHECKED_ATTR, True) or not _accepts_logits_to_keep(base):
+        return None
     try:
         return find_decoder_and_head(model)
     except LookupError:
         return None
+
+
+def _head_matches(model: nn.Module, head: nn.Module, hidden: torch.Tensor, logits: torch.Tensor) -> bool:
+    """Once per model: the head applied to the last hidden state gives the model's own last logits (no
+    soft-capping or scaling after the head); remembered on the model as :mod:`ftcore.training.loss` does."""
+    from ftcore.training.loss import _CHECKED_ATTR, _mark, unwrap_model
+
+    base = unwrap_model(model)
+    if hasattr(base, _CHECKED_ATTR):
+        return bool(getattr(base, _CHECKED_ATTR))
+    with torch.no_grad():
+        mine, theirs = head(hidden[:, -1:, :]).float(), logits[:, -1:, :].float()
+        ok = mine.shape == theirs.shape and torch.allclose(mine, theirs, rtol=1e-3, atol=1e-3)
+    _mark(base, ok)
+    if not ok:
+        log.warning("%s transforms logits after its LM head; the loss-only head is off for it", type(base).__name__)
+    return ok
 
 
 def pair_logps(model: nn.Module, batch: dict[str, Any], n_seqs: int, *, loss_only_head: bool = True
@@ -145,9 +169,11 @@ def pair_logps(model: nn.Module, batch: dict[str, Any], n_seqs: int, *, loss_onl
 
         handle = decoder.register_forward_hook(grab)
         try:
-            model(**inputs, logits_to_keep=1)
+            outputs = model(**inputs, logits_to_keep=1)
         finally:
             handle.remove()
+        if not captured or not _head_matches(model, head, captured[-1], outputs.logits):
+            return pair_logps(model, batch, n_seqs, loss_only_head=False)
         hidden = captured[-1][:, :-1, :][keep]
         token_logps = _token_logps(hidden, targets[keep].to(hidden.device), head)
     else:
