@@ -54,7 +54,9 @@ def _trl(model: Any, ref_model: Any, tokenizer: Any, rows: list[dict[str, Any]],
     from trl import DPOConfig, DPOTrainer
     from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-    args = DPOConfig(output_dir=str(out), beta=opts.beta, loss_type=[opts.loss_type], report_to=[],
+    rpo = opts.rpo_alpha is not None  # RPO: TRL adds its "sft" loss with weight rpo_alpha
+    args = DPOConfig(output_dir=str(out), beta=opts.beta, loss_type=[opts.loss_type, *(["sft"] if rpo else [])],
+                     loss_weights=[1.0, opts.rpo_alpha] if rpo else None, report_to=[],
                      label_smoothing=opts.label_smoothing,
                      per_device_train_batch_size=len(rows), use_cpu=True, bf16=False, fp16=False,
                      max_length=None)
@@ -78,7 +80,7 @@ def _trl(model: Any, ref_model: Any, tokenizer: Any, rows: list[dict[str, Any]],
 
 
 CASES = [("sigmoid", False), ("sigmoid", True), ("ipo", False), ("ipo", True), ("hinge", False),
-         ("robust", True), ("bco_pair", False), ("apo_zero", True)]
+         ("robust", True), ("bco_pair", False), ("apo_zero", True), ("sigmoid+rpo", True)]
 
 
 @pytest.mark.parametrize(("loss_type", "lora"), CASES, ids=[f"{t}-{'lora' if lo else 'full'}" for t, lo in CASES])
@@ -89,7 +91,8 @@ def test_dpo_equals_trl(loaded: Any, tmp_path: Path, loss_type: str, lora: bool)
     from ftcore.training.stages.preference import ReferenceModel
 
     recipe, rows = loaded
-    opts = DPOOptions(beta=0.3, loss_type=loss_type, label_smoothing=0.1 if loss_type == "robust" else 0.0)
+    opts = DPOOptions(beta=0.3, loss_type=loss_type.split("+")[0], rpo_alpha=0.5 if "rpo" in loss_type else None,
+                      label_smoothing=0.1 if loss_type == "robust" else 0.0)
     torch.manual_seed(0)
     base = copy.deepcopy(recipe.model).eval()
     if lora:
