@@ -119,3 +119,22 @@ def test_dpo_equals_trl(loaded: Any, tmp_path: Path, loss_type: str, lora: bool)
                 "rewards/accuracies"):
         assert mine[key] == pytest.approx(theirs[key], abs=1e-5), key
     assert abs(mine["rewards/margins"]) > 1e-4  # a meaningful comparison: policy ≠ reference
+
+
+def test_pair_logps_same_padded_padding_free_and_full_logits(loaded: Any) -> None:
+    from ftcore.training.stages.preference import PairCollator, pair_logps
+
+    recipe, rows = loaded
+    model = recipe.model.eval()
+    results = []
+    for padding_free, flatten, head_only in ((True, False, True), (False, False, True), (True, True, False)):
+        batch = PairCollator(pad_token_id=0, padding_free=padding_free, flatten=flatten)(rows)
+        with torch.no_grad():
+            out = pair_logps(model, batch, 2 * len(rows), loss_only_head=head_only)
+        results.append(out)
+        assert ("position_ids" in batch) == padding_free and ("attention_mask" in batch) != padding_free
+    for other in results[1:]:
+        assert torch.allclose(results[0]["logps"], other["logps"], atol=1e-4)
+        assert torch.equal(results[0]["tokens"], other["tokens"])
+    lengths = torch.tensor([len(r["chosen_ids"]) for r in rows] + [len(r["rejected_ids"]) for r in rows])
+    assert torch.equal(results[0]["tokens"].long(), lengths)
