@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ftcore.commands.plugins",
     "ftcore.commands.config",
     "ftcore.commands.ui",
+    "ftcore.commands.stages",
 )
 
 

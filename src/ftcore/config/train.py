@@ -95,6 +95,10 @@ class TrainConfig(Section):
                               "compute in half precision under autocast (instead of loading half-precision weights)")
     liger: Bool = Field(False, description="Liger kernels (GPU, pip install liger-kernel): fused RMSNorm, RoPE, "
                         "SwiGLU, and the fused linear cross-entropy for the loss-only head")
+    stage: str = Field(
+        "sft", description="the training stage: sft, dpo, kto, orpo, simpo, cpo, rm or a plugin's (ftcore stages); "
+        "its options are the top-level table of that name ([dpo] …); ms-swift: rlhf_type"
+    )
 
     @field_validator("deepspeed")
     @classmethod

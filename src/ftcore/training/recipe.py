@@ -284,7 +284,6 @@ class Recipe:
         from ftcore.training.environment import configure_tracker_environment
         from ftcore.training.sharding import context_parallel_collator
         from ftcore.training.trackers import add_trackers
-        from ftcore.training.trainer import FtcoreTrainer
         from ftcore.tuners import training_hook
 
         cfg, run_dir = self.cfg, self._run_dir()
@@ -298,14 +297,15 @@ class Recipe:
             kind = apply_liger(unwrap_model(self.model))
             say(f"liger: {'kernels for ' + kind if kind else 'no kernels for this architecture'}; "
                 "the loss-only head uses its fused linear cross-entropy")
-        trainer = FtcoreTrainer(
+        trainer_class, collator = self.trainer_parts()
+        trainer = trainer_class(
             model=self.model,
             args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval,
                                     extra=hook_args() if hook_args else None, model=self.model),
             tuner_options=self.tuner_options,
             train_dataset=data.train,
             eval_dataset=data.validation if self.has_eval else None,
-            data_collator=context_parallel_collator(cfg, self._collator(), self.tokenizer),
+            data_collator=context_parallel_collator(cfg, collator, self.tokenizer),
             processing_class=self.tokenizer,
             run_toml=self.run_toml,
             model_dir=self.run_record.model_dir,
@@ -326,6 +326,13 @@ class Recipe:
         add_trackers(trainer, cfg, run_dir, self.run_record.run_dict(), main_process=is_main_process())
         add_post_callbacks(trainer, cfg, self.template, str(self.run_record.model_name), self.hub_token)
         self.trainer = trainer
+
+    def trainer_parts(self) -> tuple[Any, Any]:
+        """The Trainer class and the collator of :meth:`build_trainer` (a stage swaps both: its loss, its batches;
+        the Trainer gets the same arguments and callbacks)."""
+        from ftcore.training.trainer import FtcoreTrainer
+
+        return FtcoreTrainer, self._collator()
 
     def train(self) -> None:
         """The training loop (resuming where :meth:`plan_output` said), then result.json and the plots (loss.png,
@@ -419,17 +426,36 @@ class SFTRecipe(Recipe):
     stage = "sft"
 
 
-#: the stages this release ships (later releases collect them from plugins)
-RECIPES: dict[str, type[Recipe]] = {"sft": SFTRecipe}
+#: recipes given directly (tests, notebooks); a name here wins over the catalog's stage of that name
+RECIPES: dict[str, type[Recipe]] = {}
 
 
 def recipe_names() -> list[str]:
-    return sorted(RECIPES)
+    """Every stage a run may name: the catalog's (``register_stages``) and :data:`RECIPES`."""
+    from ftcore.registry import get_catalog
+
+    return sorted({*get_catalog().stages.names(), *RECIPES})
 
 
 def get_recipe(stage: str = "sft") -> type[Recipe]:
-    """The recipe class of ``stage``."""
-    try:
+    """The recipe class of ``stage``: :data:`RECIPES`, else the registered stage's ``recipe`` (imported now).
+
+    An unknown stage, or one whose recipe cannot be imported, is a one-line :class:`FtcoreError`."""
+    if stage in RECIPES:
         return RECIPES[stage]
-    except KeyError:
-        raise FtcoreError(f"unknown training stage {stage!r} (known: {', '.join(recipe_names())})") from None
+    if stage == "sft":
+        return SFTRecipe
+    from ftcore.registry import get_catalog
+
+    table = get_catalog().stages
+    if stage not in table and stage not in table.conflicts:
+        raise FtcoreError(f"unknown training stage {stage!r}{table.unknown(stage)[len(f'unknown stage {stage!r}'):]}")
+    spec = table.get(stage)
+    try:
+        cls = spec.recipe_class()
+    except FtcoreError as exc:
+        raise FtcoreError(f"training stage {stage!r} ({spec.plugin}) cannot be used: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Recipe)):
+        raise FtcoreError(f"training stage {stage!r} ({spec.plugin}): recipe {spec.recipe!r} is not a "
+                          "ftcore.training.recipe.Recipe subclass")
+    return cls
