@@ -41,6 +41,7 @@ def test_hookspecs_found():
         "register_templates",
         "register_datasets",
         "register_tuners",
+        "register_stages",
         "load_model",
         "build_template",
         "load_dataset",

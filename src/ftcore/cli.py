@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ftcore.commands.template",
     "ftcore.commands.plugins",
     "ftcore.commands.config",
+    "ftcore.commands.stages",
 )
 
 

@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only; keeps plugin discovery free
         DatasetSpec,
         ModelOptions,
         ModelSpec,
+        StageSpec,
         TemplateSpec,
         TunerOptions,
         TunerSpec,
@@ -69,6 +70,17 @@ def register_tuners(register: Callable[[TunerSpec], None]) -> None:
     Called once, when the catalog is first built.
 
     :param register: call it with a :class:`ftcore.TunerSpec` for each method the plugin provides.
+    :returns: nothing. Every plugin's implementation is called (collect all).
+    """
+
+
+@hookspec
+def register_stages(register: Callable[[StageSpec], None]) -> None:
+    """Add training stages (values of ``train.stage``) to the catalog.
+
+    Called once, when the catalog is first built.
+
+    :param register: call it with a :class:`ftcore.StageSpec` for each stage the plugin provides.
     :returns: nothing. Every plugin's implementation is called (collect all).
     """
 

@@ -41,6 +41,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "ftcore.builtin.templates",
     "ftcore.builtin.datasets",
     "ftcore.builtin.tuners",
+    "ftcore.builtin.stages",
 )
 
 

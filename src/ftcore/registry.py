@@ -1,4 +1,4 @@
-"""The catalog of models, templates, datasets and tuners gathered from every plugin's ``register_*`` hook.
+"""The catalog of models, templates, datasets, tuners and stages gathered from every plugin's ``register_*`` hook.
 
 Built once, lazily. Each entry remembers the plugin that registered it (``spec.plugin`` is its
 ``"<dist> <version>"``; :meth:`Catalog.owner` is the plugin's registered name). Registering a name another plugin
@@ -16,15 +16,16 @@ from typing import Any, Generic, TypeVar
 
 from ftcore.errors import FtcoreError, PluginError, PluginHookError, debug_enabled, print_traceback
 from ftcore.plugins import FtcorePluginManager, get_plugin_manager
-from ftcore.specs import DatasetSpec, ModelSpec, TemplateSpec, TunerSpec
+from ftcore.specs import DatasetSpec, ModelSpec, StageSpec, TemplateSpec, TunerSpec
 
-S = TypeVar("S", ModelSpec, TemplateSpec, DatasetSpec, TunerSpec)
+S = TypeVar("S", ModelSpec, TemplateSpec, DatasetSpec, TunerSpec, StageSpec)
 
 KINDS: dict[str, type[Any]] = {
     "model": ModelSpec,
     "template": TemplateSpec,
     "dataset": DatasetSpec,
     "tuner": TunerSpec,
+    "stage": StageSpec,
 }
 
 #: fields ``extends`` never copies from the base
@@ -108,6 +109,7 @@ class Catalog:
         self.templates: Table[TemplateSpec] = Table("template")
         self.datasets: Table[DatasetSpec] = Table("dataset")
         self.tuners: Table[TunerSpec] = Table("tuner", list_known=True)
+        self.stages: Table[StageSpec] = Table("stage", list_known=True)
         #: one line per problem, each naming the plugin at fault
         self.errors: list[str] = []
         #: the problems of each plugin (by registered name): a ``register_*`` hook that raised, an invalid spec
@@ -124,12 +126,13 @@ class Catalog:
             self.plugin_errors.setdefault(plugin_name, []).append(message)
 
     def table(self, kind: str) -> Table[Any]:
-        """The table of ``kind`` (``model``, ``template``, ``dataset`` or ``tuner``)."""
+        """The table of ``kind`` (``model``, ``template``, ``dataset``, ``tuner`` or ``stage``)."""
         tables: dict[str, Table[Any]] = {
             "model": self.models,
             "template": self.templates,
             "dataset": self.datasets,
             "tuner": self.tuners,
+            "stage": self.stages,
         }
         return tables[kind]
 
@@ -378,6 +381,11 @@ def get_dataset_spec(name: str) -> DatasetSpec:
     return get_catalog().datasets.get(name)
 
 
+def get_stage_spec(name: str) -> StageSpec:
+    """The registered training stage called ``name`` (``train.stage``)."""
+    return get_catalog().stages.get(name)
+
+
 def get_tuner_spec(name: str) -> TunerSpec:
     """The registered tuning method called ``name`` (``tuner.method``)."""
     return get_catalog().tuners.get(name)
@@ -390,6 +398,7 @@ __all__ = [
     "get_catalog",
     "get_dataset_spec",
     "get_model_spec",
+    "get_stage_spec",
     "get_template_spec",
     "get_tuner_spec",
     "missing_provider",

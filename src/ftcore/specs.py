@@ -1,4 +1,4 @@
-"""The catalog's entries (ModelSpec, TemplateSpec, DatasetSpec, TunerSpec) and the option objects hooks receive.
+"""The catalog's entries (ModelSpec, TemplateSpec, DatasetSpec, TunerSpec, StageSpec) and the option objects hooks receive.
 
 Specs are plain dataclasses: building one imports nothing heavy, so a plugin's entry module can declare
 its whole catalog at import time and ``ftcore models`` never loads torch. They carry every field the
@@ -38,14 +38,8 @@ def _check_name(kind: str, name: str) -> list[str]:
 
 #: field annotation (as written) -> the Python types its values may have
 _SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "str | None": (str, type(None)),
-    "bool": (bool,),
-    "int | None": (int, type(None)),
-    "list[str]": (list,),
-    "list[Any]": (list,),
-    "list[Any] | None": (list, type(None)),
-    "dict[str, str]": (dict,),
+    "str": (str,), "str | None": (str, type(None)), "bool": (bool,), "int | None": (int, type(None)),
+    "list[str]": (list,), "list[Any]": (list,), "list[Any] | None": (list, type(None)), "dict[str, str]": (dict,),
     "dict[str, Any]": (dict,),
 }
 
@@ -245,7 +239,8 @@ class DatasetSpec:
     get_kwargs: dict[str, Any] = field(default_factory=dict)
     #: rows taken at most from the training set by default (ms-swift's per-dataset ``dataset_sample``)
     sample: int | None = None
-    #: ``chat`` | ``text-generation`` | ``classification`` | ``ner`` | ``agent`` | ``multimodal`` ...
+    #: ``chat`` | ``text-generation`` | ``classification`` | ``ner`` | ``agent`` | ``multimodal`` ...; ``preference``
+    #: (preprocess returns messages + chosen / rejected) and ``kto`` (messages + label) feed the preference stages
     task: str = "chat"
     #: language codes of the rows (``en``, ``zh``): ``ftcore datasets --language`` filters on them
     languages: list[str] = field(default_factory=list)
@@ -331,9 +326,52 @@ class TunerSpec:
 
     def options_model(self) -> Any:
         """The options model class (imported if given as ``"module:Class"``), or None."""
-        if self.options is None:
-            return None
-        return resolve_object(self.options, f"tuner {self.name!r}: options")
+        return None if self.options is None else resolve_object(self.options, f"tuner {self.name!r}: options")
+
+
+#: the data schemas a stage may need (``StageSpec.data``): the normalized row forms of docs/alignment.md
+STAGE_DATA = ("sft", "preference", "kto")
+
+
+@dataclass
+class StageSpec:
+    """A training stage (``train.stage``), registered through ``register_stages``. ``recipe`` and ``options`` may
+    be ``"module:Class"`` strings, imported only when a run uses the stage (``ftcore stages`` imports no torch)."""
+
+    #: the stage's name: the value of ``train.stage`` and the name of its options table in run.toml (``[dpo]``)
+    name: str
+    #: the :class:`~ftcore.training.recipe.Recipe` subclass that runs the stage, or ``"module:Class"``
+    recipe: type | str
+    #: a pydantic model class (or ``"module:Class"``) validating the stage's ``[<name>]`` table; None = no table
+    options: Any = None
+    #: the rows it trains on: ``sft`` (messages), ``preference`` (+ chosen / rejected), ``kto`` (+ label)
+    data: str = "sft"
+    #: the stage compares against a reference model (dpo, kto): ``reference`` / ``precompute_ref`` apply
+    uses_reference: bool = False
+    #: free-form tags shown by ``ftcore stages``
+    tags: list[str] = field(default_factory=list)
+    #: one line shown by ``ftcore stages``
+    description: str = ""
+    #: filled in by the registry: the distribution that registered the spec
+    plugin: str = ""
+
+    def problems(self) -> list[str]:
+        out = _check_name("stage", self.name) + _type_problems("stage", self)
+        for what in ("recipe", "options"):
+            value = getattr(self, what)
+            if not (isinstance(value, type) or _is_dotted(value) or (what == "options" and value is None)):
+                out.append(f"stage {self.name!r}: {what} must be a class or a 'module:Class' string")
+        if self.data not in STAGE_DATA:
+            out.append(f"stage {self.name!r}: data must be one of {', '.join(STAGE_DATA)} (got {self.data!r})")
+        return out
+
+    def options_model(self) -> Any:
+        """The options model class (imported if given as ``"module:Class"``), or None."""
+        return None if self.options is None else resolve_object(self.options, f"stage {self.name!r}: options")
+
+    def recipe_class(self) -> Any:
+        """The recipe class (imported if given as ``"module:Class"``); a :class:`PluginError` if that fails."""
+        return resolve_object(self.recipe, f"stage {self.name!r}: recipe")
 
 
 #: ``"module:attribute"`` (a lazily imported object)
@@ -371,13 +409,8 @@ def resolve_template_class(spec: TemplateSpec) -> type | None:
 
 def spec_to_dict(spec: Any) -> dict[str, Any]:
     """A JSON-friendly view of a spec (callables shown by qualified name)."""
-    out: dict[str, Any] = {}
-    for f in fields(spec):
-        value = getattr(spec, f.name)
-        if callable(value):
-            value = f"{getattr(value, '__module__', '?')}.{getattr(value, '__qualname__', repr(value))}"
-        out[f.name] = value
-    return out
+    return {f.name: f"{getattr(v, '__module__', '?')}.{getattr(v, '__qualname__', repr(v))}" if callable(
+        v := getattr(spec, f.name)) else v for f in fields(spec)}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -133,6 +133,7 @@ def check_references(cfg: RunConfig, *, training: bool = True) -> None:
         )
 
     problems.extend(f"{src}: {p}" for p in _tuner_problems(cfg, catalog))
+    problems.extend(f"{src}: {p}" for p in _stage_problems(cfg, catalog))
 
     tname = cfg.template.name
     if tname and not (tname == "jinja" and "jinja" not in catalog.templates.conflicts):
@@ -198,6 +199,61 @@ def _tuner_problems(cfg: RunConfig, catalog: Any) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - a plugin's options model raising: report, keep checking
             out.append(f"tuner.method: {exc}")
     return out
+
+
+def _stage_problems(cfg: RunConfig, catalog: Any) -> list[str]:
+    """``train.stage`` is a registered stage; each plugin stage's table (a top-level table that is no section)
+    belongs to a registered stage and passes its options model."""
+    import difflib
+
+    from pydantic import ValidationError
+
+    from ftcore.config import error_message
+
+    out = []
+    problem = _lookup_name(catalog.stages, cfg.train.stage)
+    if problem:
+        out.append(f"train.stage: {problem}")
+    for name, table in cfg.stage_tables.items():
+        if name not in catalog.stages:
+            close = difflib.get_close_matches(name, catalog.stages.names(), n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else (
+                " (neither a section of run.toml nor a registered stage's options table; see: ftcore stages)")
+            out.append(f"{name}: unknown key{hint}")
+            continue
+        try:
+            model = catalog.stages.get(name).options_model()
+        except Exception as exc:  # noqa: BLE001 - a plugin's options model that cannot be imported
+            out.append(f"{name}: {exc}")
+            continue
+        if model is None:
+            out.append(f"{name}: stage {name!r} takes no options; remove the [{name}] table")
+            continue
+        try:
+            model.model_validate(table)
+        except ValidationError as exc:
+            for err in exc.errors():
+                key = ".".join([name, *(str(p) for p in err["loc"])])
+                if err["type"] == "extra_forbidden":
+                    close = difflib.get_close_matches(str(err["loc"][-1]), list(model.model_fields), n=1)
+                    hint = f"did you mean {name}.{close[0]}?" if close else \
+                        f"known keys: {', '.join(model.model_fields) or 'none'}"
+                    out.append(f"{key}: unknown key ({hint})")
+                else:
+                    out.append(f"{key}: {error_message(err)}")
+    return out
+
+
+def stage_options(cfg: RunConfig, stage: str | None = None) -> Any:
+    """The validated options of ``stage`` (default: ``train.stage``): a built-in stage's typed table of
+    RunConfig (``cfg.dpo`` …), a plugin stage's table through its options model; None when it takes none."""
+    from ftcore.registry import get_catalog
+
+    name = stage or cfg.train.stage
+    if name in RunConfig.model_fields:
+        return getattr(cfg, name)
+    model = get_catalog().stages.get(name).options_model()
+    return None if model is None else model.model_validate(cfg.stage_tables.get(name, {}))
 
 
 def _name_and_path(entry: Any, registered: Any, base_dir: str) -> tuple[str | None, str | None]:

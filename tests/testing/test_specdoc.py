@@ -25,4 +25,5 @@ def test_every_field_has_a_meaning_type_and_default():
             assert f"| `{f.name}` | `" in text
     assert "| `path` | `str \\| None` | — | a local folder" in text  # what paths are relative to
     assert "relative to the working directory" in text
-    assert "no `StageSpec` or `RewardSpec`" in text  # said, not silently missing
+    assert "there is no `RewardSpec`" in text  # said, not silently missing
+    assert "## StageSpec" in text

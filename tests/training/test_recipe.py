@@ -120,8 +120,8 @@ def test_steps_are_named_and_stages_are_recipes() -> None:
     assert get_recipe("sft") is SFTRecipe and SFTRecipe.stage == "sft"
     from ftcore.errors import FtcoreError
 
-    with pytest.raises(FtcoreError, match="unknown training stage 'dpo'"):
-        get_recipe("dpo")
+    with pytest.raises(FtcoreError, match="unknown training stage 'dpp' \\(did you mean dpo"):
+        get_recipe("dpp")
 
 
 def test_steps_one_by_one(tmp_path: Path) -> None:

@@ -193,4 +193,5 @@ def json_schema() -> dict[str, Any]:
     props.pop("base_dir", None)
     props.pop("source", None)
     schema["title"] = "ftcore run.toml"
+    schema["additionalProperties"] = {"type": "object"}  # a plugin stage's options table ([my-stage])
     return schema

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -9,11 +10,22 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
+from ftcore.config.stages import (
+    STAGE_TABLES,
+    CPOOptions,
+    DPOOptions,
+    KTOOptions,
+    ORPOOptions,
+    RewardOptions,
+    SimPOOptions,
+)
 from ftcore.config.train import EvalConfig, GenerationConfig, TrainConfig
 from ftcore.config.types import MAX_BATCH, MAX_STEPS, Bool, Float, Int, Section
 from ftcore.specs import DEFAULT_SYSTEM
@@ -278,10 +290,54 @@ class RunConfig(Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     infer: InferConfig = Field(default_factory=InferConfig)
+    # the built-in stages' option tables (ftcore.config.stages); a plugin stage's table is an extra key, checked
+    # against the stage's options model with the catalog's names (ftcore.validation)
+    dpo: DPOOptions = Field(default_factory=DPOOptions)
+    kto: KTOOptions = Field(default_factory=KTOOptions)
+    orpo: ORPOOptions = Field(default_factory=ORPOOptions)
+    simpo: SimPOOptions = Field(default_factory=SimPOOptions)
+    cpo: CPOOptions = Field(default_factory=CPOOptions)
+    rm: RewardOptions = Field(default_factory=RewardOptions)
+    #: other top-level tables: a plugin stage's options (name → raw table), checked against the stage's options
+    #: model once the catalog is known (ftcore.validation); written back at the top level by model_dump
+    _stage_tables: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
 
     #: the folder relative paths in the file are resolved against (not part of the file)
     base_dir: Annotated[str, Field(exclude=True)] = "."
     source: Annotated[str, Field(exclude=True)] = "run.toml"
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _plugin_stage_tables(cls, data: Any, handler: Any) -> Any:
+        """A top-level table that is no section and no misspelled one (``[trainer]`` stays an unknown key) is a
+        plugin stage's options table, kept aside in ``stage_tables``."""
+        tables = {}
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in [k for k, v in data.items() if k not in cls.model_fields and isinstance(v, dict)]:
+                sections = [k for k in cls.model_fields if k not in STAGE_TABLES]
+                if not difflib.get_close_matches(key, sections, n=1, cutoff=0.75):
+                    tables[key] = data.pop(key)
+        cfg = handler(data)
+        if tables and isinstance(cfg, RunConfig):
+            cfg._stage_tables = tables
+        return cfg
+
+    @model_serializer(mode="wrap")
+    def _dump_stage_tables(self, handler: Any) -> Any:
+        out = handler(self)
+        if isinstance(out, dict):  # another stage's untouched table is left out of run.toml
+            for name, model in STAGE_TABLES.items():
+                if name != self.train.stage and name in out and getattr(self, name) == model():
+                    del out[name]
+        if self._stage_tables and isinstance(out, dict):
+            out.update({k: dict(v) for k, v in self._stage_tables.items()})
+        return out
+
+    @property
+    def stage_tables(self) -> dict[str, dict[str, Any]]:
+        """The top-level tables that are not sections: plugin stages' options, by table name (raw values)."""
+        return dict(self._stage_tables)
 
     @model_validator(mode="after")
     def _cross_checks(self, info: ValidationInfo) -> RunConfig:

@@ -68,6 +68,10 @@ class TrainConfig(Section):
     report_to: list[str] = Field(
         default_factory=lambda: ["tensorboard"], description="transformers integrations that receive the logs"
     )
+    stage: str = Field(
+        "sft", description="the training stage: sft, dpo, kto, orpo, simpo, cpo, rm or a plugin's (ftcore stages); "
+        "its options are the top-level table of that name ([dpo] …); ms-swift: rlhf_type"
+    )
 
     @field_validator("deepspeed")
     @classmethod

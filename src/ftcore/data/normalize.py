@@ -25,6 +25,7 @@ from ftcore.data.formats import (
 )
 from ftcore.data.loading import BUILTIN_PREFIX, JSON_COLUMN, ROW_COLUMN
 from ftcore.data.maps import BATCH, map_cache_file, num_proc_for, progress_bars
+from ftcore.data.pairs import normalize_preference_row
 from ftcore.data.report import DataReport, strict_error
 from ftcore.data.sources import Source
 from ftcore.errors import FtcoreError
@@ -61,11 +62,13 @@ def normalize_one(row: dict[str, Any], columns: Mapping[str, str] | None,
             if not isinstance(row, dict):
                 raise BadRow(WRONG_TYPE, f"row is {type(row).__name__}, expected an object")
         if preprocess is None:
-            return normalize_row(row, columns), None, None
+            renamed = rename_columns(row, columns)
+            return normalize_preference_row(renamed) or normalize_row(renamed), None, None
         result = preprocess(rename_columns(row, columns))
         if result is None:
             return None, DROPPED, None
-        return check_normalized(result), None, None
+        pair = normalize_preference_row(result) if isinstance(result, Mapping) else None
+        return pair or check_normalized(result), None, None
     except BadRow as exc:
         return None, exc.reason, exc.detail
     except Exception as exc:  # noqa: BLE001 - a plugin's preprocess function failing on one row

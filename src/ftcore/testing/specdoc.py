@@ -1,5 +1,5 @@
 """docs/specs.md, generated from the spec classes: every field of ModelSpec, TemplateSpec, DatasetSpec and
-TunerSpec with its type, default and meaning (the ``#:`` comment above the field in ``ftcore/specs.py``).
+TunerSpec, StageSpec with its type, default and meaning (the ``#:`` comment above the field in ``ftcore/specs.py``).
 
 Regenerate with ``python -m ftcore.testing.specdoc docs/specs.md``; tests/testing/test_specdoc.py fails when the
 file and the classes differ.
@@ -13,10 +13,10 @@ import re
 import sys
 from typing import Any
 
-from ftcore.specs import DatasetSpec, ModelSpec, TemplateSpec, TunerSpec
+from ftcore.specs import DatasetSpec, ModelSpec, StageSpec, TemplateSpec, TunerSpec
 
 #: the classes documented, in order
-SPEC_CLASSES: tuple[type, ...] = (ModelSpec, TemplateSpec, DatasetSpec, TunerSpec)
+SPEC_CLASSES: tuple[type, ...] = (ModelSpec, TemplateSpec, DatasetSpec, TunerSpec, StageSpec)
 
 _FIELD_RE = re.compile(r"^\s{4}(\w+)\s*:")
 
@@ -26,7 +26,7 @@ HEADER = """# Spec reference
 comments there, not this file (tests/testing/test_specdoc.py keeps the two in sync). -->
 
 A plugin declares what it adds as specs: plain dataclasses passed to the `register` callback of
-`register_models`, `register_templates`, `register_datasets` and `register_tuners` (docs/plugins.md,
+`register_models`, `register_templates`, `register_datasets`, `register_tuners` and `register_stages` (docs/plugins.md,
 docs/hooks.md). Building a spec imports nothing heavy. Every field below but `name` (and a tuner's `apply`) has
 a default; the registry rejects a bad value with one line naming the plugin and the field.
 
@@ -35,9 +35,8 @@ path is relative to the working directory of the `ftcore` command, so a plugin g
 from its package folder (`Path(__file__).parent / "data" / "rows.jsonl"`, see "Shipping data and model files"
 in docs/plugins.md). In run.toml, paths are relative to the run.toml's folder instead (docs/config.md).
 
-**Not yet specs.** Training stages (the `stage` of a run: sft, and the preference / reward stages) and reward
-functions are not pluggable yet: there is no `StageSpec` or `RewardSpec`, and this page will list them when they
-exist.
+**Not yet specs.** Reward functions (online RL) are not pluggable yet: there is no `RewardSpec`, and this page will
+list it when it exists. Training stages are (`StageSpec`, below; docs/alignment.md).
 """
 
 

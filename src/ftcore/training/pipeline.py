@@ -48,7 +48,7 @@ def train(config: RunConfig | str | os.PathLike[str] | dict[str, Any], overrides
 
     check_references(cfg)
     check_environment(cfg)  # output.dir, optim, report_to, LoRA targets … before the model and data are loaded
-    recipe = get_recipe("sft")(cfg)
+    recipe = get_recipe(cfg.train.stage)(cfg)
     return recipe.run()
 
 

@@ -259,25 +259,22 @@ class Recipe:
         from transformers.integrations import TensorBoardCallback
         from transformers.trainer_callback import ProgressCallback
 
-        from ftcore.data.collate import make_collator
-        from ftcore.data.packing import adapt_collator
         from ftcore.training.arguments import training_arguments
         from ftcore.training.callbacks import FinalStepCallback, MetricsCallback, ProgressBarCallback
-        from ftcore.training.trainer import FtcoreTrainer
         from ftcore.tuners import training_hook
 
         cfg, run_dir = self.cfg, self._run_dir()
         data = self.data
         hook_args = training_hook(self.tuner_options, "training_arguments")
-        trainer = FtcoreTrainer(
+        trainer_class, collator = self.trainer_parts()
+        trainer = trainer_class(
             model=self.model,
             args=training_arguments(self.run_record, run_dir, has_eval=self.has_eval,
                                     extra=hook_args() if hook_args else None),
             tuner_options=self.tuner_options,
             train_dataset=data.train,
             eval_dataset=data.validation if self.has_eval else None,
-            data_collator=adapt_collator(make_collator(cfg, self.tokenizer, template=self.template,
-                                                       model=self.model), self.model),
+            data_collator=collator,
             processing_class=self.tokenizer,
             run_toml=self.run_toml,
             model_dir=self.run_record.model_dir,
@@ -302,6 +299,16 @@ class Recipe:
                 trainer.add_callback(tb)
         add_post_callbacks(trainer, cfg, self.template, str(self.run_record.model_name), self.hub_token)
         self.trainer = trainer
+
+    def trainer_parts(self) -> tuple[Any, Any]:
+        """The Trainer class and the collator of :meth:`build_trainer` (a stage swaps both: its loss, its batches;
+        the Trainer gets the same arguments and callbacks)."""
+        from ftcore.data.collate import make_collator
+        from ftcore.data.packing import adapt_collator
+        from ftcore.training.trainer import FtcoreTrainer
+
+        return FtcoreTrainer, adapt_collator(make_collator(self.cfg, self.tokenizer, template=self.template,
+                                                           model=self.model), self.model)
 
     def train(self) -> None:
         """The training loop (resuming where :meth:`plan_output` said), then result.json and loss.png."""
@@ -372,17 +379,36 @@ class SFTRecipe(Recipe):
     stage = "sft"
 
 
-#: the stages this release ships (later releases collect them from plugins)
-RECIPES: dict[str, type[Recipe]] = {"sft": SFTRecipe}
+#: recipes given directly (tests, notebooks); a name here wins over the catalog's stage of that name
+RECIPES: dict[str, type[Recipe]] = {}
 
 
 def recipe_names() -> list[str]:
-    return sorted(RECIPES)
+    """Every stage a run may name: the catalog's (``register_stages``) and :data:`RECIPES`."""
+    from ftcore.registry import get_catalog
+
+    return sorted({*get_catalog().stages.names(), *RECIPES})
 
 
 def get_recipe(stage: str = "sft") -> type[Recipe]:
-    """The recipe class of ``stage``."""
-    try:
+    """The recipe class of ``stage``: :data:`RECIPES`, else the registered stage's ``recipe`` (imported now).
+
+    An unknown stage, or one whose recipe cannot be imported, is a one-line :class:`FtcoreError`."""
+    if stage in RECIPES:
         return RECIPES[stage]
-    except KeyError:
-        raise FtcoreError(f"unknown training stage {stage!r} (known: {', '.join(recipe_names())})") from None
+    if stage == "sft":
+        return SFTRecipe
+    from ftcore.registry import get_catalog
+
+    table = get_catalog().stages
+    if stage not in table and stage not in table.conflicts:
+        raise FtcoreError(f"unknown training stage {stage!r}{table.unknown(stage)[len(f'unknown stage {stage!r}'):]}")
+    spec = table.get(stage)
+    try:
+        cls = spec.recipe_class()
+    except FtcoreError as exc:
+        raise FtcoreError(f"training stage {stage!r} ({spec.plugin}) cannot be used: {exc}") from exc
+    if not (isinstance(cls, type) and issubclass(cls, Recipe)):
+        raise FtcoreError(f"training stage {stage!r} ({spec.plugin}): recipe {spec.recipe!r} is not a "
+                          "ftcore.training.recipe.Recipe subclass")
+    return cls
