@@ -69,13 +69,21 @@ def kto_loss(
     beta: float,
     desirable_weight: float = 1.0,
     undesirable_weight: float = 1.0,
+    loss_type: str = "kto",
 ) -> PairLoss:
     """KTO (Ethayarajh et al. 2024, eq. 7): desirable answers are pushed above the reference point ``kl`` (the
-    batch's clamped KL estimate from mismatched prompt / answer pairs), undesirable ones below it."""
+    batch's clamped KL estimate from mismatched prompt / answer pairs), undesirable ones below it.
+    ``loss_type = "apo_zero_unpaired"``: APO-zero's unpaired form (no reference point)."""
     chosen_logratios = chosen_logps - ref_chosen_logps
     rejected_logratios = rejected_logps - ref_rejected_logps
-    chosen_losses = 1 - torch.sigmoid(beta * (chosen_logratios - kl))
-    rejected_losses = 1 - torch.sigmoid(beta * (kl - rejected_logratios))
+    if loss_type == "kto":
+        chosen_losses = 1 - torch.sigmoid(beta * (chosen_logratios - kl))
+        rejected_losses = 1 - torch.sigmoid(beta * (kl - rejected_logratios))
+    elif loss_type == "apo_zero_unpaired":
+        chosen_losses = 1 - torch.sigmoid(beta * chosen_logratios)
+        rejected_losses = torch.sigmoid(beta * rejected_logratios)
+    else:
+        raise ValueError(f"unknown KTO loss_type {loss_type!r}; use kto or apo_zero_unpaired")
     losses = torch.cat((desirable_weight * chosen_losses, undesirable_weight * rejected_losses), 0)
     return PairLoss(losses.nanmean(), beta * chosen_logratios.detach(), beta * rejected_logratios.detach())
 
