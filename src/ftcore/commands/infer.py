@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from ftcore.inference import infer_main
 
     ckpt = args.ckpt
-    from ftcore.inference.score import check_score_mode
+    from ftcore.inference.scoring import check_score_mode
 
     if check_score_mode(ckpt, args.score, allow_plugins=args.allow_plugins):
         return 0
