@@ -27,9 +27,10 @@ def outcomes(name: str, fixture: str) -> list[dict | str]:
 
 
 def test_specs():
-    assert sorted(SPECS) == ["hh-rlhf-en", "ultrafeedback-binarized-en"]
+    assert sorted(SPECS) == ["hh-rlhf-en", "ultrafeedback-binarized-en", "ultrafeedback-kto-en"]
     for spec in SPECS.values():
-        assert spec.problems() == [] and spec.task == "preference" and spec.languages == ["en"]
+        assert spec.problems() == [] and spec.languages == ["en"]
+        assert spec.task == ("kto" if spec.name.endswith("-kto-en") else "preference")
     assert SPECS["hh-rlhf-en"].hub == {
         "huggingface": "Anthropic/hh-rlhf",
         "modelscope": "AI-ModelScope/hh-rlhf",
@@ -64,6 +65,19 @@ def test_ultrafeedback_message_lists():
     }
     assert second["chosen"].count("\n") == 2 and second["rejected"] == "Rain is wet."
     assert empty == "empty response"
+
+
+def test_ultrafeedback_kto_rows():
+    good, bad, wrong = outcomes("ultrafeedback-kto-en", "ultrafeedback_kto.jsonl")
+    assert good == {
+        "messages": [
+            {"role": "user", "content": "Name a primary colour."},
+            {"role": "assistant", "content": "Red."},
+        ],
+        "label": True,
+        "images": [],
+    }
+    assert bad["label"] is False and wrong == "wrong type"
 
 
 @pytest.mark.parametrize(

@@ -110,3 +110,16 @@ def test_reference_free_stages_run(tmp_path, stage, table) -> None:
     logged = [r for r in records(run) if "loss" in r]
     assert len(logged) == 3 and "rewards/margins" in logged[-1] and "nll_loss" in logged[-1]
     assert Path(run.last_checkpoint, "adapter_model.safetensors").is_file()
+
+
+def test_reward_model_merges_and_scores_the_same(rm_run) -> None:  # type: ignore[no-untyped-def]
+    from ftcore.inference import load_checkpoint
+    from ftcore.inference.merge import merge_lora
+    from ftcore.inference.score import score
+
+    items = [{"prompt": "Tell me about rain.", "answer": "Gladly! Here is a short note about rain."}, "No."]
+    model, tok, template, _ = load_checkpoint(rm_run.last_checkpoint)
+    merged = merge_lora(rm_run.last_checkpoint)
+    m_model, m_tok, m_template, _ = load_checkpoint(merged)
+    assert type(m_model).__name__ == "Qwen2ForSequenceClassification"
+    assert score(m_model, m_tok, m_template, items) == pytest.approx(score(model, tok, template, items), abs=1e-4)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ftcore.data.rows import BadRow, preference_pair
+from ftcore.data.rows import BadRow, chat, field, preference_pair
 from ftcore.specs import DatasetSpec
 
 Row = dict[str, Any]
@@ -71,6 +71,17 @@ def ultrafeedback(row: Row) -> Row:
     )
 
 
+def ultrafeedback_kto(row: Row) -> Row:
+    """ultrafeedback-kto-en: ``prompt`` → user, ``completion`` → assistant, ``label`` (bool) → the KTO label."""
+    label = row.get("label")
+    if label is None:
+        raise BadRow("missing field", "label")
+    if not isinstance(label, bool):
+        raise BadRow("wrong type", f"label is {type(label).__name__}, expected true / false")
+    out = chat(field(row, "prompt"), field(row, "completion"))
+    return {"messages": out["messages"], "label": label, "images": []}
+
+
 def preference_specs() -> list[DatasetSpec]:
     """This pack's preference datasets (fresh objects: the registry stamps each with the plugin)."""
     return [
@@ -101,6 +112,21 @@ def preference_specs() -> list[DatasetSpec]:
             description=(
                 "UltraFeedback binarized (the best-rated answer against a random lower-rated one, splits"
                 " train_prefs / test_prefs): 'chosen' / 'rejected' are [user, assistant] message lists."
+            ),
+        ),
+        DatasetSpec(
+            name="ultrafeedback-kto-en",
+            hub={
+                "huggingface": "argilla/ultrafeedback-binarized-preferences-cleaned-kto",
+                "modelscope": "AI-ModelScope/ultrafeedback-binarized-preferences-cleaned-kto",
+            },
+            preprocess=ultrafeedback_kto,
+            task="kto",
+            languages=["en"],
+            tags=["preference", "kto"],
+            description=(
+                "UltraFeedback (Argilla's cleaned binarization) unpaired for KTO: 'prompt', one 'completion' and"
+                " 'label' (true = desirable)."
             ),
         ),
     ]
