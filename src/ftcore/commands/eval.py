@@ -1,4 +1,5 @@
-"""``ftcore eval CKPT``: generate on the validation set and score ROUGE-1/2/L and BLEU-4; write a JSON report."""
+"""``ftcore eval CKPT``: generate on the validation set and score ROUGE-1/2/L and BLEU-4; write a JSON report.
+A DPO checkpoint reports reward accuracy and margins on the validation pairs instead (docs/alignment.md)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from ftcore.commands import add_generation_args, generation_kwargs
 
 EPILOG = """\
 The report (default <ckpt>/eval_report.json) holds the averaged metrics and every prompt, prediction and reference.
+A DPO checkpoint (train.stage = "dpo") is scored on its validation pairs instead: reward accuracy, margins,
+chosen / rejected rewards and log-probs against its reference model.
 Needs the metrics extra: pip install 'ftcore[metrics]'.
 
 examples:
@@ -40,9 +43,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from transformers import set_seed
 
+    from ftcore.inference.checkpoint import checkpoint_config, resolve_checkpoint
     from ftcore.inference.evaluate import evaluate_checkpoint
 
     set_seed(args.seed)
+    if checkpoint_config(resolve_checkpoint(args.ckpt)).train.stage == "dpo":  # reward accuracy and margins
+        from ftcore.training.stages.evaluate import evaluate_preference_checkpoint
+
+        evaluate_preference_checkpoint(args.ckpt, datasets=args.dataset, sample=args.sample, out=args.out,
+                                       allow_plugins=args.allow_plugins)
+        return 0
     evaluate_checkpoint(
         args.ckpt,
         datasets=args.dataset,
