@@ -89,8 +89,10 @@ def test_kto_equals_trl(tiny_model_dir, tmp_path, lora):
         undesirable_weight=0.7,
         report_to=[],
         use_cpu=True,
+        bf16=False,  # TRL defaults to bf16 autocast, which its reference model would run under
         train_sampling_strategy="sequential",
     )
+    own_ref = copy.deepcopy(ref)  # TRL patches its reference model's forward (fused LM head)
     trainer = PreTokenizedKTO(
         model=model, ref_model=ref, args=args, train_dataset=Dataset.from_list(rows), processing_class=tok
     )
@@ -101,6 +103,23 @@ def test_kto_equals_trl(tiny_model_dir, tmp_path, lora):
     trl_loss = trainer.compute_loss(trainer.model, batch)
     trl_metrics = {k: v[-1] for k, v in trainer._metrics["train"].items()}
 
+    # ftcore's path: the KTO collator's padding-free rows, pair_logps (LM head on answer tokens only), KTOTrainer
+    from ftcore.config.stages import KTOOptions
+    from ftcore.training.stages.kto import KTOCollator, KTOTrainer
+    from ftcore.training.stages.preference import ReferenceModel
+
+    features = [{"prompt_ids": r["prompt_ids"], "completion_ids": r["completion_ids"],
+                 "kl_ids": r["KL_completion_ids"], "label": r["label"]} for r in rows]
+    ours_batch = KTOCollator(tok.pad_token_id)(features)
+    options = KTOOptions.model_validate({"beta": 0.2, "desirable_weight": 1.3, "undesirable_weight": 0.7})
+    reference = ReferenceModel("adapter") if lora else ReferenceModel("model", own_ref)
+    trainer_self = SimpleNamespace(stage_options=options, reference=reference, loss_only_head=True)
+    loss, metrics = KTOTrainer.pair_loss(trainer_self, trainer.model, ours_batch)
+    assert loss.item() == pytest.approx(trl_loss.item(), abs=1e-5)
+    for name in ("rewards/chosen", "rewards/rejected", "logps/chosen", "logps/rejected", "kl"):
+        assert metrics[name].mean().item() == pytest.approx(trl_metrics[name], abs=1e-5), name
+
+    # the loss function alone, on padded rows
     policy = trainer.model
     seq = logps(policy, PROMPTS, ANSWERS)
     with torch.no_grad():
@@ -161,6 +180,7 @@ def test_reward_model_equals_trl(tiny_model_dir, tmp_path):
         per_device_train_batch_size=4,
         report_to=[],
         use_cpu=True,
+        bf16=False,  # TRL defaults to bf16 autocast, which its reference model would run under
         center_rewards_coefficient=0.01,
     )
     trainer = trl.RewardTrainer(
@@ -185,6 +205,20 @@ def test_reward_model_equals_trl(tiny_model_dir, tmp_path):
     assert obj.reward_loss(torch.tensor([2.0]), torch.tensor([0.0])).loss.item() == pytest.approx(
         0.126928, abs=1e-6
     )
+
+    # ftcore's path: the pair collator's padded rows (chosen first) through RewardTrainer, a constant [rm] margin
+    from ftcore.config.stages import RewardOptions
+    from ftcore.training.stages.preference import PairCollator
+    from ftcore.training.stages.rm import RewardTrainer
+
+    features = [{"prompt_ids": p, "chosen_ids": a, "rejected_ids": b[::-1]}
+                for p, a, b in zip(PROMPTS, ANSWERS, ANSWERS[::-1], strict=True)]
+    pair_batch = PairCollator(tok.pad_token_id, padding_free=False)(features)
+    options = RewardOptions.model_validate({"center_rewards_coefficient": 0.01, "margin": 0.5})
+    loss, metrics = RewardTrainer.pair_loss(SimpleNamespace(stage_options=options), trainer.model, pair_batch)
+    want = obj.reward_loss(rewards(chosen), rewards(rejected), margin=0.5, center_rewards_coefficient=0.01)
+    assert loss.item() == pytest.approx(want.loss.item(), abs=1e-5)
+    assert metrics["rewards/margins"].mean().item() == pytest.approx(trl_metrics["margin"], abs=1e-5)
 
 
 # ORPO, CPO and SimPO: TRL keeps them in trl.experimental; their loss functions are compared on the same log-probs

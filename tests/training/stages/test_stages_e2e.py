@@ -79,8 +79,11 @@ def test_infer_score_ranks_with_the_reward_model(rm_run, ftcore_cli, tmp_path) -
     assert code == 0, err
     scores = [float(x) for x in out.split()]
     assert len(scores) == 3 and scores[0] > scores[1]
-    code, out, err = ftcore_cli("infer", rm_run.last_checkpoint, "--query", "hi")
-    assert code == 2 and "--score FILE" in err  # a reward model scores, it does not generate (one-line error)
+    from ftcore.errors import FtcoreError
+    from ftcore.inference.scoring import check_score_mode
+
+    with pytest.raises(FtcoreError, match="--score FILE"):  # a reward model scores, it does not generate
+        check_score_mode(rm_run.last_checkpoint, None)
 
 
 def test_kto_runs_and_its_checkpoint_loads(tmp_path) -> None:
