@@ -86,7 +86,8 @@ def test_infer_score_ranks_with_the_reward_model(rm_run, ftcore_cli, tmp_path) -
         check_score_mode(rm_run.last_checkpoint, None)
 
 
-def test_kto_runs_and_its_checkpoint_loads(tmp_path) -> None:
+@pytest.mark.parametrize("precompute", [False, True], ids=["reference", "precomputed"])
+def test_kto_runs_and_its_checkpoint_loads(tmp_path, precompute) -> None:
     from ftcore.inference import load_checkpoint
     from ftcore.training import train
 
@@ -95,7 +96,7 @@ def test_kto_runs_and_its_checkpoint_loads(tmp_path) -> None:
         rows.append({"messages": [*p["messages"], {"role": "assistant", "content": p["chosen"]}], "label": True})
         rows.append({"messages": [*p["messages"], {"role": "assistant", "content": p["rejected"]}], "label": False})
     run = train(config(tmp_path, "kto", rows, 4, kto={"beta": 0.1, "desirable_weight": 1.0,
-                                                     "undesirable_weight": 1.0}))
+                                                     "undesirable_weight": 1.0, "precompute_ref": precompute}))
     logged = [r for r in records(run) if "loss" in r]
     assert len(logged) == 4 and all(r["loss"] == r["loss"] for r in logged)
     assert "kl" in logged[-1] and "rewards/chosen" in logged[-1]
