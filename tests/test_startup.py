@@ -25,7 +25,8 @@ SCRIPT = textwrap.dedent(
         after_help = sorted(m for m in {heavy} + ("pydantic", "rich") if m in sys.modules)
         for argv in (
             ["models", "--json"], ["templates", "--json"], ["datasets", "--json"], ["tuners", "--json"], ["tuners"],
-            ["models"], ["plugins", "--all", "--json"], ["plugins"], ["validate", sys.argv[1]],
+            ["models"], ["plugins", "--all", "--json"], ["plugins"], ["validate", sys.argv[1]], ["stages"],
+            ["stages", "--json"],
         ):
             assert main(argv) in (0, 2), argv
     print(json.dumps({{"after_help": after_help, "heavy": sorted(m for m in {heavy} if m in sys.modules)}}))

@@ -26,6 +26,7 @@ class MyOptions(BaseModel):
 def register_stages(register):
     register(ftcore.StageSpec(name="my-po", recipe="ftcore.training.recipe:SFTRecipe", options=MyOptions,
                               data="preference", description="a plugin's stage"))
+    register(ftcore.StageSpec(name="not-yet", recipe="no_such_module.stage:Recipe", data="kto"))
 '''
 
 
@@ -77,6 +78,13 @@ def test_a_plugin_stage_brings_its_table(builtins_only: None, tmp_path: Path) ->
     assert stage_options(cfg).alpha == 2.5 and stage_options(cfg, "dpo") is cfg.dpo
     assert "[my-po]" in config_to_toml(cfg)  # the run's record keeps the table
 
+    from ftcore.training.recipe import SFTRecipe, get_recipe
+
+    assert get_recipe("my-po") is SFTRecipe
+    with pytest.raises(FtcoreError, match=r"training stage 'not-yet' \(stage_plugin.py \(local file\)\) cannot be "
+                       r"used: stage 'not-yet': recipe: cannot import 'no_such_module.stage:Recipe'"):
+        get_recipe("not-yet")  # a one-line error, not an ImportError traceback
+
 
 def test_get_recipe_resolves_through_the_catalog(builtins_only: None) -> None:
     from ftcore.training.recipe import SFTRecipe, get_recipe
@@ -95,3 +103,20 @@ def test_ftcore_stages_lists_every_stage(builtins_only: None, capsys: pytest.Cap
     assert rows["rm"]["recipe"] == "ftcore.training.stages.rm:RewardRecipe"
     assert main(["stages"]) == 0
     assert "simpo" in capsys.readouterr().out
+
+
+def test_alignment_examples_and_docs() -> None:
+    from ftcore.config import load_config
+    from ftcore.config.stages import DPOOptions
+
+    root = Path(__file__).resolve().parents[2]
+    example = root / "examples" / "alignment" / "dpo.toml"
+    cfg = load_config(example)
+    assert cfg.train.stage == "dpo" and "ftcore train examples/alignment/dpo.toml" in example.read_text()
+    chain = (root / "examples" / "alignment" / "sft_then_dpo.md").read_text()
+    assert "ftcore merge" in chain and "examples/alignment/dpo.toml" in chain
+    doc = (root / "docs" / "alignment.md").read_text()
+    for key in DPOOptions.model_fields:
+        assert f"`{key}`" in doc, key
+    for heading in ("## DPO", "## KTO", "## ORPO", "## SimPO and CPO", "## Reward models", "## The reference model"):
+        assert heading in doc

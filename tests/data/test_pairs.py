@@ -67,3 +67,32 @@ def test_bad_pairs_are_reported_by_reason_and_row(tmp_path: Path, jsonl: Any, ma
     row = data.train[4]
     assert len(row["prompt_ids"]) + len(row["chosen_ids"]) <= 32 and row["chosen_ids"][-1] == 2  # turn end kept
     assert set(data.train.column_names) == {"prompt_ids", "chosen_ids", "rejected_ids", "length"}
+
+
+def test_sft_on_preference_rows_trains_on_the_chosen_answer(fake_template: Any) -> None:
+    from ftcore.data.encode import encode_rows
+    from ftcore.data.formats import BadRow
+
+    pair = normalize_one({"prompt": "q", "chosen": "a", "rejected": "b"}, None, None)[0]["messages"]
+    bad = normalize_one({"prompt": "q", "completion": "a", "label": False}, None, None)[0]["messages"]
+    sft = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    out = encode_rows(fake_template(max_length=None), [pair, bad, sft], [[], [], []])
+    assert out[0] == out[2]  # the pair encodes as prompt + chosen
+    assert isinstance(out[1], BadRow) and "undesirable" in str(out[1])
+
+
+def test_datasets_show_prints_pairs_in_their_documented_form(tmp_path: Path, jsonl: Any, capsys: Any,
+                                                              monkeypatch: Any) -> None:
+    import json
+
+    from ftcore import plugins
+    from ftcore.cli import main
+
+    monkeypatch.setenv(plugins.ENV_LOAD_PLUGINS, "")
+    plugins.reset()
+    path = jsonl(tmp_path / "p.jsonl", [{"prompt": "q", "chosen": "a", "rejected": "b"}])
+    assert main(["datasets", "show", "self-cognition-mini", "--file", str(path), "--rows", "1"]) == 0
+    out = capsys.readouterr().out
+    shown = json.loads(out[out.index("--- row 1") + len("--- row 1"):])
+    assert shown == {"messages": PROMPT, "chosen": "a", "rejected": "b"}
+    plugins.reset()

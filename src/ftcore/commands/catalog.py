@@ -174,6 +174,10 @@ def show_dataset(args: argparse.Namespace) -> int:
         out, reason, detail = normalize_one(row, spec.columns or None, spec.preprocess)
         print(f"--- row {i}")
         if out is not None:
+            from ftcore.data.pairs import public_pair, row_kind  # a preference row in its documented form
+
+            if row_kind(out["messages"]) != "sft":
+                out = {**public_pair(out["messages"]), **({"images": out["images"]} if out.get("images") else {})}
             print(json.dumps(out, indent=2, ensure_ascii=False, default=str))
         elif reason == "dropped by preprocess":
             print(reason)

@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
-from ftcore.data.formats import BadRow
+from ftcore.data.formats import DROPPED, BadRow
 from ftcore.data.maps import BATCH, map_cache_file, num_proc_for, progress_bars
 from ftcore.data.normalize import INTERNAL, normalized_features
+from ftcore.data.pairs import CHOSEN, LABEL, REJECTED, as_sft
 from ftcore.data.report import DataReport, strict_error
 from ftcore.templates.messages import SkipSample
 from ftcore.templates.protocol import TemplateProtocol
@@ -114,6 +115,14 @@ def extra_features(template: TemplateProtocol, ds: Any) -> dict[str, Any]:
 def encode_rows(template: TemplateProtocol, messages: list[Any], images: list[Any]) -> list[Any]:
     """Each conversation encoded, or the exception that skips it (SkipSample / BadRow)."""
     skip = skip_types()
+    if any(m and m[-1]["role"] in (CHOSEN, REJECTED, LABEL) for m in messages):  # preference rows: SFT's view
+        views = [as_sft(m) for m in messages]
+        kept = [i for i, v in enumerate(views) if v is not None]
+        done = encode_rows(template, [views[i] for i in kept], [images[i] for i in kept])
+        out_all: list[Any] = [BadRow(DROPPED, "an undesirable (label = false) answer")] * len(messages)
+        for i, enc in zip(kept, done, strict=True):
+            out_all[i] = enc
+        return out_all
     if not any(images):
         return list(template.encode_batch(messages))
     out: list[Any] = []

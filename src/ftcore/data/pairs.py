@@ -193,6 +193,19 @@ def split_kto(messages: list[Mapping[str, Any]]) -> tuple[list[dict[str, str]], 
         messages[-1]["content"] == "true"
 
 
+def as_sft(messages: list[Mapping[str, Any]]) -> list[Any] | None:
+    """The SFT view of a carried row: a pair trains on its chosen answer, a KTO row on a desirable answer (None
+    for an undesirable one); an SFT row as it is."""
+    kind = row_kind(messages)
+    if kind == "pair":
+        prompt, chosen, _ = split_pair(messages)
+        return [*prompt, {"role": "assistant", "content": chosen}]
+    if kind == "kto":
+        msgs, label = split_kto(messages)
+        return msgs if label else None
+    return list(messages)
+
+
 def public_pair(messages: list[Mapping[str, Any]]) -> dict[str, Any]:
     """A carried row in its documented normalized form (``ftcore datasets show``, ``get_dataset``)."""
     kind = row_kind(messages)
@@ -205,6 +218,6 @@ def public_pair(messages: list[Mapping[str, Any]]) -> dict[str, Any]:
     return {"messages": list(messages)}
 
 
-__all__ = ["CHOSEN", "IDENTICAL", "LABEL", "MISSING_SIDE", "REASONS", "REJECTED", "TOO_LONG", "is_kto", "is_pair",
+__all__ = ["CHOSEN", "as_sft", "IDENTICAL", "LABEL", "MISSING_SIDE", "REASONS", "REJECTED", "TOO_LONG", "is_kto", "is_pair",
            "normalize_kto", "normalize_pair", "normalize_preference_row", "public_pair",
            "row_kind", "split_kto", "split_pair"]

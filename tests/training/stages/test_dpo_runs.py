@@ -108,6 +108,10 @@ def _toml(path: Path, data: dict) -> Path:  # type: ignore[type-arg]
     return path
 
 
+def _runs(out: Path) -> list[Path]:
+    return sorted(p for p in (out / "ftcore-tiny-qwen2").iterdir() if p.is_dir() and p.name.startswith("v"))
+
+
 def _metrics(run_dir: Path) -> list[dict]:  # type: ignore[type-arg]
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
 
@@ -125,17 +129,17 @@ def test_dpo_kill_and_resume_equals_the_uninterrupted_run(pairs_file: str, tmp_p
     full = _toml(tmp_path / "full.toml", dpo_run(pairs_file, tmp_path / "full", train=settings))
     proc = run(full, None)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    (ref_dir,) = (tmp_path / "full" / "ftcore-tiny-qwen2").iterdir()
+    (ref_dir,) = _runs(tmp_path / "full")
     reference = {r["step"]: r for r in _metrics(ref_dir) if "loss" in r}
 
     toml = _toml(tmp_path / "run.toml", dpo_run(pairs_file, tmp_path / "out", train=settings))
     proc = run(toml, 5)
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-4000:]
-    (killed,) = (tmp_path / "out" / "ftcore-tiny-qwen2").iterdir()
+    (killed,) = _runs(tmp_path / "out")
     assert (killed / "checkpoint-4").is_dir() and not (killed / "checkpoint-6").exists()
     proc = run(toml, None, "train.resume_from_checkpoint=latest")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    resumed_dir = next(p for p in (tmp_path / "out" / "ftcore-tiny-qwen2").iterdir() if p != killed)
+    resumed_dir = next(p for p in _runs(tmp_path / "out") if p != killed)
     resumed = {r["step"]: r for r in _metrics(resumed_dir) if "loss" in r}
     assert sorted(resumed) == [5, 6]
     for step in (5, 6):
@@ -151,9 +155,26 @@ def test_dpo_ddp_two_processes_only_rank0_writes(pairs_file: str, tmp_path: Path
                           env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert proc.stdout.count("output: ") <= 1 and proc.stderr.count("output: ") == 1  # rank 0 reports
-    (run_dir,) = (out / "ftcore-tiny-qwen2").iterdir()
+    (run_dir,) = _runs(out)
     records = [r for r in _metrics(run_dir) if "loss" in r]
     assert [r["step"] for r in records] == [1, 2] and all("rewards/accuracies" in r for r in records)
     ckpt = run_dir / "checkpoint-2"
     assert {"rng_state_0.pth", "rng_state_1.pth", "adapter_model.safetensors"} <= {p.name for p in ckpt.iterdir()}
     assert json.loads((ckpt / "trainer_state.json").read_text())["global_step"] == 2
+
+
+def test_named_reference_model_is_loaded_frozen(pairs_file: str, tmp_path: Path) -> None:
+    import torch
+
+    from ftcore.training.stages.preference import ReferenceModel, pairs_in
+
+    recipe = _recipe(dpo_run(pairs_file, tmp_path / "out", dpo={"reference": "ftcore-tiny-qwen2"}), tmp_path)
+    for step in ("setup_distributed", "load_model", "build_template", "prepare_data", "apply_tuner"):
+        getattr(recipe, step)()
+    ref = recipe.reference
+    assert ref.kind == "model" and ref.model is not recipe.model
+    assert not any(p.requires_grad for p in ref.model.parameters()) and not ref.model.training
+    batch = recipe.collator()([recipe.data.train[i] for i in range(2)])
+    # the named model is the policy's own base here: its log-probs equal the adapter-disabled ones
+    live = ReferenceModel("adapter").logps(recipe.model, batch, pairs_in(batch), True)
+    assert torch.allclose(ref.logps(recipe.model, batch, pairs_in(batch), True), live, atol=1e-5)

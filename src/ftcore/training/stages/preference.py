@@ -205,6 +205,7 @@ class PreferenceTrainer(FtcoreTrainer):
         self.reference = reference
         # the loss is a mean over pairs: the Trainer divides by the accumulation steps itself
         self.model_accepts_loss_kwargs = False
+        self.loss_is_scaled_for_ga = False
         self._metrics: dict[str, dict[str, list[float]]] = {"train": defaultdict(list), "eval": defaultdict(list)}
 
     def pair_loss(self, model: Any, inputs: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
