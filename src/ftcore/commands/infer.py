@@ -15,6 +15,7 @@ examples:
   ftcore infer latest:output --chat
   ftcore infer best:output --image cat.png --query "<image>What is in the picture?"
   ftcore infer output/my-model/v0-20261128-101500/checkpoint-100 --dataset-sample 5 --greedy
+  ftcore infer best:output-rm --score pairs.jsonl      # a reward model: one score per input line
 """
 
 
@@ -42,6 +43,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="show N validation samples: prompt, prediction, reference (the default, N = 10)",
     )
+    mode.add_argument(
+        "--score",
+        metavar="FILE",
+        help="reward-model checkpoints (train.stage = rm): print one score per input of FILE ('-' = stdin): "
+        'JSON lines {"prompt", "answer"} / {"messages"} / {"text"}, or plain text lines',
+    )
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="--dataset-sample: samples per generate call (default 8; 1 = one at a time, streamed)")
     p.add_argument("--system", help="system prompt (default: the one the run trained with)")
@@ -63,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     from ftcore.inference import infer_main
 
     ckpt = args.ckpt
+    from ftcore.inference.scoring import check_score_mode
+
+    if check_score_mode(ckpt, args.score, allow_plugins=args.allow_plugins):
+        return 0
     merge = args.merge
     if merge is None:
         from ftcore.inference.checkpoint import checkpoint_config, resolve_checkpoint

@@ -91,6 +91,8 @@ class RewardOptions(Section):
 
     center_rewards_coefficient: Float | None = Field(
         None, ge=0.0, le=1000.0, description="pushes rewards towards mean zero (TRL's center_rewards_coefficient)")
+    margin: Float = Field(0.0, ge=0.0, le=1000.0, description="the chosen reward must beat the rejected one by this "
+                          "much: loss = -log sigmoid(r_chosen - r_rejected - margin)")
 
 
 #: the option table of each built-in stage that has one (top-level run.toml table name → model)

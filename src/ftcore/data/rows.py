@@ -26,6 +26,7 @@ __all__ = [
     "literal_turns",
     "message_problem",
     "normalize_row",
+    "preference_pair",
     "response_only",
 ]
 
@@ -148,3 +149,23 @@ def message_problem(messages: Any) -> str | None:
     if not rest[-1]["content"].strip():
         return "empty response"
     return None
+
+
+def preference_pair(
+    prompt: list[dict[str, str]], chosen: str, rejected: str, *, images: Iterable[str] = ()
+) -> Row:
+    """The normalized form of one preference pair (the preference stages' ``task = "preference"`` rows).
+
+    ``prompt`` is the conversation before the two answers: an optional system turn, then user / assistant
+    turns ending on a user turn. A blank side is ``empty response``; a prompt of any other shape is
+    ``unparseable conversation``. Identical sides are left to the data stage's bad-row report.
+    """
+    if not isinstance(chosen, str) or not isinstance(rejected, str):
+        raise BadRow("wrong type", "chosen / rejected must be text")
+    for side, text in (("chosen", chosen), ("rejected", rejected)):
+        if not text.strip():
+            raise BadRow("empty response", f"the {side} answer is blank")
+    problem = message_problem([*prompt, {"role": "assistant", "content": chosen}])
+    if problem:
+        raise BadRow("unparseable conversation", f"prompt: {problem}")
+    return {"messages": list(prompt), "chosen": chosen, "rejected": rejected, "images": list(images)}

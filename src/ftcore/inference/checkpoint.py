@@ -118,8 +118,14 @@ def load_checkpoint(
             f"{path}: no adapter ({ADAPTER_CONFIG}) and no weights (*.safetensors) in the checkpoint"
         )
     spec, model_dir = base_model(cfg, path, allow_plugins=allow_plugins)
+    from ftcore.inference.score import is_reward_run, reward_spec, set_pad_token
+
+    if is_reward_run(cfg):  # a reward model: the backbone + its one-output head (docs/alignment.md)
+        spec = reward_spec(spec)
     try:
         model, tokenizer = load(cfg, spec, model_dir)
+        if is_reward_run(cfg):
+            set_pad_token(model, tokenizer)
         if adapter:
             model = attach_adapter(model, path)
     except FtcoreError:

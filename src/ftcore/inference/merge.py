@@ -84,7 +84,13 @@ def merge_lora(
     cfg.model.device_map = None
     checkpoint_plugins(cfg, path, allow_plugins)
     spec, model_dir = resolve_model(cfg)
+    from ftcore.inference.score import is_reward_run, reward_spec, set_pad_token
+
+    if is_reward_run(cfg):  # a reward model merges onto its sequence classifier (head included)
+        spec = reward_spec(spec)
     base, tokenizer = load(cfg, spec, model_dir)
+    if is_reward_run(cfg):
+        set_pad_token(base, tokenizer)
     from peft import PeftModel
 
     from ftcore.models.compat import quiet_peft_deprecations

@@ -11,11 +11,12 @@ from collections.abc import Callable
 import ftcore
 from ftcore import DatasetSpec
 from ftcore_datasets_zh.datasets import specs
+from ftcore_datasets_zh.preference import preference_specs
 
-__all__ = ["register_datasets", "specs"]
+__all__ = ["preference_specs", "register_datasets", "specs"]
 
 
 @ftcore.hookimpl
 def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
-    for spec in specs():
+    for spec in [*specs(), *preference_specs()]:
         register(spec)
