@@ -1,5 +1,6 @@
 """``ftcore eval CKPT``: generate on the validation set and score ROUGE-1/2/L and BLEU-4; write a JSON report.
-A DPO checkpoint reports reward accuracy and margins on the validation pairs instead (docs/alignment.md)."""
+A preference-stage checkpoint (dpo, kto, orpo, simpo, cpo, rm) reports its rewards on the validation data instead
+(docs/alignment.md)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from ftcore.commands import add_generation_args, generation_kwargs
 
 EPILOG = """\
 The report (default <ckpt>/eval_report.json) holds the averaged metrics and every prompt, prediction and reference.
-A DPO checkpoint (train.stage = "dpo") is scored on its validation pairs instead: reward accuracy, margins,
-chosen / rejected rewards and log-probs against its reference model.
+A preference-stage checkpoint (train.stage = dpo, kto, orpo, simpo, cpo, rm) is scored on its validation data
+instead, with the stage's own reward (dpo / kto: beta x log-ratio to the reference model; orpo / simpo / cpo:
+beta x the answer's log-prob; rm: the score head): reward accuracy, margins, chosen / rejected rewards, log-probs.
 Needs the metrics extra: pip install 'ftcore[metrics]'.
 
 examples:
@@ -33,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sample", type=int, metavar="N", help="evaluate the first N samples only")
     p.add_argument("--out", metavar="FILE", help="report file (default <ckpt>/eval_report.json)")
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
-                   help="samples per generate call (default 8; 1 = one at a time)")
+                   help="samples per generate call (default 8; 1 = one at a time); a preference checkpoint: "
+                   "pairs per batch (default: the run's eval batch size)")
     p.add_argument("--overwrite-generation-config", action="store_true", default=None,
                    help="write the generation settings into the checkpoint's generation_config.json")
     p.add_argument("--allow-plugins", action="store_true",
@@ -49,12 +52,14 @@ def run(args: argparse.Namespace) -> int:
     from ftcore.inference.evaluate import evaluate_checkpoint
 
     set_seed(args.seed)
-    if checkpoint_config(resolve_checkpoint(args.ckpt)).train.stage == "dpo":  # reward accuracy and margins
-        from ftcore.training.stages.evaluate import evaluate_preference_checkpoint
+    stage = checkpoint_config(resolve_checkpoint(args.ckpt)).train.stage
+    if stage != "sft":  # a preference stage: reward accuracy and margins
+        from ftcore.training.stages.evaluate import evaluate_preference_checkpoint, preference_recipe
 
-        evaluate_preference_checkpoint(args.ckpt, datasets=args.dataset, sample=args.sample, out=args.out,
-                                       allow_plugins=args.allow_plugins)
-        return 0
+        if preference_recipe(stage) is not None:
+            evaluate_preference_checkpoint(args.ckpt, datasets=args.dataset, sample=args.sample, out=args.out,
+                                           allow_plugins=args.allow_plugins, batch_size=args.batch_size)
+            return 0
     evaluate_checkpoint(
         args.ckpt,
         datasets=args.dataset,

@@ -127,3 +127,17 @@ def test_reward_model_merges_and_scores_the_same(rm_run) -> None:  # type: ignor
     m_model, m_tok, m_template, _ = load_checkpoint(merged)
     assert type(m_model).__name__ == "Qwen2ForSequenceClassification"
     assert score(m_model, m_tok, m_template, items) == pytest.approx(score(model, tok, template, items), abs=1e-4)
+
+
+def test_ftcore_eval_reports_the_reward_models_accuracy(rm_run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from ftcore.cli import main
+
+    out = tmp_path / "report.json"
+    assert main(["eval", rm_run.last_checkpoint, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    final = [r for r in records(rm_run) if "eval_rewards/accuracies" in r][-1]
+    m = report["metrics"]
+    assert report["stage"] == "rm" and report["pairs"] == len(report["records"]) == 16
+    for name in ("rewards/accuracies", "rewards/margins", "rewards/chosen", "rewards/rejected"):
+        assert m[name] == pytest.approx(final[f"eval_{name}"], rel=1e-4, abs=1e-6), name
+    assert m["rewards/accuracies"] > 0.9 and "logps/chosen" not in m  # the score head's rewards, no log-probs

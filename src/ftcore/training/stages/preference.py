@@ -238,6 +238,17 @@ class PreferenceTrainer(FtcoreTrainer):
         """(loss, per-pair metric tensors named as :data:`REWARD_METRICS`) of one batch."""
         raise NotImplementedError
 
+    @classmethod
+    def scorer(cls, stage_options: Any, reference: Any = None, *, loss_only_head: bool = True) -> Any:
+        """An instance for :meth:`pair_loss` alone, without the Trainer's set-up (``ftcore eval`` scores a
+        checkpoint with it: the same rewards as in training). Its ``pair_loss`` may read ``stage_options``,
+        ``reference``, ``loss_only_head`` and the class's own methods, nothing of the Trainer."""
+        scorer = cls.__new__(cls)
+        scorer.stage_options = stage_options
+        scorer.reference = reference
+        scorer.loss_only_head = loss_only_head
+        return scorer
+
     def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
                      num_items_in_batch: Any = None) -> Any:
         if model.training:
@@ -286,6 +297,8 @@ class PreferenceRecipe(Recipe):
     uses_reference: ClassVar[bool] = False
     #: the Trainer subclass computing the stage's loss
     trainer_class: ClassVar[type | None] = None
+    #: pair batches may be padding-free where the model allows (False: one sequence per padded row)
+    padding_free_pairs: ClassVar[bool] = True
 
     def options(self) -> Any:
         """The stage's validated options table (``[dpo]`` …)."""

@@ -46,6 +46,7 @@ class RewardRecipe(PreferenceRecipe):
     data_kind: ClassVar[str] = "pair"
     uses_reference: ClassVar[bool] = False
     trainer_class: ClassVar[type | None] = RewardTrainer
+    padding_free_pairs: ClassVar[bool] = False  # the head reads each row's last token
 
     def load_model(self) -> None:
         """The run's model as a one-output sequence classifier (fp32 master weights for a full run in fp16)."""
