@@ -99,11 +99,13 @@ def test_cli_batch_size_reaches_eval_and_infer(monkeypatch: pytest.MonkeyPatch) 
     seen: dict[str, Any] = {}
     monkeypatch.setattr(evaluate, "evaluate_checkpoint", lambda ckpt, **kw: seen.update(eval=kw["batch_size"]))
     monkeypatch.setattr(inference_pkg, "infer_main", lambda ckpt, q, **kw: seen.update(infer=kw["batch_size"]))
+    # a stand-in SFT checkpoint: eval reads its stage (preference stages are scored otherwise), infer its merge_lora
+    monkeypatch.setattr("ftcore.inference.checkpoint.resolve_checkpoint", lambda c: c)
+    monkeypatch.setattr("ftcore.inference.checkpoint.checkpoint_config",
+                        lambda c: type("C", (), {"infer": type("I", (), {"merge_lora": False})(),
+                                                 "train": type("T", (), {"stage": "sft"})()})())
     args = build_parser().parse_args(["eval", "some/ckpt", "--batch-size", "4"])
     args.func(args)
     args = build_parser().parse_args(["infer", "some/ckpt", "--dataset-sample", "3", "--batch-size", "2"])
-    monkeypatch.setattr("ftcore.inference.checkpoint.resolve_checkpoint", lambda c: c)
-    monkeypatch.setattr("ftcore.inference.checkpoint.checkpoint_config",
-                        lambda c: type("C", (), {"infer": type("I", (), {"merge_lora": False})()})())
     args.func(args)
     assert seen == {"eval": 4, "infer": 2}
