@@ -56,6 +56,8 @@ def tests(session: nox.Session) -> None:
                  "trackio", "aim")
     session.install("httpx>=0.27", "playwright>=1.40")  # ftcore ui's tests: TestClient, the browser (system chromium)
     install_chromium(session)
+    # train.liger's CPU check (tests/training/perf/test_liger.py) runs Liger's kernel through triton's interpreter
+    session.install("liger-kernel>=0.5")
     # DeepSpeed builds against the installed torch; its ops are JIT-built on first use (tests/training/scale)
     session.install("--no-build-isolation", "deepspeed>=0.15", env={"DS_BUILD_OPS": "0"})
     install_plugins(session, PLUGINS)
