@@ -138,9 +138,12 @@ def test_a_second_stop_kills(client: Any, monkeypatch: Any) -> None:
     monkeypatch.setenv("FAKE_IGNORE_TERM", "1")  # a run that does not react to SIGTERM
     job = client.post("/api/jobs", json={"path": "run.toml", "text": draft(client)}).json()
     wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json(), lambda j: j["step"] >= 1)
-    assert client.post(f"/api/jobs/{job['id']}/stop").json()["state"] == "stopping"
-    time.sleep(0.5)
-    assert client.get(f"/api/jobs/{job['id']}").json()["state"] == "stopping"
+    stopping = client.post(f"/api/jobs/{job['id']}/stop").json()
+    assert stopping["state"] == "stopping"
+    # the run ignores SIGTERM: it goes on logging steps, and the job stays "stopping" until the second stop
+    later = wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json(),
+                     lambda j: j["step"] >= stopping["step"] + 5)
+    assert later["step"] >= stopping["step"] + 5 and later["state"] == "stopping"
     client.post(f"/api/jobs/{job['id']}/stop")
     done = wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json(), lambda j: j["state"] != "stopping")
     assert done["state"] == "stopped" and done["returncode"] == -9
