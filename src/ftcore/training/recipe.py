@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,6 +28,7 @@ from ftcore.errors import FtcoreError
 from ftcore.outputs import RunLock, new_run_dir, read_state, write_text_atomic
 from ftcore.training.distributed import is_main_process, rank
 from ftcore.training.resolved import ResolvedRun, resolve_run
+from ftcore.training.results import RunInterrupted, TrainResult
 from ftcore.training.steps import (
     add_post_callbacks,
     broadcast_run_dir,
@@ -41,29 +41,6 @@ from ftcore.training.steps import (
 )
 
 __all__ = ["Recipe", "RunInterrupted", "SFTRecipe", "TrainResult", "get_recipe", "longest_first", "recipe_names"]
-
-
-class RunInterrupted(FtcoreError):
-    """Training stopped on SIGTERM / SIGINT after writing a checkpoint; the message says how to resume. The
-    ``ftcore`` command exits with 128 + the signal number (143 for SIGTERM, 130 for SIGINT)."""
-
-    def __init__(self, message: str, signum: int, checkpoint: str | None):
-        super().__init__(message)
-        self.exit_code = 128 + signum
-        self.signum = signum
-        self.checkpoint = checkpoint
-
-
-@dataclass
-class TrainResult:
-    """What a run produced. ``best_checkpoint`` is the lowest eval loss (the last one without evaluation)."""
-
-    output_dir: str
-    best_checkpoint: str | None
-    last_checkpoint: str | None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    #: the trained model as training left it (the last checkpoint's weights), for use in the same process
-    model: Any = field(default=None, repr=False, compare=False)
 
 
 class Recipe:
