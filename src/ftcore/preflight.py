@@ -225,7 +225,8 @@ def flash_attention_problem() -> str | None:
 
 
 def _offline_problems(cfg: RunConfig) -> list[str]:
-    from ftcore.data.loading import hf_cached, is_offline, ms_cached
+    from ftcore.data.hub import hf_cached, ms_cached
+    from ftcore.data.loading import is_offline
 
     if not is_offline():
         return []

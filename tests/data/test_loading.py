@@ -10,7 +10,8 @@ import pytest
 
 from ftcore.data import loading
 from ftcore.data.formats import normalize_row
-from ftcore.data.loading import load_spec, sample_rows
+from ftcore.data.hub import load_spec
+from ftcore.data.loading import sample_rows
 from ftcore.errors import FtcoreError
 from ftcore.specs import DatasetOptions, DatasetSpec
 

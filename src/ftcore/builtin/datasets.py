@@ -25,6 +25,6 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
 
 @hookimpl(trylast=True)
 def load_dataset(spec: DatasetSpec, options: DatasetOptions) -> Any:
-    from ftcore.data.loading import load_spec
+    from ftcore.data.hub import load_spec
 
     return load_spec(spec, options)

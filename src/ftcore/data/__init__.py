@@ -16,7 +16,7 @@ _LAZY: dict[str, str] = {
     "PreparedData": "ftcore.data.report:PreparedData",
     "DataReport": "ftcore.data.report:DataReport",
     "get_dataset": "ftcore.data.pipeline:get_dataset",
-    "load_spec": "ftcore.data.loading:load_spec",
+    "load_spec": "ftcore.data.hub:load_spec",
     "make_collator": "ftcore.data.collate:make_collator",
     "DataCollator": "ftcore.data.collate:DataCollator",
 }
@@ -47,6 +47,6 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # pragma: no cover
     from ftcore.data.collate import DataCollator, make_collator
-    from ftcore.data.loading import load_spec
+    from ftcore.data.hub import load_spec
     from ftcore.data.pipeline import get_dataset, prepare_data
     from ftcore.data.report import DataReport, PreparedData
