@@ -55,11 +55,11 @@ from ftcore.templates.parts import (
     Segments,
     TextPart,
     assemble,
+    compile_part,
     fast_backend,
-    flatten,
     is_processor,
-    single_token_id,
     split_turn_end,
+    stop_words_and_ids,
 )
 
 #: bump when the encoding rules change, so that caches of encoded data (keyed by ``fingerprint()``) refresh
@@ -190,57 +190,20 @@ class Template:
     # ------------------------------------------------------------------ compiled parts
 
     def _setup(self) -> None:
-        tok = self.tokenizer
-        eos = getattr(tok, "eos_token", None)
-        words = list(self.spec.stop_words)
-        if isinstance(eos, str) and eos and eos not in words:
-            words.append(eos)
-        self.stop_words: list[str] = words
-        ids: list[int] = []
-        eos_id = getattr(tok, "eos_token_id", None)
-        if isinstance(eos_id, int):
-            ids.append(eos_id)
-        for word in self.spec.stop_words:
-            tid = single_token_id(tok, word)
-            if tid is not None and tid not in ids:
-                ids.append(tid)
-        self.stop_token_ids: list[int] = ids
+        self.stop_words, self.stop_token_ids = stop_words_and_ids(self.spec.stop_words, self.tokenizer)
         if self.spec.kind != "parts":
             return
-        self._prefix = [self._compile(i, "prefix") for i in self.spec.prefix]
-        self._prompt = [self._compile(i, "prompt") for i in self.spec.prompt]
+        self._prefix = [compile_part(i, "prefix", self.tokenizer, self.name) for i in self.spec.prefix]
+        self._prompt = [compile_part(i, "prompt", self.tokenizer, self.name) for i in self.spec.prompt]
         self._chat_sep = (
             None if self.spec.chat_sep is None else self._split_turn_end(self.spec.chat_sep, "chat_sep", False)
         )
         self._suffix = self._split_turn_end(self.spec.suffix, "suffix", True)
 
-    def _compile(self, item: Any, part: str) -> TextPart | IdsPart:
-        if isinstance(item, str):
-            return TextPart(item)
-        if isinstance(item, (list, tuple)):
-            ids = [self._resolve_id(x, part) for x in flatten(item)]
-            return IdsPart(ids, [False] * len(ids))
-        raise FtcoreError(f"template {self.name!r}: {part} item {item!r} is neither a string nor a token-id list")
-
-    def _resolve_id(self, x: Any, part: str) -> int:
-        if isinstance(x, bool):
-            raise FtcoreError(f"template {self.name!r}: {part}: {x!r} is not a token id")
-        if isinstance(x, int):
-            return x
-        if isinstance(x, str):
-            value = getattr(self.tokenizer, x, None)
-            if not isinstance(value, int):
-                raise FtcoreError(
-                    f"template {self.name!r} needs tokenizer.{x} ({part}), which this tokenizer does not have; "
-                    "pick a template that fits the model"
-                )
-            return value
-        raise FtcoreError(f"template {self.name!r}: {part}: {x!r} is not a token id or tokenizer attribute name")
-
     def _split_turn_end(self, items: list[Any], part: str, whole_if_no_stop: bool) -> list[TextPart | IdsPart]:
         """Compile a chat_sep / suffix and flag its turn end (see :func:`ftcore.templates.parts.split_turn_end`)."""
-        return split_turn_end([self._compile(i, part) for i in items], set(self.stop_token_ids), self.stop_words,
-                              whole_if_no_stop)
+        return split_turn_end([compile_part(i, part, self.tokenizer, self.name) for i in items],
+                              set(self.stop_token_ids), self.stop_words, whole_if_no_stop)
 
     # ------------------------------------------------------------------ rendering
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
+from ftcore.errors import FtcoreError
 from ftcore.templates.messages import IGNORE_INDEX, PLACEHOLDERS
 
 # --------------------------------------------------------------------------------------------------
@@ -191,3 +192,52 @@ def assemble(segments: list[tuple[Any, list[Any]]], tokens: Any, everything: boo
             input_ids.extend(payload)
             labels.extend(t if f else IGNORE_INDEX for t, f in zip(payload, marks, strict=True))
     return input_ids, labels
+
+
+# --------------------------------------------------------------------------------------------------
+# compiling a template's parts against its tokenizer
+
+
+def stop_words_and_ids(stop_words: list[str], tokenizer: Any) -> tuple[list[str], list[int]]:
+    """The stop words (the spec's, then the tokenizer's eos) and the stop ids (eos, then each single-token stop
+    word) a template ends generation with."""
+    eos = getattr(tokenizer, "eos_token", None)
+    words = list(stop_words)
+    if isinstance(eos, str) and eos and eos not in words:
+        words.append(eos)
+    ids: list[int] = []
+    eos_id = getattr(tokenizer, "eos_token_id", None)
+    if isinstance(eos_id, int):
+        ids.append(eos_id)
+    for word in stop_words:
+        tid = single_token_id(tokenizer, word)
+        if tid is not None and tid not in ids:
+            ids.append(tid)
+    return words, ids
+
+
+def compile_part(item: Any, part: str, tokenizer: Any, name: str) -> TextPart | IdsPart:
+    """One item of a parts template (text, or token ids / tokenizer attribute names) compiled for ``tokenizer``."""
+    if isinstance(item, str):
+        return TextPart(item)
+    if isinstance(item, (list, tuple)):
+        ids = [resolve_token_id(x, part, tokenizer, name) for x in flatten(item)]
+        return IdsPart(ids, [False] * len(ids))
+    raise FtcoreError(f"template {name!r}: {part} item {item!r} is neither a string nor a token-id list")
+
+
+def resolve_token_id(x: Any, part: str, tokenizer: Any, name: str) -> int:
+    """A token id, or the value of the tokenizer attribute named ``x`` (``"bos_token_id"``)."""
+    if isinstance(x, bool):
+        raise FtcoreError(f"template {name!r}: {part}: {x!r} is not a token id")
+    if isinstance(x, int):
+        return x
+    if isinstance(x, str):
+        value = getattr(tokenizer, x, None)
+        if not isinstance(value, int):
+            raise FtcoreError(
+                f"template {name!r} needs tokenizer.{x} ({part}), which this tokenizer does not have; "
+                "pick a template that fits the model"
+            )
+        return value
+    raise FtcoreError(f"template {name!r}: {part}: {x!r} is not a token id or tokenizer attribute name")
