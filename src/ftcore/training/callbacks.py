@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,20 +34,16 @@ class FinalStepCallback(TrainerCallback):
 
 
 class MetricsCallback(TrainerCallback):
-    """Appends every log record (``step``, ``epoch``, loss, lr, eval metrics …) to ``metrics.jsonl`` (rank 0)."""
+    """Appends every log record (``step``, ``epoch``, loss, lr, eval metrics …) to ``metrics.jsonl`` (rank 0).
+    ``tokens_per_second`` and ``mfu`` are in the training records already (``FtcoreTrainer.log``)."""
 
-    def __init__(self, path: str | Path, trainer: Any = None):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.trainer = trainer
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not state.is_world_process_zero or not logs:
             return
         record = {"step": state.global_step, **_clean(logs)}
-        if (self.trainer is not None and "loss" in logs and "tokens_per_second" not in logs
-                and self.trainer.train_start_time):  # a Trainer other than FtcoreTrainer (it logs the rate itself)
-            elapsed = max(time.time() - self.trainer.train_start_time, 1e-6)
-            record["tokens_per_second"] = round(self.trainer.tokens_seen * args.world_size / elapsed, 2)
         with self.path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 

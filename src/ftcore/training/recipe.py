@@ -294,7 +294,7 @@ class Recipe:
         trainer.remove_callback(ProgressCallback)
         trainer.add_callback(ProgressBarCallback(trainer))
         trainer.add_callback(FinalStepCallback(self.has_eval))
-        trainer.add_callback(MetricsCallback(run_dir / "metrics.jsonl", trainer))
+        trainer.add_callback(MetricsCallback(run_dir / "metrics.jsonl"))
         if self.profile.enabled:
             trainer.add_callback(self.profile.callback())
         hook_callbacks = training_hook(self.tuner_options, "callbacks")
