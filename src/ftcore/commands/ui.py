@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-LOCALHOST = ("127.0.0.1", "localhost", "::1")
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -31,9 +29,10 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
     except ImportError:
         raise MissingDependencyError("ftcore ui", "'ftcore[ui]'") from None
+    from ftcore.serve.server import is_local  # ftcore serve's loopback rule (127/8, ::1, localhost)
     from ftcore.ui.app import create_app
 
-    if args.host not in LOCALHOST:
+    if not is_local(args.host):
         print(f"warning: ftcore ui listens on {args.host}: anyone who can reach this address can start training "
               "runs and read the run files under --dir (there is no login); use the default 127.0.0.1 unless you "
               "mean it", file=sys.stderr)
