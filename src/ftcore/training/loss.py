@@ -124,8 +124,13 @@ class _LinearCrossEntropy(torch.autograd.Function):
         grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         correct = torch.zeros((), dtype=torch.long, device=hidden.device)
+        online = not (need_w or need_b) and hidden.device.type == "cpu"
+        if online:  # a frozen head on the CPU: one cache-blocked pass, no (chunk × vocab) tensor
+            from ftcore.training.head_ce import online_linear_cross_entropy
+
+            total, correct, grad_h = online_linear_cross_entropy(hidden, weight, bias, targets, want_grad=need_h)
         x = hidden.to(weight.dtype)
-        for start in range(0, hidden.shape[0], chunk):
+        for start in () if online else range(0, hidden.shape[0], chunk):
             h = x[start:start + chunk]
             y = targets[start:start + chunk]
             logits = nn.functional.linear(h, weight, bias).float()
@@ -331,7 +336,12 @@ def causal_lm_loss(
     labels = inputs["labels"]
     model_inputs = {k: v for k, v in inputs.items() if k not in ("labels", "shift_labels")}
     model_inputs["use_cache"] = False
+    # after the one-time check below, a transformers model projects no position at all (an empty index tensor:
+    # transformers' slice_logits_to_keep); one position per row still costs a (batch × vocab × hidden) product,
+    # which bf16 on the CPU turns into a batched matmul over an expanded copy of the head (~1 s per step)
     model_inputs["logits_to_keep"] = 1
+    if getattr(base, _CHECKED_ATTR, False) and not return_outputs and _native(base) and not _compiled(model):
+        model_inputs["logits_to_keep"] = torch.empty(0, dtype=torch.long, device=labels.device)
     captured: list[torch.Tensor] = []
 
     def grab(_module: nn.Module, _args: Any, output: Any) -> None:
@@ -374,6 +384,24 @@ def causal_lm_loss(
     loss = loss_sum / _denominator(num_items_in_batch, int(wanted.numel()), loss_sum.device)
     loss = _add_aux_loss(loss, outputs, model)
     return (loss, outputs) if return_outputs else loss
+
+
+def _compiled(model: nn.Module) -> bool:
+    """Whether torch.compile wraps ``model`` (a changed ``logits_to_keep`` would recompile its graph)."""
+    m: Any = model
+    for _ in range(10):
+        if hasattr(m, "_orig_mod"):
+            return True
+        inner = m.get_base_model() if hasattr(m, "get_base_model") else getattr(m, "module", None)
+        if not isinstance(inner, nn.Module) or inner is m:
+            return False
+        m = inner
+    return False
+
+
+def _native(base: nn.Module) -> bool:
+    """A model class of transformers itself (its ``forward`` slices with ``slice_logits_to_keep``)."""
+    return type(base).__module__.startswith("transformers.models.")
 
 
 def _mark(base: nn.Module, ok: bool) -> None:
