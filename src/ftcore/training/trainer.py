@@ -19,6 +19,10 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, rotate_checkpoints
 
 from ftcore.errors import FtcoreError
 from ftcore.outputs import RUN_FILE_IN_CHECKPOINT, TMP_PREFIX, checkpoint_dirs, write_state
+from ftcore.training.cpu_memory import keep_freed_memory
+from ftcore.training.dropout import fast_dropout
+from ftcore.training.lora_cpu import fast_lora
+from ftcore.training.packed_attention import packed_attention
 
 #: the signals that stop a run cleanly (first: finish the step, checkpoint, stop; second: stop at once)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -257,12 +261,25 @@ class FtcoreTrainer(Trainer):
         self.tokens_seen = 0
         self._start_flops()
         self.stop_signal = None
+        if self.args.device.type == "cpu":
+            keep_freed_memory()
         previous = self._install_signal_handlers()
         try:
-            return super().train(*args, **kwargs)
+            model: Any = self.model
+            with packed_attention(model, enabled=self._packed_attention_ok()), \
+                    fast_dropout(model, enabled=not self.args.torch_compile), \
+                    fast_lora(model, enabled=not self.args.torch_compile):
+                return super().train(*args, **kwargs)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+    def _packed_attention_ok(self) -> bool:
+        """Packed rows attend one sample at a time on the CPU (ftcore.training.packed_attention), except under
+        torch.compile (its span loop breaks graphs) and sequence parallelism (its own attention wrapper)."""
+        from ftcore.training.sharding import sequence_parallel_active
+
+        return not self.args.torch_compile and not sequence_parallel_active(self)
 
     # ------------------------------------------------------------------------------------------ signals
 
