@@ -361,10 +361,7 @@ def causal_lm_loss(
     hidden = captured[-1]
 
     if not hasattr(base, _CHECKED_ATTR):
-        with torch.no_grad():
-            mine = head(hidden[:, -1:, :]).float()
-            theirs = outputs.logits[:, -1:, :].float()
-            ok = mine.shape == theirs.shape and torch.allclose(mine, theirs, rtol=1e-3, atol=1e-3)
+        ok = _same_logits(head, hidden[:, -1:, :], outputs.logits[:, -1:, :])
         _mark(base, ok)
         if not ok:
             log.warning("%s transforms logits after its LM head; the loss-only head is off for it",
@@ -384,6 +381,27 @@ def causal_lm_loss(
     loss = loss_sum / _denominator(num_items_in_batch, int(wanted.numel()), loss_sum.device)
     loss = _add_aux_loss(loss, outputs, model)
     return (loss, outputs) if return_outputs else loss
+
+
+def _same_logits(head: nn.Module, hidden: torch.Tensor, logits: torch.Tensor) -> bool:
+    """Whether the model's ``logits`` are ``head(hidden)``: in full precision, or under bf16 / fp16 autocast (mixed
+    precision runs the model's forward under autocast — accelerate wraps it — but not the loss)."""
+    with torch.no_grad():
+        theirs = logits.float()
+        mine = head(hidden).float()
+        if mine.shape != theirs.shape:
+            return False
+        if torch.allclose(mine, theirs, rtol=1e-3, atol=1e-3):
+            return True
+        for dtype in (torch.bfloat16, torch.float16):
+            try:
+                with torch.autocast(hidden.device.type, dtype=dtype):
+                    mine = head(hidden).float()
+            except RuntimeError:  # autocast in this dtype not supported on this device
+                continue
+            if torch.allclose(mine, theirs, rtol=1e-2, atol=1e-2):
+                return True
+    return False
 
 
 def _compiled(model: nn.Module) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 import torch
@@ -189,3 +190,20 @@ def test_peft_wrapped_model_finds_base_decoder_and_head(tiny_dirs):
     model2 = copy.deepcopy(model)
     inputs = _packed(_encoded(model.config.vocab_size, seed=9))
     _assert_same(_grads(model2, inputs, causal_lm_loss), _grads(model, inputs, causal_lm_loss))
+
+
+def test_autocast_forward_keeps_the_loss_only_head(tiny_dirs):
+    """Mixed precision: accelerate runs the model's forward under bf16 autocast but not the loss; the model's
+    bf16 logits are still the head's, so the loss-only head stays on (it fell back to full logits before)."""
+    model = load_tiny(tiny_dirs["qwen2"])
+    forward = model.forward
+
+    @functools.wraps(forward)  # as accelerate wraps it
+    def autocast_forward(*args, **kwargs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return forward(*args, **kwargs)
+
+    model.forward = autocast_forward
+    inputs = _packed(_encoded(model.config.vocab_size))
+    causal_lm_loss(model, inputs)
+    assert model._ftcore_loss_only_head_ok is True
