@@ -12,7 +12,8 @@ summed in a different order) and gradients (``tests/training/perf/test_lora_cpu.
 Only where it is exactly peft's computation: a ``peft.tuners.lora.layer.Linear`` over an ``nn.Linear``, one
 active adapter, plain LoRA (no DoRA or other variant), not merged, adapters enabled, no mixed-adapter batch, on
 the CPU; under bf16 (weights or autocast) the update is computed in the result's dtype, as autocast computes
-peft's ``lora_B``. Everything else runs peft's own forward.
+peft's ``lora_B``; ``lora_B``'s weight a plain parameter (not a ZeRO-3 partition or an FSDP shard, which are
+only whole inside the module's own call). Everything else runs peft's own forward.
 """
 
 from __future__ import annotations
@@ -68,7 +69,10 @@ def _plain_forward(self: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any
             or not torch.is_grad_enabled()):
         return _peft_forward(self, x, *args, **kwargs)
     lora_a, lora_b = self.lora_A[name], self.lora_B[name]
-    if type(lora_a) is not nn.Linear or type(lora_b) is not nn.Linear or lora_b.bias is not None:
+    weight = lora_b.weight
+    if type(lora_a) is not nn.Linear or type(lora_b) is not nn.Linear or lora_b.bias is not None \
+            or type(weight) is not nn.Parameter or hasattr(weight, "ds_id") or weight.dim() != 2:
+        # ZeRO-3 partitions and FSDP's sharded parameters are only whole inside the module's own call
         return _peft_forward(self, x, *args, **kwargs)
     result = self.base_layer(x)
     a = lora_a(self.lora_dropout[name](self._cast_input_dtype(x, lora_a.weight.dtype)))

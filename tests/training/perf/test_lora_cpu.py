@@ -67,7 +67,7 @@ def test_bf16_autocast_close_to_peft():
         torch.testing.assert_close(grads[name], ref_grads[name], rtol=0.1, atol=1e-3, msg=name)
 
 
-@pytest.mark.parametrize("case", ["dora", "disabled", "no_grad"])
+@pytest.mark.parametrize("case", ["dora", "disabled", "no_grad", "zero3"])
 def test_peft_path_where_it_does_not_apply(case, monkeypatch):
     import ftcore.training.lora_cpu as lora_cpu
 
@@ -76,6 +76,10 @@ def test_peft_path_where_it_does_not_apply(case, monkeypatch):
     real = lora_cpu._AddLowRank.apply
     monkeypatch.setattr(lora_cpu._AddLowRank, "apply", lambda *a: calls.append(1) or real(*a))
     ids = torch.randint(0, 512, (1, 8))
+    if case == "zero3":  # a ZeRO-3 partition is only whole inside the module's own call
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.ds_id = 0
     with fast_lora(model):
         if case == "disabled":
             with model.disable_adapter():
