@@ -33,7 +33,6 @@ def test_cpu_bf16_detection_and_auto(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_qlora_compute_dtype_follows_the_model_dtype(tmp_path: Path) -> None:
-    pytest.importorskip("bitsandbytes")
     from ftcore.models.loading import ModelLoader, ModelOptions
     from ftcore.specs import ModelSpec
 

@@ -8,10 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import trl  # a test dependency (pyproject [test]): the oracle
 
 from ftcore.training.stages import objectives as obj
-
-trl = pytest.importorskip("trl")
 
 PROMPTS = [[9707, 11, 1246, 525], [3838, 374, 220, 17, 10, 17, 30], [35127, 752], [10234, 1079, 279, 12884]]
 ANSWERS = [[13048, 0, 151645], [19, 13, 151645], [9454, 11, 1588, 13, 151645], [16, 151645]]
