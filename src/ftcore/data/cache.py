@@ -13,11 +13,12 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ftcore.data.maps import fingerprint_of, progress_bars
-from ftcore.data.report import DataReport
+from ftcore.data.maps import fingerprint_of, progress_bars, work_dir
+from ftcore.data.report import DataReport, PreparedData
 from ftcore.data.sources import LoadedSources
 from ftcore.specs import DatasetSpec, spec_to_dict
 from ftcore.templates.protocol import TemplateProtocol
@@ -143,3 +144,38 @@ def save_cached(folder: Path, train: Any, val: Any, report: DataReport, meta: di
         shutil.rmtree(tmp, ignore_errors=True)
         log.warning("data: could not write the cache entry %s (%s)", folder, exc)
 
+
+def prepare_cached(cfg: Any, loaded: LoadedSources, key: str | None,
+                   encode: Callable[[], tuple[Any, Any, DataReport]], meta: dict[str, Any] | None = None
+                   ) -> PreparedData:
+    """(train, validation) from the cache entry ``key`` when there is one; else ``encode()`` them in a private work
+    folder (its map caches), save the entry and serve the saved files (memory-mapped, independent of the work
+    files, which are then removed — as they are when encoding fails). The SFT and preference paths share this."""
+    fingerprints = loaded.fingerprints()
+    folder = cache_root(cfg) / key if key else None
+    if folder is not None:
+        fingerprints["data"] = key  # type: ignore[assignment]
+        cached = load_cached(folder)
+        if cached is not None:
+            train, val, report = cached
+            log.info("data: using the tokenized cache %s (delete it to re-tokenize)", folder)
+            report.log()
+            return PreparedData(train, val, report, fingerprints, cache_hit=True, cache_dir=str(folder))
+    work = None
+    if folder is not None:
+        work = folder.with_name(f"{folder.name}.work-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        work.mkdir(parents=True, exist_ok=True)
+    try:
+        with work_dir(work):
+            train, val, report = encode()
+            if folder is not None:
+                save_cached(folder, train, val, report, {"key": key, "sources": fingerprints, **(meta or {})})
+                cached = load_cached(folder)
+                if cached is not None:  # served from the cache files: the work files can go
+                    train, val, _ = cached
+                    shutil.rmtree(work, ignore_errors=True)  # type: ignore[arg-type]
+    except BaseException:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+        raise
+    return PreparedData(train, val, report, fingerprints, cache_dir=str(folder) if folder else None)

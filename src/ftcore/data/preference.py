@@ -15,16 +15,14 @@ leaves no room for a prompt token, or any over-long pair with ``truncation = "dr
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import uuid
 from functools import partial
 from typing import Any
 
-from ftcore.data.cache import cache_key, cache_root, load_cached, save_cached
+from ftcore.data.cache import cache_key, prepare_cached
 from ftcore.data.encode import TRUNCATED, skip_types
 from ftcore.data.formats import EMPTY_RESPONSE, BadRow
-from ftcore.data.maps import BATCH, fingerprint_of, map_cache_file, num_proc_for, progress_bars, work_dir
+from ftcore.data.maps import BATCH, fingerprint_of, map_cache_file, num_proc_for, progress_bars
 from ftcore.data.mixing import normalize_sources
 from ftcore.data.normalize import INTERNAL, normalized_features
 from ftcore.data.pairs import TOO_LONG, split_kto, split_pair
@@ -165,44 +163,22 @@ def prepare_preference_data(cfg: Any, template: Any, tokenizer: Any = None, *, k
     key = cache_key(loaded, data, template, tokenizer if tokenizer is not None else template.tokenizer)
     if key:
         key = fingerprint_of(key, kind, max_length, cfg.template.truncation, PAIR_ENCODING)
-    fingerprints = loaded.fingerprints()
-    folder = cache_root(cfg) / key if key else None
-    if folder is not None:
-        fingerprints["data"] = key  # type: ignore[assignment]
-        cached = load_cached(folder)
-        if cached is not None:
-            train, val, report = cached
-            log.info("data: using the tokenized cache %s (delete it to re-tokenize)", folder)
-            report.log()
-            return PreparedData(train, val, report, fingerprints, cache_hit=True, cache_dir=str(folder))
-    work = None
-    if folder is not None:
-        work = folder.with_name(f"{folder.name}.work-{os.getpid()}-{uuid.uuid4().hex[:6]}")
-        work.mkdir(parents=True, exist_ok=True)
-    try:
-        with work_dir(work):
-            report = DataReport()
-            train, val = normalize_sources(loaded, data, report, key)
-            enc = partial(encode_preference, template=template, labels=loaded.labels, report=report, kind=kind,
-                          max_length=max_length, truncation=cfg.template.truncation, num_proc=data.num_proc,
-                          strict=data.strict)
-            train = enc(train, part="train", fingerprint=fingerprint_of(key, "pairs-train") if key else None)
-            if val is not None:
-                val = enc(val, part="validation", fingerprint=fingerprint_of(key, "pairs-val") if key else None)
-                val = val if len(val) else None
-            report.check_usable()
-            if len(train) == 0:
-                raise FtcoreError(f"data: no usable {'pairs' if kind == 'pair' else 'rows'} in "
-                                  f"{', '.join(loaded.labels)}")
-            report.log()
-            if folder is not None:
-                save_cached(folder, train, val, report, {"key": key, "sources": fingerprints, "kind": kind})
-                cached = load_cached(folder)
-                if cached is not None:  # served from the cache files: the work files can go
-                    train, val, _ = cached
-                    shutil.rmtree(work, ignore_errors=True)  # type: ignore[arg-type]
-    except BaseException:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
-        raise
-    return PreparedData(train, val, report, fingerprints, cache_dir=str(folder) if folder else None)
+
+    def encode() -> tuple[Any, Any, DataReport]:
+        report = DataReport()
+        train, val = normalize_sources(loaded, data, report, key)
+        enc = partial(encode_preference, template=template, labels=loaded.labels, report=report, kind=kind,
+                      max_length=max_length, truncation=cfg.template.truncation, num_proc=data.num_proc,
+                      strict=data.strict)
+        train = enc(train, part="train", fingerprint=fingerprint_of(key, "pairs-train") if key else None)
+        if val is not None:
+            val = enc(val, part="validation", fingerprint=fingerprint_of(key, "pairs-val") if key else None)
+            val = val if len(val) else None
+        report.check_usable()
+        if len(train) == 0:
+            raise FtcoreError(f"data: no usable {'pairs' if kind == 'pair' else 'rows'} in "
+                              f"{', '.join(loaded.labels)}")
+        report.log()
+        return train, val, report
+
+    return prepare_cached(cfg, loaded, key, encode, {"kind": kind})
