@@ -194,31 +194,28 @@ def module_installed(name: str) -> bool:
         return False
 def liger_problem() -> str | None:
     """Why ``train.liger`` cannot run here: liger-kernel not installed, or no CUDA GPU (its kernels are triton)."""
-    import importlib.util
-
-    if importlib.util.find_spec("liger_kernel") is None:
-        return "Liger kernels need the liger-kernel package (pip install liger-kernel; CUDA GPUs only); or set " \
-               "train.liger = false"
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return "Liger kernels run on CUDA GPUs (triton) and none is visible; set train.liger = false"
-    except Exception:  # noqa: BLE001 - no torch: the run fails earlier with its own message
-        return None
-    return None
+    return _cuda_package_problem(
+        "liger_kernel", "Liger kernels need the liger-kernel package (pip install liger-kernel; CUDA GPUs only); or "
+        "set train.liger = false", "Liger kernels run on CUDA GPUs (triton) and none is visible; set train.liger = false")
 
 
 def flash_attention_problem() -> str | None:
+    return _cuda_package_problem(
+        "flash_attn", "flash_attention_2 needs the flash-attn package (pip install flash-attn); or use attn = \"sdpa\"",
+        "flash_attention_2 needs a CUDA GPU and none is visible; use attn = \"sdpa\"")
+
+
+def _cuda_package_problem(module: str, missing: str, no_gpu: str) -> str | None:
+    """``missing`` when ``module`` is not installed, ``no_gpu`` when torch sees no CUDA GPU, else None."""
     import importlib.util
 
-    if importlib.util.find_spec("flash_attn") is None:
-        return "flash_attention_2 needs the flash-attn package (pip install flash-attn); or use attn = \"sdpa\""
+    if importlib.util.find_spec(module) is None:
+        return missing
     try:
         import torch
 
         if not torch.cuda.is_available():
-            return "flash_attention_2 needs a CUDA GPU and none is visible; use attn = \"sdpa\""
+            return no_gpu
     except Exception:  # noqa: BLE001 - no torch: the run fails earlier with its own message
         return None
     return None
