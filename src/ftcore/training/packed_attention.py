@@ -24,6 +24,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+from ftcore.training.loss import unwrap_model
+
 NAME = "ftcore_packed_sdpa"
 _UNSUPPORTED_CONFIG = ("attn_logit_softcapping", "final_logit_softcapping", "attention_chunk_size")
 
@@ -92,18 +94,9 @@ def register() -> None:
     AttentionMaskInterface.register(NAME, packed_sdpa_mask)
 
 
-def _base(model: Any) -> Any:
-    for _ in range(8):
-        inner = model.get_base_model() if hasattr(model, "get_base_model") else getattr(model, "module", None)
-        if inner is None or inner is model:
-            break
-        model = inner
-    return model
-
-
 def supports_packed_attention(model: Any) -> bool:
     """Whether :data:`NAME` computes exactly the attention ``model`` computes now (see the module's text)."""
-    base = _base(model)
+    base = unwrap_model(model)
     config = getattr(base, "config", None)
     if config is None or not type(base).__module__.startswith("transformers.models."):
         return False
@@ -129,12 +122,12 @@ def supports_packed_attention(model: Any) -> bool:
 def packed_attention(model: Any, enabled: bool = True) -> Iterator[bool]:
     """While inside, ``model`` attends with :data:`NAME` when :func:`supports_packed_attention`; yields whether it
     does. The model's own implementation comes back on exit (it is what a saved model and inference use)."""
-    base = _base(model)
+    base = unwrap_model(model)
     if not enabled or not supports_packed_attention(base):
         yield False
         return
     register()
-    configs = [m.config for m in base.modules() if getattr(getattr(m, "config", None), "_attn_implementation", None)
+    configs: list[Any] = [m.config for m in base.modules() if getattr(getattr(m, "config", None), "_attn_implementation", None)
                == "sdpa"]
     for config in configs:
         config._attn_implementation = NAME
