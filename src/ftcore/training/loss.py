@@ -119,16 +119,17 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, hidden, weight, bias, targets, chunk, grad_on):  # type: ignore[override]
         need_h, need_w, need_b = (grad_on and bool(n) for n in ctx.needs_input_grad[:3])
-        grad_h = torch.empty_like(hidden) if need_h else None
         grad_w = torch.zeros_like(weight, dtype=torch.float32) if need_w else None
         grad_b = torch.zeros_like(bias, dtype=torch.float32) if need_b else None
-        total = torch.zeros((), dtype=torch.float32, device=hidden.device)
-        correct = torch.zeros((), dtype=torch.long, device=hidden.device)
         online = not (need_w or need_b) and hidden.device.type == "cpu"
         if online:  # a frozen head on the CPU: one cache-blocked pass, no (chunk × vocab) tensor
             from ftcore.training.head_ce import online_linear_cross_entropy
 
             total, correct, grad_h = online_linear_cross_entropy(hidden, weight, bias, targets, want_grad=need_h)
+        else:
+            grad_h = torch.empty_like(hidden) if need_h else None
+            total = torch.zeros((), dtype=torch.float32, device=hidden.device)
+            correct = torch.zeros((), dtype=torch.long, device=hidden.device)
         x = hidden.to(weight.dtype)
         for start in () if online else range(0, hidden.shape[0], chunk):
             h = x[start:start + chunk]
